@@ -1,0 +1,1 @@
+"""Reusable widgets: they render and route; they hold no domain logic."""
