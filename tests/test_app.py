@@ -1,0 +1,191 @@
+"""The app shell through Pilot: four panes, keys 1-4, palette, help, themes, quit confirmation, notifications."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+
+from textual.widgets import TabbedContent
+
+from tui_trainer.app import PANE_IDS, TrainerApp, make_app
+from tui_trainer.panes.base import Pane
+from tui_trainer.screens import ConfirmScreen, HelpScreen
+
+
+async def test_app_shows_the_four_panes_in_order():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert [pane.id for pane in app.query(Pane)] == ["env", "data", "augment", "train"]
+        assert app.query_one("#panes", TabbedContent).active == "env"
+        assert PANE_IDS == ("env", "data", "augment", "train")
+
+
+async def test_number_keys_switch_panes():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for key, pane_id in (("2", "data"), ("3", "augment"), ("4", "train"), ("1", "env")):
+            # Focus may sit in a pane's input; the app-level keys still switch once focus is cleared.
+            app.set_focus(None)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.active_pane_id == pane_id
+
+
+async def test_initial_pane_can_be_chosen():
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.active_pane_id == "train"
+
+
+async def test_question_mark_opens_help_listing_every_global_key_and_the_log_path():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        for label in ("Environment", "Data", "Augment", "Train", "Quit", "Command palette"):
+            assert label in text
+        assert str(app.log_path) in text.replace("\n", "")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_lists_pane_switching_and_theme_commands():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Go to Environment", "Go to Data", "Go to Augment", "Go to Train", "Theme: trainer-light"):
+            assert title in titles
+        # Every pane binding with a description is offered as a command.
+        for pane in app.query(Pane):
+            for binding in type(pane).BINDINGS:
+                description = getattr(binding, "description", None) or (binding[2] if isinstance(binding, tuple) and len(binding) > 2 else "")
+                if description:
+                    assert f"{pane.TITLE}: {description}" in titles
+
+
+async def test_palette_opens_and_switches_pane():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to Augment")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.active_pane_id == "augment"
+
+
+async def test_theme_change_is_applied_and_persisted(isolated_xdg):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "trainer-dark"
+        app.theme = "solarized-dark"
+        await pilot.pause()
+        assert app.current_theme.name == "solarized-dark"
+    config = isolated_xdg / "config" / "tui-trainer" / "config.toml"
+    assert tomllib.loads(config.read_text())["theme"] == "solarized-dark"
+    # The next start uses the persisted theme.
+    assert make_app().theme == "solarized-dark"
+
+
+async def test_starting_the_app_does_not_write_config(isolated_xdg):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+    assert not (isolated_xdg / "config" / "tui-trainer" / "config.toml").exists()
+
+
+async def test_malformed_theme_file_is_skipped_with_a_warning_naming_file_and_key(isolated_xdg):
+    themes = isolated_xdg / "config" / "tui-trainer" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "broken.toml").write_text('name = "broken"\nprimary = "not-a-colour"\n')
+    (themes / "mine.toml").write_text('name = "mine"\nprimary = "#ff0000"\ndark = true\n')
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "mine" in app.available_themes
+        assert "broken" not in app.available_themes
+        messages = [n.message for n in app._notifications]
+        assert any("broken.toml" in m and "primary" in m for m in messages), messages
+
+
+async def test_unknown_configured_theme_falls_back_with_a_notice(isolated_xdg):
+    config = isolated_xdg / "config" / "tui-trainer" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('theme = "gone"\n')
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == "trainer-dark"
+        assert any("gone" in n.message for n in app._notifications)
+
+
+async def test_quit_without_live_work_exits_at_once():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.set_focus(None)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_quit_asks_first_while_a_pane_is_busy(monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        train = app.query_one("#train", Pane)
+        monkeypatch.setattr(train, "busy_reason", lambda: "a training run is live")
+        app.set_focus(None)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_logged_warnings_become_notifications():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        logging.getLogger("tui_trainer.test").warning("disk almost full")
+        await pilot.pause()
+        assert any(n.message == "disk almost full" for n in app._notifications)
+
+
+async def test_app_is_usable_at_80x24():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key in "2341":
+            app.set_focus(None)
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.active_pane_id == "env"
+
+
+def test_boot_headless_returns_pane_ids():
+    assert make_app().boot_headless() == ["env", "data", "augment", "train"]
+
+
+def test_trainer_app_is_the_app_class():
+    assert isinstance(make_app(), TrainerApp)
