@@ -168,7 +168,7 @@ class TrainerApp(App[int]):
         global_rows.append(("ctrl+p", "Command palette"))
         sections = [("Global", _dedupe(global_rows))]
         for cls in PANE_CLASSES:
-            rows = [(_key_label(b.key), b.description) for b in _bindings(cls) if b.description]
+            rows = _dedupe([(_key_label(b.key), b.description) for b in _bindings(cls) if b.description])
             sections.append((f"{cls.TITLE} pane", rows or [("", "(no keys yet)")]))
         return sections
 
@@ -234,13 +234,13 @@ def _key_label(key: str) -> str:
 
 
 def _dedupe(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for row in rows:
-        if row not in seen:
-            seen.add(row)
-            out.append(row)
-    return out
+    """Merge rows that do the same thing into one line: `q, ctrl+c, ctrl+q  Quit`."""
+    keys_by_description: dict[str, list[str]] = {}
+    for key, description in rows:
+        keys = keys_by_description.setdefault(description, [])
+        if key not in keys:
+            keys.append(key)
+    return [(", ".join(keys), description) for description, keys in keys_by_description.items()]
 
 
 def _call(fn, *args):
