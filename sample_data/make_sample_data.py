@@ -95,6 +95,33 @@ def make_digits() -> None:
     print(f"digits: {sum(counts)} PNGs, per class {counts}")
 
 
+PHOTOS = ("china.jpg", "flower.jpg")
+PHOTO_LONG_SIDE = 320
+
+
+def make_images() -> None:
+    """Shrink scikit-learn's two sample photos to at most 320 px on the long side.
+
+    Lanczos resampling, JPEG quality 85, no EXIF or other metadata carried over: small
+    enough to keep the repo light, big enough for augmentation previews to show detail.
+    """
+    from PIL import Image
+
+    for name in PHOTOS:
+        src = Path(SKLEARN_DATASETS) / "images" / name
+        if not src.exists():
+            sys.exit(f"missing {src}: download and extract the scikit-learn wheel (see module docstring)")
+        with Image.open(src) as im:
+            im = im.convert("RGB")
+            im.thumbnail((PHOTO_LONG_SIDE, PHOTO_LONG_SIDE), Image.Resampling.LANCZOS)
+            dest = OUT / "images" / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".tmp")
+            im.save(tmp, format="JPEG", quality=85, optimize=True)
+            tmp.replace(dest)
+            print(f"images/{name}: {im.size[0]}x{im.size[1]}, {dest.stat().st_size} bytes")
+
+
 def _write_text(path: Path, text: str) -> None:
     # Temp file + rename so an interrupted run never leaves half a file behind.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +133,7 @@ def _write_text(path: Path, text: str) -> None:
 STEPS = {
     "penguins": make_penguins,
     "digits": make_digits,
+    "images": make_images,
 }
 
 
