@@ -27,10 +27,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("tui-trainer keys\n\n", style="bold")
+        width = max((len(key) for _title, rows in self._sections for key, _d in rows), default=10) + 2
         for title, rows in self._sections:
             text.append(f"{title}\n", style="bold underline")
             for key, description in rows:
-                text.append(f"  {key:<14}", style="bold")
+                text.append(f"  {key:<{width}}", style="bold")
                 text.append(f"{description}\n")
             text.append("\n")
         text.append("Log file: ", style="bold")
