@@ -6,7 +6,17 @@ import math
 
 import pytest
 
-from tui_trainer.engine.events import Checkpoint, Diagnostic, Eval, Failed, Finished, Log, RunStarted, Step, System
+from tui_trainer.engine.events import (
+    Checkpoint,
+    Diagnostic,
+    Eval,
+    Failed,
+    Finished,
+    Log,
+    RunStarted,
+    Step,
+    System,
+)
 from tui_trainer.engine.history import RunHistory, Series, format_duration
 from tui_trainer.findings import Severity
 
@@ -62,7 +72,15 @@ def test_series_counts_nonfinite_values_without_poisoning_the_mean():
 
 
 def _step(i: int, loss: float = 1.0, t: float | None = None) -> Step:
-    return Step(step=i, epoch=i // 100, loss=loss, lr=0.1, grad_norm=2.0, samples_per_s=640.0, time=i * 0.01 if t is None else t)
+    return Step(
+        step=i,
+        epoch=i // 100,
+        loss=loss,
+        lr=0.1,
+        grad_norm=2.0,
+        samples_per_s=640.0,
+        time=i * 0.01 if t is None else t,
+    )
 
 
 def test_run_history_memory_is_flat_as_steps_grow():
@@ -114,7 +132,16 @@ def test_metrics_val_loss_and_latest_values():
 def test_diagnostics_dedupe_by_code_and_become_findings():
     history = RunHistory(label="run-a")
     for step in (10, 20, 30):
-        history.add(Diagnostic(code="overfitting", severity="warning", step=step, message="val loss rising", fix="stop early", evidence={"k": 3}))
+        history.add(
+            Diagnostic(
+                code="overfitting",
+                severity="warning",
+                step=step,
+                message="val loss rising",
+                fix="stop early",
+                evidence={"k": 3},
+            )
+        )
     history.add(Diagnostic(code="nan_loss", severity="error", step=31, message="loss is NaN", fix="lower lr"))
     findings = {f.id: f for f in history.findings()}
     assert set(findings) == {"overfitting", "nan_loss"}
@@ -127,7 +154,9 @@ def test_diagnostics_dedupe_by_code_and_become_findings():
 def test_failure_is_recorded_and_shown_as_an_error_finding():
     history = RunHistory()
     history.add(RunStarted(run_id="r", run_dir="/r", time=0.0))
-    history.add(Failed(error="CUDA out of memory", traceback="Traceback...\nRuntimeError: CUDA out of memory", step=7))
+    history.add(
+        Failed(error="CUDA out of memory", traceback="Traceback...\nRuntimeError: CUDA out of memory", step=7)
+    )
     assert history.status == "failed" and history.is_over
     finding = [f for f in history.findings() if f.severity is Severity.ERROR][0]
     assert "CUDA out of memory" in finding.title

@@ -63,7 +63,16 @@ class Series:
     are counted and the step of the last one is kept, so the UI can still say that they happened.
     """
 
-    __slots__ = ("capacity", "width", "_buckets", "total", "nonfinite", "last_nonfinite_step", "latest", "latest_step")
+    __slots__ = (
+        "capacity",
+        "width",
+        "_buckets",
+        "total",
+        "nonfinite",
+        "last_nonfinite_step",
+        "latest",
+        "latest_step",
+    )
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 2:
@@ -110,7 +119,16 @@ class Series:
         merged: list[list] = []
         for i in range(0, len(old) - 1, 2):
             a, b = old[i], old[i + 1]
-            merged.append([a[_FIRST], b[_LAST], a[_N] + b[_N], a[_SUM] + b[_SUM], min(a[_MIN], b[_MIN]), max(a[_MAX], b[_MAX])])
+            merged.append(
+                [
+                    a[_FIRST],
+                    b[_LAST],
+                    a[_N] + b[_N],
+                    a[_SUM] + b[_SUM],
+                    min(a[_MIN], b[_MIN]),
+                    max(a[_MAX], b[_MAX]),
+                ]
+            )
         if len(old) % 2:
             merged.append(old[-1])
         self._buckets = merged
@@ -330,7 +348,9 @@ class RunHistory:
             evidence = dict(d.evidence)
             if d.step is not None:
                 evidence.setdefault("step", d.step)
-            out.append(Finding(code, severity, d.message, f"{self.label or 'run'}: {at}{times}", d.fix, evidence))
+            out.append(
+                Finding(code, severity, d.message, f"{self.label or 'run'}: {at}{times}", d.fix, evidence)
+            )
         if self.failure is not None:
             f = self.failure
             out.append(
@@ -367,7 +387,13 @@ class RunHistory:
             "last_checkpoint": self.last_checkpoint.path if self.last_checkpoint else None,
             "error": self.failure.error if self.failure else None,
             "diagnostics": [
-                {"code": d.code, "severity": d.severity, "step": d.step, "message": d.message, "count": self.diagnostic_counts[c]}
+                {
+                    "code": d.code,
+                    "severity": d.severity,
+                    "step": d.step,
+                    "message": d.message,
+                    "count": self.diagnostic_counts[c],
+                }
                 for c, d in self.diagnostics.items()
             ],
         }
