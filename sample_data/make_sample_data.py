@@ -13,7 +13,9 @@ Sources it needs (fetch them by hand, then run it from the repo root):
   digits,    /tmp/skl/      the scikit-learn wheel, extracted (not installed):
   images         pip download --no-deps --only-binary=:all: -d /tmp/skl scikit-learn
                  (cd /tmp/skl && unzip -o scikit_learn-*.whl 'sklearn/datasets/*' -d x)
-  text       /usr/share/doc/...  see TEXT_SOURCES below (Debian package, apt-get install)
+  text       /tmp/ja/x/     Debian's r-cran-janeaustenr package, unpacked (R is not needed):
+                 (mkdir -p /tmp/ja && cd /tmp/ja && apt-get download r-cran-janeaustenr
+                  && dpkg-deb -x r-cran-janeaustenr_*.deb x)
   audio      espeak-ng on PATH   apt-get install -y espeak-ng
 
 Usage:
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import gzip
 import io
+import re
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent
@@ -122,6 +126,171 @@ def make_images() -> None:
             print(f"images/{name}: {im.size[0]}x{im.size[1]}, {dest.stat().st_size} bytes")
 
 
+JANEAUSTENR_DATA = "/tmp/ja/x/usr/lib/R/site-library/janeaustenr/data"
+# (R object name in janeaustenr, output file stem, label in sentences.csv, chapters kept)
+TEXTS = (
+    ("prideprejudice", "pride_and_prejudice_ch01-06", "pride_and_prejudice", 6),
+    ("persuasion", "persuasion_ch01-03", "persuasion", 3),
+)
+SENTENCES_PER_LABEL = 100
+SENTENCE_CHARS = (40, 300)
+
+
+class _RUnserializer:
+    """Just enough of R's XDR serialization format to read janeaustenr's lazy-load data.
+
+    Why our own: the data ships as R lazy-load files (Rdata.rdx index + Rdata.rdb
+    zlib blobs), and installing R or an rdata library just to read six character
+    vectors once is heavier than reading the format. Supports the types that occur
+    there (pairlists, symbols, strings, logical/integer/double/list vectors); anything
+    else is refused loudly rather than misread.
+    """
+
+    def __init__(self, buf: bytes) -> None:
+        if buf[:2] != b"X\n":
+            raise ValueError("not an XDR-format R serialization")
+        self.buf, self.pos, self.refs = buf, 2, []
+        version = self._int()
+        self._int(), self._int()  # writer and minimal reader R versions
+        if version == 3:
+            name_length = self._int()
+            self.pos += name_length  # skip the native encoding name
+
+    def _int(self) -> int:
+        (value,) = struct.unpack_from(">i", self.buf, self.pos)
+        self.pos += 4
+        return value
+
+    def _length(self) -> int:
+        n = self._int()
+        if n == -1:  # long vector: two more ints
+            n = (self._int() << 32) + self._int()
+        return n
+
+    def read(self):
+        flags = self._int()
+        kind = flags & 0xFF
+        has_attr, has_tag = bool(flags & (1 << 9)), bool(flags & (1 << 10))
+        if kind == 254:  # NILVALUE
+            return None
+        if kind in (241, 242, 246, 247, 248, 249, 250, 251, 253):  # environments, markers
+            return ("special", kind)
+        if kind == 255:  # reference to an earlier symbol
+            index = flags >> 8 or self._int()
+            return self.refs[index - 1]
+        if kind == 1:  # symbol
+            symbol = ("sym", self.read())
+            self.refs.append(symbol)
+            return symbol
+        if kind == 2:  # pairlist: attributes?, tag?, car, cdr
+            if has_attr:
+                self.read()
+            tag = self.read() if has_tag else None
+            car, cdr = self.read(), self.read()
+            return {(tag[1] if tag else None): car, **(cdr or {})}
+        if kind == 9:  # CHARSXP
+            n = self._int()
+            if n == -1:
+                return None
+            text = self.buf[self.pos : self.pos + n].decode("utf-8")
+            self.pos += n
+            return text
+        if kind in (10, 13):
+            n = self._length()
+            values = list(struct.unpack_from(f">{n}i", self.buf, self.pos))
+            self.pos += 4 * n
+        elif kind == 14:
+            n = self._length()
+            values = list(struct.unpack_from(f">{n}d", self.buf, self.pos))
+            self.pos += 8 * n
+        elif kind in (16, 19):
+            values = [self.read() for _ in range(self._length())]
+        else:
+            raise ValueError(f"R object type {kind} at byte {self.pos} is not supported")
+        attrs = self.read() if has_attr else None
+        names = (attrs or {}).get("names")
+        return dict(zip(names, values)) if names else values
+
+
+def _load_janeaustenr() -> dict[str, list[str]]:
+    data = Path(JANEAUSTENR_DATA)
+    if not (data / "Rdata.rdx").exists():
+        sys.exit(f"missing {data}/Rdata.rdx: unpack Debian's r-cran-janeaustenr (see module docstring)")
+    index = _RUnserializer(gzip.decompress((data / "Rdata.rdx").read_bytes())).read()
+    blob = (data / "Rdata.rdb").read_bytes()
+    novels = {}
+    for name, (offset, length) in index["variables"].items():
+        offset, length = int(offset), int(length)
+        # Each entry: 4-byte big-endian uncompressed length, then a zlib stream.
+        novels[name] = _RUnserializer(zlib.decompress(blob[offset + 4 : offset + length])).read()
+    return novels
+
+
+_CHAPTER = re.compile(r"^chapter \d+$", re.IGNORECASE)
+# Titles that end in a full stop but do not end a sentence.
+_ABBREVIATIONS = re.compile(r"\b(Mr|Mrs|Ms|Dr|St|Sir)\.$")
+
+
+def _sentences(paragraph: str) -> list[str]:
+    pieces = re.split(r"(?<=[.!?])\s+(?=[\"'(A-Z_])", paragraph)
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and _ABBREVIATIONS.search(merged[-1]):
+            merged[-1] += " " + piece
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _is_whole(sentence: str) -> bool:
+    # Splitting inside dialogue leaves halves with one stray quote mark; keep only
+    # sentences whose quotes pair up and that end like a sentence.
+    return sentence.count('"') % 2 == 0 and re.search(r"[.!?][\"')_]*$", sentence) is not None
+
+
+def make_text() -> None:
+    """Write the opening chapters of two Austen novels and a labelled sentence table.
+
+    text/<stem>.txt: the novel's lines from the start (title) to the end of chapter N,
+    exactly as janeaustenr has them (Project Gutenberg text hard-wrapped at ~70 chars).
+
+    text/sentences.csv (text,label): paragraphs of those same chapters are re-joined,
+    split into sentences at . ! or ? followed by a space and a capital or quote (not
+    after Mr./Mrs./Dr./St./Sir), and sentences of 40-300 characters whose double quotes
+    pair up and that end in . ! or ? (maybe followed by a closing quote) are kept. From each
+    novel SENTENCES_PER_LABEL of them are taken, evenly spaced through the chapters in
+    text order. label = which novel the sentence comes from. Rows are grouped by label
+    (all of one novel, then the other): shuffle before splitting.
+    """
+    novels = _load_janeaustenr()
+    rows: list[tuple[str, str]] = []
+    for name, stem, label, chapters in TEXTS:
+        lines = novels[name]
+        starts = [i for i, line in enumerate(lines) if _CHAPTER.match(line.strip())]
+        kept = lines[: starts[chapters]]
+        _write_text(OUT / "text" / f"{stem}.txt", "\n".join(kept).rstrip() + "\n")
+        body = lines[starts[0] : starts[chapters]]
+        paragraphs = [" ".join(p.split()) for p in "\n".join(body).split("\n\n")]
+        candidates = [
+            s
+            for p in paragraphs
+            if p and not _CHAPTER.match(p)
+            for s in _sentences(p)
+            if SENTENCE_CHARS[0] <= len(s) <= SENTENCE_CHARS[1] and _is_whole(s)
+        ]
+        if len(candidates) < SENTENCES_PER_LABEL:
+            sys.exit(f"{name}: only {len(candidates)} sentences, need {SENTENCES_PER_LABEL}")
+        step = len(candidates) / SENTENCES_PER_LABEL
+        rows += [(candidates[int(i * step)], label) for i in range(SENTENCES_PER_LABEL)]
+        print(f"text/{stem}.txt: {len(kept)} lines; {len(candidates)} candidate sentences")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+    _write_text(OUT / "text" / "sentences.csv", buf.getvalue())
+    print(f"text/sentences.csv: {len(rows)} rows")
+
+
 def _write_text(path: Path, text: str) -> None:
     # Temp file + rename so an interrupted run never leaves half a file behind.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +303,7 @@ STEPS = {
     "penguins": make_penguins,
     "digits": make_digits,
     "images": make_images,
+    "text": make_text,
 }
 
 
