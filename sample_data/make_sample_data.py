@@ -291,6 +291,51 @@ def make_text() -> None:
     print(f"text/sentences.csv: {len(rows)} rows")
 
 
+SPEECH_TEXT = (
+    "It is a truth universally acknowledged, that a single man in possession "
+    "of a good fortune, must be in want of a wife."
+)  # the first sentence of Pride and Prejudice, as in text/ and sentences.csv
+SPEECH_VOICE = "en-gb"
+SPEECH_WPM = 195  # espeak-ng's default 175 makes this sentence 6.3 s; 195 gives 5.6 s
+SPEECH_RATE = 16_000
+
+
+def make_audio() -> None:
+    """Have espeak-ng speak one sentence of the corpus; store it as 16 kHz mono 16-bit PCM.
+
+    espeak-ng writes 22050 Hz mono 16-bit; scipy's polyphase resampler (320/441) brings
+    it to 16 kHz, the rate speech models expect. No trimming, no normalisation.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    import numpy as np
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        sys.exit("espeak-ng not found on PATH: apt-get install -y espeak-ng")
+    with tempfile.TemporaryDirectory() as tmpdir:
+        raw_path = Path(tmpdir) / "raw.wav"
+        subprocess.run(
+            [espeak, "-v", SPEECH_VOICE, "-s", str(SPEECH_WPM), "-w", str(raw_path), SPEECH_TEXT],
+            check=True,
+        )
+        rate, raw = wavfile.read(raw_path)
+    if rate != 22_050 or raw.ndim != 1:
+        sys.exit(f"unexpected espeak-ng output: {rate} Hz, shape {raw.shape}")
+    audio = resample_poly(raw.astype(np.float64), 320, 441)
+    audio = np.clip(np.rint(audio), -32768, 32767).astype(np.int16)
+    dest = OUT / "audio" / "speech.wav"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    wavfile.write(tmp, SPEECH_RATE, audio)
+    tmp.replace(dest)
+    print(f"audio/speech.wav: {len(audio) / SPEECH_RATE:.2f} s at {SPEECH_RATE} Hz")
+
+
 def _write_text(path: Path, text: str) -> None:
     # Temp file + rename so an interrupted run never leaves half a file behind.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,6 +349,7 @@ STEPS = {
     "digits": make_digits,
     "images": make_images,
     "text": make_text,
+    "audio": make_audio,
 }
 
 
