@@ -1,0 +1,1 @@
+"""Model-collapse experiments: models refit on their own samples, generation after generation (no Textual here)."""
