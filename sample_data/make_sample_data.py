@@ -209,7 +209,7 @@ class _RUnserializer:
             raise ValueError(f"R object type {kind} at byte {self.pos} is not supported")
         attrs = self.read() if has_attr else None
         names = (attrs or {}).get("names")
-        return dict(zip(names, values)) if names else values
+        return dict(zip(names, values, strict=True)) if names else values
 
 
 def _load_janeaustenr() -> dict[str, list[str]]:
@@ -354,8 +354,12 @@ STEPS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("steps", nargs="*", metavar="STEP", help=f"which files to make: {', '.join(STEPS)} (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "steps", nargs="*", metavar="STEP", help=f"which files to make: {', '.join(STEPS)} (default: all)"
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.steps if s not in STEPS]
     if unknown:
