@@ -1,17 +1,18 @@
 """Regenerate every file in sample_data/ from downloaded upstream sources.
 
-This script is documentation you can run, not part of the product: tests and CI never
-run it, and the app never downloads anything. It exists so anyone can check that the
-committed files are exactly what the sources give, transformed as sample_data/README.md
-says.
+This script is documentation you can run, not part of the product: tests, CI and the app
+never run it (tests import two of its helpers to check them), and nothing is downloaded at
+run time. It exists so anyone can check that the committed files are exactly what the
+sources give, transformed as sample_data/README.md says. Run with the sources below it
+rebuilds every file byte for byte.
 
 Sources it needs (fetch them by hand, then run it from the repo root):
 
-  penguins   /tmp/pp/       the palmerpenguins wheel, extracted:
-                 pip download --no-deps -d /tmp/pp palmerpenguins
+  penguins   /tmp/pp/x/     the palmerpenguins wheel, extracted:
+                 pip download --no-deps -d /tmp/pp palmerpenguins==0.1.6
                  (cd /tmp/pp && unzip -o palmerpenguins-*.whl -d x)
-  digits,    /tmp/skl/      the scikit-learn wheel, extracted (not installed):
-  images         pip download --no-deps --only-binary=:all: -d /tmp/skl scikit-learn
+  digits,    /tmp/skl/x/    the scikit-learn wheel, extracted (not installed):
+  images         pip download --no-deps --only-binary=:all: -d /tmp/skl scikit-learn==1.9.1
                  (cd /tmp/skl && unzip -o scikit_learn-*.whl 'sklearn/datasets/*' -d x)
   text       /tmp/ja/x/     Debian's r-cran-janeaustenr package, unpacked (R is not needed):
                  (mkdir -p /tmp/ja && cd /tmp/ja && apt-get download r-cran-janeaustenr
@@ -21,7 +22,8 @@ Sources it needs (fetch them by hand, then run it from the repo root):
 Usage:
   python sample_data/make_sample_data.py [penguins|digits|images|text|audio ...]
 
-With no arguments it makes everything. Needs pillow and numpy (both in the project's venv).
+With no arguments it makes everything. Needs pillow, numpy and scipy (all in the project's
+venv). Each output is written to a temp file and renamed into place.
 """
 
 from __future__ import annotations
