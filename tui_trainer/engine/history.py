@@ -188,6 +188,7 @@ class RunHistory:
         self.events_seen = 0
         self.steps_seen = 0
         self.logs: deque[str] = deque(maxlen=log_tail)
+        self.logs_total = 0  # lines ever added, so a view can append only the new ones from the bounded tail
         # Diagnostics are kept per code (the newest one) with a count, so a diagnostic repeated every eval
         # for a million steps is one row, not a million.
         self.diagnostics: dict[str, Diagnostic] = {}
@@ -303,6 +304,7 @@ class RunHistory:
 
     def _log(self, when: float, message: str) -> None:
         self.logs.append(message)
+        self.logs_total += 1
 
     # ----- derived ------------------------------------------------------------------------
     @property

@@ -1,16 +1,644 @@
-"""The Train pane: placeholder until issue #6 lands."""
+"""The Train pane: the live monitor of a run (curves, speed, ETA, telemetry, diagnostics, log) and the collapse lab.
+
+Events reach it through `TrainBridge` workers (one per run: the live one, attached ones, overlays) as Messages;
+handlers feed each run's `RunHistory`, and a timer redraws at most ten times a second from those stores, so a
+burst of 10,000 events costs ten frames. Nothing here imports torch: starting a run goes through
+`engine.process.start_engine`, imported when a run starts, which spawns the training process.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from tui_trainer.engine.events import Event
+from tui_trainer.engine.history import RunHistory, format_duration
 from tui_trainer.panes.base import Pane
+from tui_trainer.panes.collapse_view import CollapseView
+from tui_trainer.panes.train_bridge import (
+    CheckpointSaved,
+    EngineControl,
+    MetricsUpdated,
+    RunEvents,
+    RunFailed,
+    RunFinished,
+    SourceEnded,
+    TrainBridge,
+)
+from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
+from tui_trainer.widgets.findings_table import FindingsView
+from tui_trainer.widgets.gpu_view import GpuView
+
+REDRAW_INTERVAL_S = 0.1  # at most ten redraws a second, however fast events arrive
+DEFAULT_CONFIG = "sample_data/configs/tabular.toml"
+
+# Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
+RUN_COLORS: tuple[tuple[str, str], ...] = (
+    ("primary", "accent"),
+    ("secondary", "warning"),
+    ("success", "error"),
+    ("foreground", "panel-lighten-3"),
+)
+
+
+@dataclass
+class TrainLaunch:
+    """What `open_train_app` asks the pane to do once it is mounted."""
+
+    config_path: Path | None = None
+    overrides: tuple[str, ...] = ()
+    run_dir: Path | None = None
+    resume: bool = False
+    attach_dirs: tuple[Path, ...] = ()
+
+
+@dataclass
+class RunSlot:
+    """One run on screen: its store, its bridge, and how it is drawn."""
+
+    key: str
+    history: RunHistory
+    bridge: TrainBridge
+    colors: tuple[str, str]
+    live: bool = False
+    run_dir: Path | None = None
+    config_path: Path | None = None
+    user_paused: bool = False
+    worker: Worker | None = field(default=None, repr=False)
+
+
+def launch_engine(
+    config_path: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: bool
+) -> tuple[EngineControl, Path]:
+    """Load the config and spawn the engine process; returns its handle and the run dir. Tests replace this.
+
+    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir.
+    """
+    from tui_trainer.engine import process, runs
+    from tui_trainer.engine.config import load_config
+    from tui_trainer.errors import UserError
+
+    if resume:
+        if run_dir is None:
+            raise UserError("resume needs a run folder")
+        run_dir = Path(run_dir)
+        if config_path is None:
+            config_path = _run_config_path(run_dir)
+    if config_path is None:
+        raise UserError("no config given: pass a TOML config (e.g. sample_data/configs/tabular.toml)")
+    config = load_config(Path(config_path), overrides)
+    if run_dir is None:
+        run_dir = (
+            runs.new_run_dir(config) if hasattr(runs, "new_run_dir") else _default_run_dir(Path(config_path))
+        )
+    handle = process.start_engine(config, Path(run_dir), resume=resume)
+    return handle, Path(run_dir)
+
+
+def _run_config_path(run_dir: Path) -> Path:
+    from tui_trainer.errors import UserError
+
+    for name in ("config.toml",):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise UserError(f"{run_dir}: no config.toml in this run folder, so it cannot be resumed here")
+
+
+def _default_run_dir(config_path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config_path.stem}-{stamp}"
 
 
 class TrainPane(Pane):
     PANE_ID = "train"
     TITLE = "Train"
+    can_focus = (
+        True  # keeps the pane's keys working in a view with nothing focusable (the collapse lab placeholder)
+    )
+    DEFAULT_CSS = (Path(__file__).with_suffix(".tcss")).read_text(encoding="utf-8")
 
+    BINDINGS = [
+        Binding("n", "new_run", "New run from a config"),
+        Binding("p", "pause_resume", "Pause / resume the run"),
+        Binding("s", "stop_run", "Stop the run (checkpoint)"),
+        Binding("c", "checkpoint", "Checkpoint now"),
+        Binding("a", "attach", "Attach to a run folder"),
+        Binding("o", "overlay", "Overlay another run"),
+        Binding("l", "toggle_log_scale", "Log scale on/off"),
+        Binding("e", "edit_config", "View / edit the config"),
+        Binding("v", "toggle_view", "Monitor / Collapse lab"),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.runs: dict[str, RunSlot] = {}
+        self.primary: str | None = None
+        self._dirty = False
+        self._log_owner: str | None = None
+        self._log_shown = 0
+        self._counter = 0
+        self.config_path: Path | None = None
+        self.redraws = 0  # frames pushed to the widgets (what the burst test bounds)
+        self.metrics_messages = 0
+        self.clock = time.time  # tests pin it so the header's "ago" is deterministic
+
+    # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("Train: the training monitor is not available yet in this version (issue #6).", classes="placeholder")
+        with ContentSwitcher(initial="train-monitor", id="train-views"):
+            with Vertical(id="train-monitor"):
+                yield Static(self._idle_text(), id="run-header")
+                with Horizontal(id="train-charts"):
+                    yield Chart(
+                        "Loss",
+                        empty_text="no run yet: n starts one, a attaches to a run folder",
+                        id="loss-chart",
+                    )
+                    yield Chart("Metrics", empty_text="metrics appear with the first eval", id="metric-chart")
+                with Horizontal(id="train-bottom"):
+                    with Vertical(id="train-side"):
+                        yield GpuView(id="gpu-view")
+                        yield RichLog(
+                            id="train-log", max_lines=200, wrap=False, markup=False, auto_scroll=True
+                        )
+                    yield FindingsView(id="train-diagnostics")
+            yield CollapseView(id="collapse-lab")
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_INTERVAL_S, self._redraw_if_dirty, name="train-redraw")
+        launch: TrainLaunch | None = getattr(self.app, "train_launch", None)
+        if launch is not None:
+            self.app.train_launch = None  # type: ignore[attr-defined]
+            self._apply_launch(launch)
+
+    def _apply_launch(self, launch: TrainLaunch) -> None:
+        if launch.attach_dirs:
+            first, *rest = launch.attach_dirs
+            self.attach(Path(first))
+            for other in rest:
+                self.overlay(Path(other))
+        elif launch.config_path is not None or launch.resume:
+            self.start_run(launch.config_path, launch.overrides, launch.run_dir, launch.resume)
+
+    def on_pane_activated(self) -> None:
+        # The pane's keys only reach it when focus is inside it; the tab bar holds focus after a switch.
+        self.call_after_refresh(self._focus_inside)
+
+    def _focus_inside(self) -> None:
+        focused = self.app.focused
+        if focused is not None and self in focused.ancestors and focused.display and focused.is_on_screen:
+            return
+        view = self.query_one("#train-views", ContentSwitcher).visible_content
+        targets = [w for w in (view.query("*") if view else []) if w.focusable]
+        (targets[0] if targets else self).focus()
+
+    def busy_reason(self) -> str | None:
+        for slot in self.runs.values():
+            if slot.live and slot.bridge.is_alive() and not slot.history.is_over:
+                return "a training run is live (quitting stops it with a checkpoint)"
+        return None
+
+    def on_unmount(self) -> None:
+        # Quitting with a live run: ask it to stop cleanly (finish the step, checkpoint) so it can be resumed.
+        for slot in self.runs.values():
+            if slot.live and slot.bridge.is_alive():
+                try:
+                    slot.bridge.stop()
+                except Exception:  # the process may already be gone; nothing to save then
+                    pass
+
+    # ----- starting and following runs ----------------------------------------------------
+    def _new_key(self, stem: str) -> str:
+        self._counter += 1
+        return f"{stem}#{self._counter}"
+
+    def _colors(self) -> tuple[str, str]:
+        return RUN_COLORS[len(self.runs) % len(RUN_COLORS)]
+
+    def start_run(
+        self,
+        config_path: Path | None,
+        overrides: tuple[str, ...] = (),
+        run_dir: Path | None = None,
+        resume: bool = False,
+    ) -> None:
+        if self.live_slot() is not None:
+            self.notify(
+                "A run is already live here: stop it (s) before starting another.", severity="warning"
+            )
+            return
+        if config_path is not None:
+            self.config_path = Path(config_path)
+        self._launch(config_path, tuple(overrides), run_dir, resume)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="train-launch", description="Starting the run"
+    )
+    def _launch(
+        self, config_path: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: bool
+    ) -> None:
+        # Loading the config and spawning the process take a second or more: never on the UI thread.
+        handle, actual_dir = launch_engine(config_path, overrides, run_dir, resume)
+        self.app.call_from_thread(self._add_live, handle, actual_dir, config_path)
+
+    def _add_live(self, handle: EngineControl, run_dir: Path, config_path: Path | None) -> None:
+        key = self._new_key(run_dir.name or "run")
+        slot = RunSlot(
+            key,
+            RunHistory(label=run_dir.name),
+            TrainBridge.live(key, self, handle),
+            self._colors(),
+            True,
+            run_dir,
+            config_path,
+        )
+        self._add_slot(slot, primary=True)
+        self.notify(f"Run started in {run_dir}", timeout=4)
+
+    def attach(self, run_dir: Path) -> None:
+        """Follow `run_dir/events.jsonl` as the main run on screen."""
+        self._follow(Path(run_dir), primary=True)
+
+    def overlay(self, run_dir: Path) -> None:
+        """Follow another run and draw it on the same charts, for comparison."""
+        self._follow(Path(run_dir), primary=self.primary is None)
+
+    def _follow(self, run_dir: Path, primary: bool) -> None:
+        problem = check_run_dir(run_dir)
+        if problem:
+            self.notify(problem, severity="error", timeout=8)
+            return
+        for slot in self.runs.values():
+            if slot.run_dir is not None and slot.run_dir.resolve() == run_dir.resolve():
+                if primary:
+                    self.primary = slot.key
+                    self._mark_dirty()
+                self.notify(f"Already following {run_dir}", timeout=3)
+                return
+        key = self._new_key(run_dir.name or "run")
+        slot = RunSlot(
+            key,
+            RunHistory(label=run_dir.name),
+            TrainBridge.follow(key, self, run_dir),
+            self._colors(),
+            False,
+            run_dir,
+        )
+        self._add_slot(slot, primary=primary)
+
+    def _add_slot(self, slot: RunSlot, primary: bool) -> None:
+        self.runs[slot.key] = slot
+        if primary or self.primary is None:
+            self.primary = slot.key
+        slot.worker = self.run_worker(
+            slot.bridge.drain,
+            name=f"bridge {slot.key}",
+            group=f"train-run-{slot.key}",
+            description=f"Following {slot.key}",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+        self._mark_dirty()
+
+    def live_slot(self) -> RunSlot | None:
+        for slot in self.runs.values():
+            if slot.live and slot.bridge.is_alive() and not slot.history.is_over:
+                return slot
+        return None
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        from tui_trainer.errors import UserError
+
+        error = event.worker.error
+        what = "start the run" if event.worker.group == "train-launch" else f"follow {event.worker.name}"
+        message = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        self.notify(f"Could not {what}: {message}", severity="error", timeout=10, markup=False)
+
+    # ----- messages from the bridges ------------------------------------------------------
+    @on(RunEvents)
+    def _on_run_events(self, message: RunEvents) -> None:
+        message.stop()
+        slot = self.runs.get(message.key)
+        if slot is None:
+            return
+        slot.history.extend(message.events)
+        self._mark_dirty()
+
+    @on(MetricsUpdated)
+    def _on_metrics(self, message: MetricsUpdated) -> None:
+        self.metrics_messages += 1
+        self._mark_dirty()
+
+    @on(CheckpointSaved)
+    def _on_checkpoint(self, message: CheckpointSaved) -> None:
+        message.stop()
+        if message.key == self.primary:
+            self.notify(
+                f"Checkpoint at step {message.event.step}: {message.event.path}", timeout=4, markup=False
+            )
+
+    @on(RunFailed)
+    def _on_failed(self, message: RunFailed) -> None:
+        message.stop()
+        slot = self.runs.get(message.key)
+        label = slot.history.label if slot else message.key
+        self.notify(f"Run {label} failed: {message.event.error}", severity="error", timeout=12, markup=False)
+        self._mark_dirty()
+
+    @on(RunFinished)
+    def _on_finished(self, message: RunFinished) -> None:
+        message.stop()
+        slot = self.runs.get(message.key)
+        label = slot.history.label if slot else message.key
+        self.notify(
+            f"Run {label} {message.event.status} at step {message.event.step}", timeout=6, markup=False
+        )
+        self._mark_dirty()
+
+    @on(SourceEnded)
+    def _on_source_ended(self, message: SourceEnded) -> None:
+        message.stop()
+        slot = self.runs.get(message.key)
+        if slot is not None and not slot.history.is_over:
+            # The process died without saying why (killed, segfault): say so instead of showing "running".
+            slot.history.add(_lost(message.exitcode))
+            self.notify(
+                f"The training process exited (code {message.exitcode}) without finishing",
+                severity="error",
+                timeout=10,
+            )
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    # ----- drawing ------------------------------------------------------------------------
+    def _redraw_if_dirty(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.redraws += 1
+        primary = self.runs.get(self.primary) if self.primary else None
+        self.query_one("#run-header", Static).update(self._header_text(primary))
+        loss_series: list[ChartSeries] = []
+        metric_series: list[ChartSeries] = []
+        several = len(self.runs) > 1
+        for slot in self.runs.values():
+            h = slot.history
+            prefix = f"{h.label} " if several else ""
+            train_c, val_c = slot.colors
+            loss_series.append(ChartSeries(f"{prefix}train", _points(h, "train_loss"), train_c))
+            loss_series.append(ChartSeries(f"{prefix}val", _points(h, "val_loss"), val_c, band=False))
+            keys = h.metric_keys()
+            for index, key in enumerate(keys[:4]):
+                color = train_c if index % 2 == 0 else val_c
+                metric_series.append(ChartSeries(f"{prefix}{key}", _points(h, key), color, band=False))
+        self.query_one("#loss-chart", Chart).set_series(loss_series)
+        self.query_one("#metric-chart", Chart).set_series(metric_series)
+        if primary is not None:
+            h = primary.history
+            self.query_one(GpuView).show(h.system, h.pid)
+            self._append_logs(primary)
+        findings = []
+        for slot in self.runs.values():
+            findings.extend(slot.history.findings())
+        self.query_one(FindingsView).set_findings(findings)
+
+    def _append_logs(self, slot: RunSlot) -> None:
+        log = self.query_one("#train-log", RichLog)
+        h = slot.history
+        if self._log_owner != slot.key:
+            log.clear()
+            self._log_owner, self._log_shown = slot.key, 0
+        # The tail is a bounded deque; `logs_total` counts every line ever added, so only new ones are written.
+        fresh = min(h.logs_total - self._log_shown, len(h.logs))
+        if fresh > 0:
+            for line in list(h.logs)[-fresh:]:
+                log.write(line)
+        self._log_shown = h.logs_total
+
+    def _idle_text(self) -> Text:
+        text = Text()
+        text.append("No run. ", style="bold")
+        text.append(
+            f"n: start one from a config ({DEFAULT_CONFIG})   a: attach to a run folder   o: overlay another run"
+        )
+        return text
+
+    def _header_text(self, slot: RunSlot | None) -> Text:
+        if slot is None:
+            return self._idle_text()
+        h = slot.history
+        text = Text(no_wrap=True, overflow="ellipsis")
+        status = "paused" if slot.user_paused and not h.is_over and h.status != "paused" else h.status
+        style = {"failed": "bold red", "running": "bold green", "paused": "bold yellow"}.get(status, "bold")
+        text.append(f"{h.label or slot.key} ", style="bold")
+        text.append(f"[{status}]", style=style)
+        text.append("  live" if slot.live else "  attached", style="dim")
+        if h.device:
+            text.append(f"  on {h.device}", style="dim")
+        text.append("\n")
+        step = "—" if h.step is None else str(h.step)
+        total = f"/{h.total_steps}" if h.total_steps else ""
+        rate = h.steps_per_s()
+        samples = h.latest("samples_per_s")
+        parts = [
+            f"step {step}{total}",
+            f"epoch {h.epoch if h.epoch is not None else '—'}",
+            f"loss {_fmt(h.latest('train_loss'))}",
+            f"val {_fmt(h.latest('val_loss'))}",
+            f"{rate:.1f} steps/s" if rate else "— steps/s",
+            f"{samples:.0f} samples/s" if samples else "— samples/s",
+            f"ETA {format_duration(h.eta_s())}",
+            f"lr {_fmt(h.latest('lr'))}",
+            f"grad norm {_fmt(h.latest('grad_norm'))}",
+        ]
+        text.append("  ".join(parts))
+        return text
+
+    # ----- actions ------------------------------------------------------------------------
+    def action_new_run(self) -> None:
+        from tui_trainer.widgets.path_prompt import PathPrompt
+
+        default = str(self.config_path) if self.config_path else DEFAULT_CONFIG
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.start_run(Path(value))
+
+        self.app.push_screen(PathPrompt("Start a run from this config (TOML):", default), chosen)
+
+    def _command(self, verb: str) -> RunSlot | None:
+        slot = self.live_slot()
+        if slot is None:
+            self.notify(
+                f"No live run to {verb}: only a run started here (n) takes commands.", severity="warning"
+            )
+        return slot
+
+    def action_pause_resume(self) -> None:
+        slot = self._command("pause or resume")
+        if slot is None:
+            return
+        if slot.user_paused or slot.history.status == "paused":
+            slot.bridge.resume()
+            slot.user_paused = False
+            self.notify("Resuming", timeout=2)
+        else:
+            slot.bridge.pause()
+            slot.user_paused = True
+            self.notify("Pausing after this step", timeout=2)
+        self._mark_dirty()
+
+    def action_stop_run(self) -> None:
+        slot = self._command("stop")
+        if slot is not None:
+            slot.bridge.stop()
+            self.notify("Stopping: finishing the step and writing a checkpoint", timeout=4)
+
+    def action_checkpoint(self) -> None:
+        slot = self._command("checkpoint")
+        if slot is not None:
+            slot.bridge.checkpoint()
+            self.notify("Checkpoint requested", timeout=2)
+
+    def action_attach(self) -> None:
+        from tui_trainer.widgets.path_prompt import PathPrompt
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.attach(Path(value))
+
+        self.app.push_screen(PathPrompt("Attach to a run folder (with events.jsonl):", "runs/"), chosen)
+
+    def action_overlay(self) -> None:
+        from tui_trainer.widgets.path_prompt import PathPrompt
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.overlay(Path(value))
+
+        self.app.push_screen(PathPrompt("Overlay another run folder on the charts:", "runs/"), chosen)
+
+    def action_toggle_log_scale(self) -> None:
+        for chart in self.query(Chart):
+            chart.log_scale = not chart.log_scale
+
+    def action_edit_config(self) -> None:
+        from tui_trainer.widgets.config_editor import ConfigEditor
+
+        path = self._config_for_editing()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"{path}: cannot read config: {exc.strerror or exc}", severity="error", markup=False)
+            return
+
+        def saved(result: Path | None) -> None:
+            if result is not None:
+                self.config_path = result
+                live = (
+                    " (the live run keeps its config; the next run uses this one)" if self.live_slot() else ""
+                )
+                self.notify(f"Saved {result}{live}", timeout=5, markup=False)
+
+        self.app.push_screen(ConfigEditor(path, text), saved)
+
+    def _config_for_editing(self) -> Path:
+        primary = self.runs.get(self.primary) if self.primary else None
+        if primary is not None and primary.config_path is not None:
+            return primary.config_path
+        if self.config_path is not None:
+            return self.config_path
+        if (
+            primary is not None
+            and primary.run_dir is not None
+            and (primary.run_dir / "config.toml").is_file()
+        ):
+            return primary.run_dir / "config.toml"
+        from tui_trainer.paths import repo_root
+
+        return repo_root() / DEFAULT_CONFIG
+
+    def action_toggle_view(self) -> None:
+        switcher = self.query_one("#train-views", ContentSwitcher)
+        switcher.current = "collapse-lab" if switcher.current == "train-monitor" else "train-monitor"
+        self.call_after_refresh(self._focus_inside)
+
+
+def _points(history: RunHistory, key: str) -> list[tuple[float, float, float, float]]:
+    series = history.series.get(key)
+    if series is None:
+        return []
+    return [(p.step, p.mean, p.min, p.max) for p in series.points()]
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else format_value(value)
+
+
+def _lost(exitcode: int | None) -> Event:
+    from tui_trainer.engine.events import Failed
+
+    return Failed(
+        error=f"the training process exited with code {exitcode} without a finished or failed event",
+        code="engine_lost",
+    )
+
+
+def check_run_dir(run_dir: Path) -> str | None:
+    """Why `run_dir` cannot be followed (missing, not a folder, unreadable events.jsonl), or None when it can."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        return f"{run_dir}: no such run folder"
+    if not run_dir.is_dir():
+        return f"{run_dir}: not a folder; attach takes a run folder holding events.jsonl"
+    events = run_dir / "events.jsonl"
+    if not events.exists():
+        return (
+            f"{run_dir}: no events.jsonl here; is this a run folder? (runs are listed by `tui-trainer runs`)"
+        )
+    try:
+        with open(events, "rb"):
+            pass
+    except OSError as exc:
+        return f"{events}: cannot read: {exc.strerror or exc}"
+    return None
+
+
+def open_train_app(
+    *,
+    config_path: Path | None = None,
+    overrides=(),
+    run_dir: Path | None = None,
+    resume: bool = False,
+    attach_dirs=(),
+) -> int:
+    """Open the app on the Train pane, starting (or resuming) a run or following run folders; returns the exit code."""
+    from tui_trainer.app import make_app
+
+    app = make_app(initial_pane="train")
+    app.train_launch = TrainLaunch(  # type: ignore[attr-defined]
+        Path(config_path) if config_path is not None else None,
+        tuple(overrides),
+        Path(run_dir) if run_dir is not None else None,
+        resume,
+        tuple(Path(d) for d in attach_dirs),
+    )
+    app.run()
+    return int(app.return_code or 0)

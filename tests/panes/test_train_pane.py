@@ -1,0 +1,336 @@
+"""Train pane, driven by a FakeEngine through the real bridge: start, commands, diagnostics, failure, attach, overlay."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.panes.fakes_engine import T0, FakeEngine, scripted_run
+from tui_trainer.app import make_app
+from tui_trainer.engine.events import Failed, Finished, Step, to_json
+from tui_trainer.panes import train as train_module
+from tui_trainer.panes.train import TrainPane
+from tui_trainer.panes.train_bridge import CheckpointSaved, MetricsUpdated, RunEvents, RunFailed
+from tui_trainer.screens import ConfirmScreen
+from tui_trainer.widgets.chart import Chart
+from tui_trainer.widgets.findings_table import FindingsTable
+from tui_trainer.widgets.gpu_view import GpuView
+
+
+async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+    await pilot.pause(0.15)  # let the redraw timer run once more
+
+
+@pytest.fixture
+def fake_launch(monkeypatch, tmp_path):
+    """Replace the engine spawn with a FakeEngine; returns a dict the test fills with the engine to hand out."""
+    state: dict = {"engine": FakeEngine(scripted_run()), "launches": []}
+
+    def launch(config_path, overrides, run_dir, resume):
+        state["launches"].append((config_path, overrides, run_dir, resume))
+        return state["engine"], tmp_path / "run-live"
+
+    monkeypatch.setattr(train_module, "launch_engine", launch)
+    return state
+
+
+def pane(app) -> TrainPane:
+    return app.query_one(TrainPane)
+
+
+async def test_new_run_key_prompts_with_the_default_config_and_shows_the_run(fake_launch):
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        assert app.screen.query_one(Input).value == "sample_data/configs/tabular.toml"
+        await pilot.press("enter")
+        p = pane(app)
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 60)
+        assert fake_launch["launches"][0][0] == Path("sample_data/configs/tabular.toml")
+        header = str(p.query_one("#run-header").render())
+        assert "step 60/200" in header and "running" in header
+        assert "10.0 steps/s" in header  # from the scripted event times
+        loss = p.query_one("#loss-chart", Chart)
+        assert [s.label for s in loss.series] == ["train", "val"]
+        assert loss.series[0].points and loss.series[1].points
+        assert p.busy_reason() is not None
+
+
+async def test_pause_resume_stop_and_checkpoint_go_to_the_handle(fake_launch):
+    engine = fake_launch["engine"]
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 60)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "paused")
+        assert "[paused]" in str(p.query_one("#run-header").render())
+        await pilot.press("p")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "running")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.last_checkpoint is not None)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "stopped")
+        assert engine.calls == ["pause", "resume", "checkpoint", "stop"]
+        assert p.busy_reason() is None
+        assert "stopped" in str(p.query_one("#run-header").render())
+
+
+async def test_commands_without_a_live_run_warn_instead_of_failing(fake_launch):
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("p", "s", "c")
+        await pilot.pause()
+        assert fake_launch["engine"].calls == []
+        assert any("No live run" in n.message for n in app._notifications)
+
+
+async def test_diagnostics_and_gpu_processes_are_shown(fake_launch):
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.query_one(FindingsTable).findings)
+        finding = p.query_one(FindingsTable).findings[0]
+        assert finding.id == "overfitting" and "regularisation" in finding.fix
+        gpu_text = str(p.query_one(GpuView).render_text())
+        assert "NVIDIA H100" in gpu_text and "87%" in gpu_text
+        assert "▶    4242 python" in gpu_text and "(training)" in gpu_text
+        assert "jupyter" in gpu_text
+
+
+async def test_failed_run_is_shown_without_crashing_the_app(fake_launch):
+    fake_launch["engine"] = FakeEngine(
+        scripted_run(5, diagnostics=False)
+        + [
+            Failed(
+                error="CUDA out of memory. Tried to allocate 2.00 GiB",
+                traceback="Traceback\nRuntimeError: CUDA out of memory",
+                step=5,
+                time=T0 + 9,
+            )
+        ]
+    )
+    app = make_app(initial_pane="train")
+    messages = []
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.status == "failed")
+        assert "[failed]" in str(p.query_one("#run-header").render())
+        ids = [f.id for f in p.query_one(FindingsTable).findings]
+        assert ids == ["run_failed"]
+        assert any("CUDA out of memory" in n.message for n in app._notifications)
+        assert p.busy_reason() is None
+        # The app still answers keys.
+        await pilot.press("l")
+        assert p.query_one("#loss-chart", Chart).log_scale
+    failed = [m for m in messages if isinstance(m, RunFailed)]
+    assert len(failed) == 1
+
+
+async def test_engine_dying_without_a_last_event_is_reported(fake_launch):
+    engine = FakeEngine(scripted_run(10, diagnostics=False))
+    fake_launch["engine"] = engine
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 10)
+        engine.crash(-9)
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "failed")
+        assert "code -9" in p.runs[p.primary].history.failure.error
+
+
+async def test_launch_error_is_a_notification_naming_the_key(monkeypatch):
+    from tui_trainer.engine.config import ConfigError
+
+    def launch(*_args):
+        raise ConfigError("cfg.toml: `optim.lr` must be a float, got 'fast'")
+
+    monkeypatch.setattr(train_module, "launch_engine", launch)
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane(app).start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: any("optim.lr" in n.message for n in app._notifications))
+        assert pane(app).runs == {}
+
+
+async def test_quit_asks_while_a_run_is_live(fake_launch):
+    fake_launch["engine"] = FakeEngine(scripted_run(5))
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 5)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+
+
+def write_events(path: Path, events) -> None:
+    with open(path / "events.jsonl", "a", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(to_json(event) + "\n")
+
+
+async def test_attach_follows_a_file_written_while_the_app_runs(tmp_path):
+    run_dir = tmp_path / "run-a"
+    run_dir.mkdir()
+    events = scripted_run(40, finish=True)
+    write_events(run_dir, events[:10])
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.attach(run_dir)
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 9)
+        assert p.busy_reason() is None  # attached runs never block quitting
+        write_events(run_dir, events[10:30])
+        await wait_until(
+            pilot, lambda: p.runs[p.primary].history.step is not None and p.runs[p.primary].history.step >= 28
+        )
+        # A half-written line waits for its end.
+        with open(run_dir / "events.jsonl", "a", encoding="utf-8") as fh:
+            rest = "".join(to_json(e) + "\n" for e in events[30:])
+            fh.write(rest[:25])
+            fh.flush()
+            await pilot.pause(0.4)
+            assert p.runs[p.primary].history.status == "running"
+            fh.write(rest[25:])
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "completed")
+        assert "attached" in str(p.query_one("#run-header").render())
+        # Commands are for live runs only.
+        await pilot.press("s")
+        assert any("No live run" in n.message for n in app._notifications)
+
+
+async def test_attach_to_a_missing_folder_says_so(tmp_path):
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane(app).attach(tmp_path / "nope")
+        await pilot.pause()
+        assert any("nope: no such run folder" in n.message for n in app._notifications)
+        assert pane(app).runs == {}
+
+
+async def test_overlay_draws_two_runs_on_one_chart(tmp_path):
+    a, b = tmp_path / "run-a", tmp_path / "run-b"
+    for d, scale in ((a, 1.0), (b, 2.0)):
+        d.mkdir()
+        write_events(d, scripted_run(40, run_id=d.name, loss_scale=scale, finish=True))
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.attach(a)
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        prompt = app.screen.query_one(Input)
+        prompt.value = str(b)
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: len(p.runs) == 2 and all(s.history.status == "completed" for s in p.runs.values())
+        )
+        chart = p.query_one("#loss-chart", Chart)
+        labels = [s.label for s in chart.series]
+        assert labels == ["run-a train", "run-a val", "run-b train", "run-b val"]
+        colors = {s.label: s.color for s in chart.series}
+        assert colors["run-a train"] != colors["run-b train"]
+        # The primary run (the header) stays the one attached first.
+        assert "run-a" in str(p.query_one("#run-header").render())
+        assert max(pt[3] for pt in chart.series[2].points) > max(pt[3] for pt in chart.series[0].points)
+
+
+async def test_a_burst_of_ten_thousand_events_costs_a_bounded_number_of_redraws(fake_launch):
+    burst = [Step(step=i, epoch=0, loss=1.0 / i, lr=0.01, time=T0 + i * 1e-4) for i in range(1, 10_001)]
+    engine = FakeEngine(burst, chunk=500, hold=True)
+    fake_launch["engine"] = engine
+    app = make_app(initial_pane="train")
+    messages = []
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary is not None)
+        chart = p.query_one("#loss-chart", Chart)
+        redraws0, renders0 = p.redraws, chart.render_count
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        engine.release()
+        await wait_until(pilot, lambda: p.runs[p.primary].history.step == 10_000, timeout=20)
+        elapsed = loop.time() - started
+        # ≤ 10 redraws a second of burst (+2 for the timer tick at each end), never one per event or per batch.
+        assert p.redraws - redraws0 <= 10 * elapsed + 2
+        assert chart.render_count - renders0 <= p.redraws - redraws0 + 1
+        assert p.runs[p.primary].history.steps_seen == 10_000
+    batches = [m for m in messages if isinstance(m, RunEvents)]
+    assert sum(len(m.events) for m in batches) == 10_000
+    assert len(batches) <= 20 + 1
+
+
+async def test_checkpoint_and_finished_messages_are_never_coalesced():
+    from tui_trainer.engine.events import Checkpoint
+
+    a = MetricsUpdated("k", Step(step=1, epoch=0, loss=1.0))
+    b = MetricsUpdated("k", Step(step=2, epoch=0, loss=1.0))
+    other = MetricsUpdated("other", Step(step=2, epoch=0, loss=1.0))
+    assert b.can_replace(a) and not b.can_replace(other)
+    assert MetricsUpdated.bubble is False
+    c1 = CheckpointSaved("k", Checkpoint(step=1, path="a"))
+    c2 = CheckpointSaved("k", Checkpoint(step=2, path="b"))
+    assert not c2.can_replace(c1)
+    assert not RunFailed("k", Failed(error="x")).can_replace(RunFailed("k", Failed(error="y")))
+    assert Finished  # imported for the scripted runs above
+
+
+async def test_log_scale_key_toggles_both_charts():
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("l")
+        assert all(c.log_scale for c in pane(app).query(Chart))
+        await pilot.press("l")
+        assert not any(c.log_scale for c in pane(app).query(Chart))
+
+
+async def test_v_switches_between_monitor_and_collapse_lab():
+    from textual.widgets import ContentSwitcher
+
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        switcher = pane(app).query_one("#train-views", ContentSwitcher)
+        assert switcher.current == "train-monitor"
+        await pilot.pause()
+        await pilot.press("v")
+        assert switcher.current == "collapse-lab"
+        await pilot.pause()
+        await pilot.press("v")
+        assert switcher.current == "train-monitor"
+
+
+async def test_every_train_key_is_in_the_palette_and_help():
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)):
+        sections = dict(app.key_sections())
+        keys = {k for k, _ in sections["Train pane"]}
+        assert {"n", "p", "s", "c", "a", "o", "l", "e", "v"} <= keys
+        titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
+        assert "Train: Overlay another run" in titles and "Train: Pause / resume the run" in titles

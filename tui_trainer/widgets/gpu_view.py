@@ -1,0 +1,135 @@
+"""GpuView: per-GPU utilisation, memory, temperature and power with the processes on each, as nvitop shows them.
+
+It renders one `System` telemetry event (NVML readings and psutil host figures) and never polls anything
+itself: the engine samples, the run store keeps the latest sample, the pane hands it here. Where there is no
+GPU it shows CPU and RAM instead, so the box is never empty on a laptop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui_trainer.engine.events import System
+
+GIB = 1024**3
+
+
+def _bar(fraction: float | None, width: int = 12) -> str:
+    if fraction is None:
+        return " " * width
+    fraction = min(1.0, max(0.0, fraction))
+    full = int(fraction * width)
+    partial = " ▏▎▍▌▋▊▉"[int((fraction * width - full) * 8)] if full < width else ""
+    return ("█" * full + partial).ljust(width)
+
+
+def _gib(value: Any) -> str:
+    try:
+        return f"{float(value) / GIB:.1f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _num(value: Any, unit: str, digits: int = 0) -> str:
+    try:
+        return f"{float(value):.{digits}f}{unit}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+class GpuView(Static):
+    """Telemetry of the machine the run trains on; `show(system, training_pid)` redraws it."""
+
+    DEFAULT_CSS = """
+    GpuView { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("", **kwargs)
+        self._system: System | None = None
+        self._training_pid: int | None = None
+
+    def on_mount(self) -> None:
+        self.show(None)
+
+    def show(self, system: System | None, training_pid: int | None = None) -> None:
+        self._system = system
+        self._training_pid = training_pid
+        self.update(self.render_text())
+
+    def _var(self, name: str) -> str:
+        return self.app.theme_variables.get(name, "") if self.is_attached else ""
+
+    def _level_style(self, fraction: float | None) -> str:
+        if fraction is None:
+            return ""
+        if fraction >= 0.9:
+            return self._var("error")
+        if fraction >= 0.7:
+            return self._var("warning")
+        return self._var("success")
+
+    def render_text(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        system = self._system
+        if system is None:
+            text.append("No telemetry yet: GPU and CPU readings arrive with the run.", style="dim")
+            return text
+        if system.gpus:
+            for gpu in system.gpus:
+                self._gpu(text, gpu)
+        else:
+            text.append("No GPU: host telemetry\n", style="dim")
+        self._host(text, system)
+        return text
+
+    def _gpu(self, text: Text, gpu: dict[str, Any]) -> None:
+        util = gpu.get("utilization")
+        used, total = gpu.get("memory_used"), gpu.get("memory_total")
+        util_f = float(util) / 100 if isinstance(util, int | float) else None
+        mem_f = (
+            float(used) / float(total)
+            if isinstance(used, int | float) and isinstance(total, int | float) and total
+            else None
+        )
+        text.append(f"GPU{gpu.get('index', '?')} ", style="bold")
+        text.append(f"{gpu.get('name', '')}\n")
+        text.append(" util ")
+        text.append(_bar(util_f), style=self._level_style(util_f))
+        text.append(f" {_num(util, '%'):>5}")
+        text.append("  mem ")
+        text.append(_bar(mem_f), style=self._level_style(mem_f))
+        text.append(f" {_gib(used)}/{_gib(total)} GiB")
+        text.append(f"  {_num(gpu.get('temperature'), '°C')}  {_num(gpu.get('power_w'), ' W')}\n")
+        processes = gpu.get("processes") or []
+        for proc in processes:
+            training = bool(proc.get("is_training")) or (
+                self._training_pid is not None and proc.get("pid") == self._training_pid
+            )
+            marker = "▶" if training else " "
+            style = f"bold {self._var('accent')}".strip() if training else ""
+            name = str(proc.get("name") or "?")
+            label = " (training)" if training else ""
+            text.append(
+                f"  {marker} {proc.get('pid', '?'):>7} {name[:28]:<28} {_gib(proc.get('used_memory'))} GiB{label}\n",
+                style=style,
+            )
+        if not processes:
+            text.append("    no processes\n", style="dim")
+
+    def _host(self, text: Text, system: System) -> None:
+        cpu = system.cpu_percent
+        cpu_f = cpu / 100 if cpu is not None else None
+        text.append("CPU  ")
+        text.append(_bar(cpu_f), style=self._level_style(cpu_f))
+        text.append(f" {_num(cpu, '%'):>5}")
+        used, total = system.ram_used_bytes, system.ram_total_bytes
+        ram_f = used / total if used is not None and total else None
+        text.append("  RAM ")
+        text.append(_bar(ram_f), style=self._level_style(ram_f))
+        text.append(f" {_gib(used)}/{_gib(total)} GiB")
+        if system.process_rss_bytes is not None:
+            text.append(f"  train RSS {_gib(system.process_rss_bytes)} GiB")
