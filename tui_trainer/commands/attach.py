@@ -1,17 +1,122 @@
-"""`tui-trainer attach`: placeholder until issue #6 lands."""
+"""`tui-trainer attach`: open the monitor on runs started elsewhere, following their events.jsonl as it grows."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from tui_trainer.commands._unavailable import not_available
+HELP = "Follow one or more run folders in the monitor (several are overlaid on one chart)."
+DESCRIPTION = """\
+Open the Train pane on run folders started elsewhere (another terminal, a tmux session, nohup, a
+cluster job): it follows RUN_DIR/events.jsonl as it grows, so you can start a run, leave the SSH
+session, and come back. Two or more folders are overlaid on the same charts for comparison; the
+first is the main run (header, telemetry, log). Attached runs take no commands (pause/stop are for
+runs started from the pane).
 
-HELP = "Follow a run directory started elsewhere, in the monitor."
+Without a terminal (a pipe, CI, nohup) it prints a one-shot text summary of each run instead --
+status, step, last train and val loss, last checkpoint, diagnostics -- or JSON with --json.
+
+exit codes: 0 ok; 2 a folder is missing, not a folder, has no events.jsonl, or is unreadable.
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "run_dirs", nargs="+", metavar="RUN_DIR", type=Path, help="a run folder holding events.jsonl"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="without a terminal (or with --summary): print the summaries as one JSON list instead of text",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the one-shot summary and exit even when a terminal is attached",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_available("attach", 6)
+    from tui_trainer.errors import UserError
+    from tui_trainer.panes.train import check_run_dir
+
+    for run_dir in args.run_dirs:
+        problem = check_run_dir(run_dir)
+        if problem:
+            raise UserError(problem)
+    if args.summary or args.json or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return print_summaries(args.run_dirs, as_json=args.json)
+
+    from tui_trainer.panes.train import open_train_app
+
+    return open_train_app(attach_dirs=tuple(args.run_dirs))
+
+
+def read_history(run_dir: Path):
+    """Everything in `run_dir/events.jsonl` now, folded into a RunHistory (bounded, however long the run)."""
+    from tui_trainer.engine.follow import EventFollower
+    from tui_trainer.engine.history import RunHistory
+
+    follower = EventFollower(run_dir)
+    history = RunHistory(label=run_dir.name)
+    while True:
+        events = follower.poll()
+        if not events:
+            break
+        history.extend(events)
+    return history, follower.skipped
+
+
+def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
+    import json
+
+    from tui_trainer.engine.history import format_duration
+
+    summaries = []
+    for run_dir in run_dirs:
+        history, skipped = read_history(run_dir)
+        summary = history.summary()
+        summary["run_dir"] = str(run_dir)
+        summary["events"] = history.events_seen
+        summary["skipped_lines"] = skipped
+        summaries.append((history, summary))
+    if as_json:
+        print(json.dumps([s for _, s in summaries], indent=2))
+        return 0
+    for history, s in summaries:
+        print(f"{s['run_dir']}: {s['status']}")
+        step = "—" if s["step"] is None else str(s["step"])
+        total = f"/{s['total_steps']}" if s["total_steps"] else ""
+        print(
+            f"  step {step}{total}, epoch {s['epoch'] if s['epoch'] is not None else '—'}, {s['events']} events"
+        )
+        print(
+            f"  last train loss {_fmt(s['train_loss'])}, last val loss {_fmt(s['val_loss'])}, lr {_fmt(s['lr'])}"
+        )
+        rate = s["steps_per_s"]
+        if rate and not history.is_over:
+            print(f"  {rate:.1f} steps/s, ETA {format_duration(history.eta_s())}")
+        if s["last_checkpoint"]:
+            print(f"  last checkpoint: {s['last_checkpoint']}")
+        if s["error"]:
+            print(f"  error: {s['error']}")
+        if s["diagnostics"]:
+            print("  diagnostics:")
+            for d in s["diagnostics"]:
+                at = f" at step {d['step']}" if d["step"] is not None else ""
+                times = f" (x{d['count']})" if d["count"] > 1 else ""
+                print(f"    {d['severity']:<7} {d['code']}{at}{times}: {d['message']}")
+        else:
+            print("  diagnostics: none")
+        if s["skipped_lines"]:
+            print(f"  {s['skipped_lines']} malformed line(s) in events.jsonl were skipped")
+    return 0
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    from tui_trainer.widgets.chart import format_value
+
+    return format_value(value)
