@@ -40,6 +40,7 @@ class RunStarted(Event):
     total_steps: int | None = None
     resumed_from_step: int | None = None
     pid: int | None = None
+    host: str | None = None
     model_summary: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,216 @@
+"""Headless training for CI, tmux and nohup: the engine in this process, progress on stdout, SIGINT → graceful stop.
+
+Three output modes:
+- `--json`: every event as one JSON line (the same line as in events.jsonl);
+- a terminal: one status line redrawn in place at most 10 times a second, other news on lines of their own;
+- not a terminal (a log file, CI): plain lines, progress at most every `PLAIN_INTERVAL_S`, so a long run
+  writes a readable log instead of a flood of carriage returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from tui_trainer.engine.control import Stop
+from tui_trainer.engine.events import (
+    Checkpoint,
+    Diagnostic,
+    EpochEnd,
+    Eval,
+    Event,
+    Failed,
+    Finished,
+    Log,
+    RunStarted,
+    Step,
+    System,
+    to_json,
+)
+
+PLAIN_INTERVAL_S = 5.0
+TTY_INTERVAL_S = 0.1
+
+
+def _fmt_num(value: float | None, spec: str = ".4g") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return format(value, spec)
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+class ProgressPrinter:
+    """Turns events into output lines; `json_lines`, `tty` pick the mode."""
+
+    def __init__(self, out: IO[str], json_lines: bool = False, tty: bool | None = None, interval_s: float | None = None):
+        self.out = out
+        self.json_lines = json_lines
+        self.tty = out.isatty() if tty is None else tty
+        self.interval = interval_s if interval_s is not None else (TTY_INTERVAL_S if self.tty else PLAIN_INTERVAL_S)
+        self.total_steps: int | None = None
+        self.epochs: int | None = None
+        self.step: int | None = None
+        self.epoch: int | None = None
+        self.loss: float | None = None
+        self.val_loss: float | None = None
+        self.accuracy: float | None = None
+        self.lr: float | None = None
+        self.rate: float | None = None
+        self.samples_per_s: float | None = None
+        self._rate_points: collections.deque[tuple[float, int]] = collections.deque(maxlen=20)
+        self._last_progress = 0.0
+        self._pending = False
+        self._status_shown = False
+
+    def _line(self, text: str) -> None:
+        if self.tty and self._status_shown:
+            self.out.write("\r\x1b[2K")
+            self._status_shown = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def status_text(self) -> str:
+        parts = []
+        total = f"/{self.total_steps}" if self.total_steps else ""
+        parts.append(f"step {self.step if self.step is not None else 0}{total}")
+        if self.epoch is not None:
+            parts.append(f"epoch {self.epoch + 1}{f'/{self.epochs}' if self.epochs else ''}")
+        parts.append(f"loss {_fmt_num(self.loss)}")
+        if self.val_loss is not None:
+            parts.append(f"val_loss {_fmt_num(self.val_loss)}")
+        if self.accuracy is not None:
+            parts.append(f"val_acc {self.accuracy:.3f}")
+        if self.lr is not None:
+            parts.append(f"lr {_fmt_num(self.lr, '.3g')}")
+        if self.rate:
+            parts.append(f"{self.rate:.1f} steps/s")
+        if self.samples_per_s:
+            parts.append(f"{self.samples_per_s:.0f} samples/s")
+        if self.rate and self.total_steps and self.step is not None:
+            parts.append(f"ETA {_fmt_eta((self.total_steps - self.step) / self.rate)}")
+        return "  ".join(parts)
+
+    def _progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_progress < self.interval:
+            self._pending = True
+            return
+        self._last_progress = now
+        self._pending = False
+        if self.tty:
+            self.out.write("\r\x1b[2K" + self.status_text())
+            self.out.flush()
+            self._status_shown = True
+        else:
+            self._line(self.status_text())
+
+    def __call__(self, event: Event) -> None:
+        if self.json_lines:
+            self.out.write(to_json(event) + "\n")
+            self.out.flush()
+            return
+        if isinstance(event, RunStarted):
+            self.total_steps = event.total_steps
+            self.epochs = (event.config.get("train") or {}).get("epochs")
+            summary = event.model_summary or {}
+            resumed = f", resumed from step {event.resumed_from_step}" if event.resumed_from_step is not None else ""
+            self._line(
+                f"run {event.run_id} on {event.device}{resumed}: {summary.get('params', '?')} parameters, "
+                f"{summary.get('train_samples', '?')} training / {summary.get('val_samples', '?')} validation samples, "
+                f"{self.total_steps} steps -> {event.run_dir}"
+            )
+        elif isinstance(event, Step):
+            self.step, self.epoch, self.loss, self.lr = event.step, event.epoch, event.loss, event.lr
+            self.samples_per_s = event.samples_per_s
+            now = time.monotonic()
+            self._rate_points.append((now, event.step))
+            if len(self._rate_points) >= 2:
+                (t0, s0), (t1, s1) = self._rate_points[0], self._rate_points[-1]
+                if t1 > t0:
+                    self.rate = (s1 - s0) / (t1 - t0)
+            self._progress(force=self._last_progress == 0.0)
+        elif isinstance(event, Eval):
+            self.val_loss = event.val_loss
+            self.accuracy = event.metrics.get("accuracy")
+            self._progress()
+        elif isinstance(event, EpochEnd):
+            self.epoch = event.epoch
+            self._progress()
+        elif isinstance(event, Checkpoint):
+            if event.reason != "periodic":
+                self._line(f"checkpoint ({event.reason}) at step {event.step}: {event.path}")
+        elif isinstance(event, Diagnostic):
+            self._line(f"[{event.severity}] {event.code} at step {event.step}: {event.message}")
+            if event.fix:
+                self._line(f"    fix: {event.fix}")
+        elif isinstance(event, Log):
+            self._line(f"{event.level}: {event.message}" if event.level != "info" else event.message)
+        elif isinstance(event, Failed):
+            self._line(f"FAILED at step {event.step}: {event.error}")
+        elif isinstance(event, Finished):
+            self.step = event.step
+            if self._pending or not self._status_shown:
+                self._progress(force=True)
+            best = f", best val_loss {_fmt_num(event.best_val_loss)}" if event.best_val_loss is not None else ""
+            self._line(f"finished ({event.status}) at step {event.step} in {_fmt_num(event.duration_s, '.1f')} s{best}")
+        elif isinstance(event, System):
+            pass
+
+
+def default_run_dir(config_path: Path | None, root: Path = Path("runs")) -> Path:
+    stem = config_path.stem if config_path else "run"
+    base = root / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = Path(f"{base}-{n}")
+    return path
+
+
+def run_headless(config: Any, run_dir: Path, resume: bool, json_lines: bool, out: IO[str] | None = None) -> int:
+    """Train in this process; returns the exit status (0 finished, 1 failed or stopped on NaN)."""
+    from tui_trainer.engine.loop import run_training
+
+    out = out or sys.stdout
+    rank = int(os.environ.get("RANK", "0") or 0)
+    printer = ProgressPrinter(out, json_lines=json_lines) if rank == 0 else None
+    commands: collections.deque[Any] = collections.deque()
+    signals_seen: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        signals_seen.append(signum)
+        if len(signals_seen) > 1 and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C means now
+        # deque.append is atomic, so this is safe from a signal handler; the loop acts after the step.
+        commands.append(Stop(reason=signal.Signals(signum).name))
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, on_signal)
+        except ValueError:  # not the main thread: no handlers, Ctrl-C works as usual
+            pass
+    try:
+        result = run_training(config, run_dir, emit=printer, commands=commands, resume=resume)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if printer is not None and printer.tty and printer._status_shown:
+        out.write("\n")
+    return result.exit_code

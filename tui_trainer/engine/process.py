@@ -1,0 +1,188 @@
+"""Run the engine in its own process (multiprocessing spawn) so a crash, NaN or CUDA OOM cannot take the UI down.
+
+The child runs `loop.run_training` and puts every event on a queue (besides writing `events.jsonl`);
+the UI side drains it with `EngineHandle.poll` from a thread worker. Commands go the other way on a
+second queue. This module imports no torch: the app imports it, the child imports the loop.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.engine.control import Pause, Resume, SaveCheckpoint, Stop
+from tui_trainer.engine.events import Event, Failed, Finished
+
+# The child's events are small and bounded in rate, but a UI that stops draining must not make the
+# engine block forever on a full queue; past this size the child drops queue copies (the file keeps all).
+QUEUE_MAX = 10_000
+
+
+def _child_main(config_dict: dict[str, Any], base_dir: str, source: str | None, run_dir: str, resume: bool, events, commands) -> None:
+    import logging
+    import traceback
+
+    from tui_trainer.engine.config import config_from_dict
+    from tui_trainer.engine.loop import run_training
+
+    def emit(event: Event) -> None:
+        try:
+            events.put_nowait(event)
+        except queue.Full:
+            pass
+
+    try:
+        config = config_from_dict(config_dict, where=source or "config", base_dir=Path(base_dir))
+        config.source = Path(source) if source else None
+        result = run_training(config, Path(run_dir), emit=emit, commands=commands, resume=resume)
+        code = result.exit_code
+    except Exception as exc:  # UserError: run_training already reported it as a `failed` event
+        from tui_trainer.errors import UserError
+
+        if not isinstance(exc, UserError):
+            emit(Failed(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), code="crash"))
+        logging.getLogger("tui_trainer.engine.process").debug("engine child failed", exc_info=True)
+        code = 2 if isinstance(exc, UserError) else 1
+    events.close()
+    events.join_thread()  # make sure every event reached the pipe before the process exits
+    raise SystemExit(code)
+
+
+class EngineHandle:
+    """The UI's grip on a training child: events out, commands in, liveness."""
+
+    def __init__(self, process: Any, run_dir: Path, events: Any, commands: Any) -> None:
+        self.process = process
+        self.run_dir = Path(run_dir)
+        self._events = events
+        self._commands = commands
+        self._ended = False  # a `finished` or `failed` event has been seen
+        self._synthesised = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.exitcode
+
+    def is_alive(self) -> bool:
+        return self.process.is_alive()
+
+    def poll(self, timeout: float = 0.0) -> list[Event]:
+        """Drain the event queue, waiting at most `timeout` for the first event.
+
+        A child that died without a `finished`/`failed` event (killed, segfault) gets a synthesised
+        `failed` event, appended to events.jsonl too, so the run's history says what happened.
+        """
+        out: list[Event] = []
+        try:
+            out.append(self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait())
+        except (queue.Empty, EOFError, OSError, ValueError):
+            pass
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except (queue.Empty, EOFError, OSError, ValueError):
+                break
+        if any(isinstance(e, Finished | Failed) for e in out):
+            self._ended = True
+        if not out and not self._ended and not self._synthesised and not self.process.is_alive():
+            # Give the feeder pipe a moment: the last events can arrive just after exit is observed.
+            deadline = time.monotonic() + 0.5
+            while time.monotonic() < deadline:
+                try:
+                    out.append(self._events.get(timeout=0.1))
+                except (queue.Empty, EOFError, OSError, ValueError):
+                    if out:
+                        break
+            if any(isinstance(e, Finished | Failed) for e in out):
+                self._ended = True
+            elif not out:
+                out.append(self._synthesise_failure())
+        return out
+
+    def _synthesise_failure(self) -> Failed:
+        self._synthesised = True
+        self._ended = True
+        code = self.process.exitcode
+        if code is not None and code < 0:
+            import signal
+
+            try:
+                why = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                why = f"killed by signal {-code}"
+        else:
+            why = f"exited with code {code}"
+        event = Failed(
+            error=f"the engine process {why} without reporting an end; resume with `tui-trainer train --resume {self.run_dir}`",
+            code="killed",
+        )
+        try:
+            from tui_trainer.engine.eventlog import EventLog
+
+            with EventLog(self.run_dir) as writer:
+                writer.write(event)
+        except OSError:
+            pass
+        return event
+
+    def _send(self, command: Any) -> None:
+        try:
+            self._commands.put(command)
+        except (OSError, ValueError):
+            pass
+
+    def pause(self) -> None:
+        self._send(Pause())
+
+    def resume(self) -> None:
+        self._send(Resume())
+
+    def stop(self) -> None:
+        self._send(Stop())
+
+    def checkpoint(self) -> None:
+        self._send(SaveCheckpoint())
+
+    def kill(self) -> None:
+        """SIGKILL the child (no checkpoint); the next poll reports it as a `failed` event."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+    def join(self, timeout: float | None = None) -> int | None:
+        self.process.join(timeout)
+        return self.process.exitcode
+
+
+def start_engine(config: Any, run_dir: Path, resume: bool = False) -> EngineHandle:
+    """Spawn the training child for `config` (a TrainConfig) writing into `run_dir`."""
+    from tui_trainer.engine.config import config_to_dict
+
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue(QUEUE_MAX)
+    commands = ctx.Queue()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    process = ctx.Process(
+        target=_child_main,
+        args=(
+            config_to_dict(config),
+            str(config.base_dir),
+            str(config.source) if config.source else None,
+            str(run_dir),
+            resume,
+            events,
+            commands,
+        ),
+        name=f"tui-trainer-engine-{run_dir.name}",
+        daemon=True,
+    )
+    process.start()
+    return EngineHandle(process, run_dir, events, commands)
