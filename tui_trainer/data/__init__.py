@@ -1,0 +1,1 @@
+"""Dataset loading, profiling, checks, fix recipes and paging (no Textual here)."""

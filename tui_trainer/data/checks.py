@@ -1,0 +1,464 @@
+"""The data findings: missing, duplicates, outliers, imbalance, leakage, drift and the rest, with their evidence.
+
+Every finding's evidence carries `columns`, `count` and `examples` (0-based row indices); definitions are
+spelled out in the README and in each check's docstring, because the counts are compared with
+independent computations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tui_trainer.data.profile import Profile, clean, first_rows, row_hash
+from tui_trainer.errors import UserError
+from tui_trainer.findings import Finding, Severity, sort_findings
+
+EXAMPLES = 5
+SYNTHETIC_MARKERS = re.compile(r"synth|generat|fake|simulat|artificial|^ai$|^model$|^llm", re.IGNORECASE)
+
+
+@dataclass
+class Thresholds:
+    """Every check's knob; CLI flags and a `[thresholds]` TOML table set them by these names."""
+
+    zscore: float = 3.0  # |z| above this is an outlier
+    iqr: float = 1.5  # outside [Q1 - k*IQR, Q3 + k*IQR]
+    imbalance: float = 3.0  # majority/minority ratio above this warns
+    missing: float = 0.0  # report a column whose missing share is above this
+    high_cardinality: int = 50  # distinct text values above this
+    id_like: float = 0.95  # distinct/non-missing share at or above this in a text/integer column
+    zeros: float = 0.10  # share of zeros above this
+    skew: float = 2.0  # |skewness| above this
+    infinite: float = 0.0  # share of +-inf above this
+    unique: float = 1.0  # distinct/non-missing share at or above this
+    synthetic: float = 0.01  # synthetic share above this warns (model collapse reported from ~1%)
+    drift_p: float = 0.01  # p-value below this is drift
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def updated(self, values: dict[str, Any], source: str) -> Thresholds:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key, value in values.items():
+            if key not in data:
+                raise UserError(f"{source}: unknown threshold {key!r}; known: {', '.join(self.names())}")
+            if value is None:
+                continue
+            try:
+                data[key] = type(data[key])(value)
+            except (TypeError, ValueError):
+                raise UserError(f"{source}: threshold {key!r} must be a number, not {value!r}") from None
+        return Thresholds(**data)
+
+
+@dataclass
+class CheckOptions:
+    label: str | None = None
+    against: pl.LazyFrame | None = None
+    against_name: str = ""
+    provenance: str | None = None
+    thresholds: Thresholds | None = None
+    engine: str = "streaming"
+
+
+def _finding(
+    id: str, severity: Severity | str, title: str, detail: str, fix: str, columns: list[str], count: int,
+    examples: list[int] | None = None, **extra: Any,
+) -> Finding:
+    evidence = {"columns": list(columns), "count": int(count), "examples": [int(i) for i in (examples or [])][:EXAMPLES]}
+    evidence.update(extra)
+    return Finding(id=id, severity=severity, title=title, detail=detail, fix=fix, evidence=evidence)
+
+
+def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None = None) -> list[Finding]:
+    """All findings for a profiled frame, worst first."""
+    options = options or CheckOptions()
+    t = options.thresholds or Thresholds()
+    schema = lf.collect_schema()
+    for name, what in ((options.label, "--label"), (options.provenance, "--provenance")):
+        if name is not None and name not in schema:
+            raise UserError(f"{what} {name!r}: no such column; columns: {', '.join(schema.names())}")
+    findings: list[Finding] = []
+    engine = options.engine
+    examples = _examples(lf, schema, profile, t, engine) if profile.rows else {}
+    findings += _missing(profile, t, examples)
+    findings += _duplicates(profile)
+    findings += _outliers(profile)
+    findings += _column_shape(profile, t, examples)
+    if options.label is not None:
+        findings += _label_checks(lf, schema, profile, options.label, t, engine)
+    if options.provenance is not None:
+        findings += _synthetic_share(lf, profile, options.provenance, t, engine)
+    if options.against is not None:
+        findings += _against(lf, options.against, options.against_name, profile, t, engine)
+    return sort_findings(findings)
+
+
+# ----- example rows --------------------------------------------------------------------------------
+def _examples(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, t: Thresholds, engine: str) -> dict[str, list[int]]:
+    """First row indices for each one-column finding; each scan stops as soon as it has them."""
+    out: dict[str, list[int]] = {}
+    rows = profile.rows
+    for col in profile.columns:
+        name, dtype = col.name, schema[col.name]
+        c = pl.col(name)
+        if col.missing and col.missing / rows > t.missing:
+            out[f"missing:{name}"] = first_rows(lf, c.is_null() | c.is_nan() if dtype.is_float() else c.is_null(), engine)
+        if col.zeros and col.count and col.zeros / col.count > t.zeros:
+            out[f"zeros:{name}"] = first_rows(lf, c == 0, engine)
+        if col.infinite and col.infinite / rows > t.infinite:
+            out[f"infinite:{name}"] = first_rows(lf, c.is_infinite(), engine)
+        if col.kind == "text" and col.numeric_strings and col.numeric_strings == col.count:
+            out[f"numeric_as_string:{name}"] = first_rows(lf, c.is_not_null(), engine)
+    return out
+
+
+def _iqr_bounds(q1: float, q3: float, k: float) -> tuple[float, float]:
+    iqr = q3 - q1
+    return q1 - k * iqr, q3 + k * iqr
+
+
+# ----- missing / duplicates ------------------------------------------------------------------------
+def _missing(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[Finding]:
+    out = []
+    for col in profile.columns:
+        if not col.missing or col.missing / profile.rows <= t.missing:
+            continue
+        share = col.missing / profile.rows
+        nan_note = f" ({col.nulls} null, {col.nan} NaN)" if col.nan else ""
+        out.append(_finding(
+            "missing", Severity.ERROR if col.missing == profile.rows else Severity.WARNING,
+            f"{col.name}: {col.missing} missing values ({share:.1%})",
+            f"Column {col.name!r} has {col.missing} of {profile.rows} values missing{nan_note}.",
+            "Drop the rows missing it, fill it (mean/median/mode/constant) in a fix recipe, or drop the column.",
+            [col.name], col.missing, ex.get(f"missing:{col.name}"), nulls=col.nulls, nan=col.nan, share=share,
+        ))
+    return out
+
+
+def _duplicates(profile: Profile) -> list[Finding]:
+    count = profile.duplicates
+    if count <= 0:
+        return []
+    return [_finding(
+        "duplicates", Severity.WARNING, f"{count} duplicate rows ({count / profile.rows:.1%})",
+        f"{count} rows repeat an earlier row exactly (all columns); dropping them leaves {profile.distinct_rows} rows.",
+        "Add drop_duplicates = true to a fix recipe (key d in the Data pane).",
+        profile.names, count, profile.duplicate_examples, distinct_rows=profile.distinct_rows,
+    )]
+
+
+# ----- outliers ------------------------------------------------------------------------------------
+def _outliers(profile: Profile) -> list[Finding]:
+    """Counted in the profile (profile.py): z as scipy.stats.zscore, quartiles as np.percentile (linear)."""
+    out = []
+    z, k = profile.zscore, profile.iqr
+    for col in profile.columns:
+        if col.outliers_zscore:
+            out.append(_finding(
+                "outliers_zscore", Severity.INFO, f"{col.name}: {col.outliers_zscore} outliers with |z| > {z:g}",
+                f"{col.outliers_zscore} of {col.count} values of {col.name!r} lie more than {z:g} standard deviations "
+                f"(population, ddof=0) from the mean {col.mean:.6g}.",
+                "Check them; clip or drop them by the z-score rule in a fix recipe if they are errors.",
+                [col.name], col.outliers_zscore, col.zscore_examples, threshold=z, mean=col.mean, std=col.std_pop,
+            ))
+        if col.outliers_iqr:
+            lo, hi = col.iqr_bounds
+            out.append(_finding(
+                "outliers_iqr", Severity.INFO, f"{col.name}: {col.outliers_iqr} outliers outside [{lo:.6g}, {hi:.6g}]",
+                f"{col.outliers_iqr} of {col.count} values of {col.name!r} fall below Q1 - {k:g}*IQR or above "
+                f"Q3 + {k:g}*IQR (Q1 {col.q25:.6g}, Q3 {col.q75:.6g}, linear interpolation).",
+                "Check them; clip or drop them by the IQR rule in a fix recipe if they are errors.",
+                [col.name], col.outliers_iqr, col.iqr_examples, k=k, lower=lo, upper=hi, q1=col.q25, q3=col.q75,
+            ))
+    return out
+
+
+# ----- one-column shape checks ---------------------------------------------------------------------
+def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[Finding]:
+    out: list[Finding] = []
+    rows = profile.rows
+    if rows < 2:
+        return out  # one row: every column is trivially constant and unique; say nothing
+    for col in profile.columns:
+        name = col.name
+        distinct = col.unique if col.unique is not None else None
+        if distinct is not None and distinct <= 1:
+            what = "only missing values" if distinct == 0 else f"one value ({col.top[0][0]!r})" if col.top else "one value"
+            out.append(_finding(
+                "constant", Severity.WARNING, f"{name}: constant ({what})",
+                f"Column {name!r} has {what} across {rows} rows, so it carries no information.",
+                "Drop it (drop_constant = true in a fix recipe, key c in the Data pane).",
+                [name], rows, [], distinct=distinct,
+            ))
+            continue
+        if distinct is not None and col.count >= 2:
+            ratio = distinct / col.count
+            id_kind = col.kind == "text" or (col.kind == "numeric" and col.dtype.startswith(("Int", "UInt")))
+            if id_kind and ratio >= t.id_like:
+                out.append(_finding(
+                    "id_like", Severity.WARNING, f"{name}: looks like an identifier ({distinct} distinct of {col.count})",
+                    f"{ratio:.1%} of the values of {name!r} are distinct; a model can memorise rows through it.",
+                    "Exclude it from the features (keep it only to join or trace rows).",
+                    [name], distinct, [], distinct=distinct, ratio=ratio,
+                ))
+            elif col.kind == "text" and distinct > t.high_cardinality:
+                out.append(_finding(
+                    "high_cardinality", Severity.INFO, f"{name}: {distinct} distinct values",
+                    f"Text column {name!r} has {distinct} distinct values (threshold {t.high_cardinality}).",
+                    "Group rare values, hash or embed them instead of one-hot encoding.",
+                    [name], distinct, [], distinct=distinct,
+                ))
+            if ratio >= t.unique:
+                out.append(_finding(
+                    "unique", Severity.INFO, f"{name}: every value is distinct",
+                    f"All {col.count} non-missing values of {name!r} are distinct.",
+                    "Fine for a continuous measurement; for a text or integer column it is likely an id.",
+                    [name], distinct, [], distinct=distinct,
+                ))
+        if col.kind == "text" and col.numeric_strings and col.numeric_strings == col.count:
+            out.append(_finding(
+                "numeric_as_string", Severity.WARNING, f"{name}: numbers stored as text",
+                f"All {col.count} non-missing values of {name!r} parse as numbers but the column is {col.dtype}.",
+                f"Cast it: pl.col({name!r}).str.strip_chars().cast(pl.Float64).",
+                [name], col.count, ex.get(f"numeric_as_string:{name}"),
+            ))
+        if col.infinite and col.infinite / rows > t.infinite:
+            out.append(_finding(
+                "infinite", Severity.WARNING, f"{name}: {col.infinite} infinite values",
+                f"{col.infinite} values of {name!r} are +inf or -inf; they poison means and losses.",
+                "Replace them with null and fill, or drop those rows.",
+                [name], col.infinite, ex.get(f"infinite:{name}"),
+            ))
+        if col.zeros and col.count and col.zeros / col.count > t.zeros:
+            out.append(_finding(
+                "zeros", Severity.INFO, f"{name}: {col.zeros} zeros ({col.zeros / col.count:.1%})",
+                f"{col.zeros / col.count:.1%} of the values of {name!r} are 0 (threshold {t.zeros:.0%}).",
+                "Check whether 0 stands for missing; if so, turn it into null and fill.",
+                [name], col.zeros, ex.get(f"zeros:{name}"), share=col.zeros / col.count,
+            ))
+        if col.skew is not None and math.isfinite(col.skew) and abs(col.skew) > t.skew:
+            out.append(_finding(
+                "skewed", Severity.INFO, f"{name}: skewed (skewness {col.skew:.2f})",
+                f"The distribution of {name!r} has skewness {col.skew:.3g} (|threshold| {t.skew:g}).",
+                "Consider a log or rank transform before training.",
+                [name], col.count, [], skew=col.skew,
+            ))
+    return out
+
+
+# ----- label checks --------------------------------------------------------------------------------
+def class_counts(lf: pl.LazyFrame, label: str, engine: str = "streaming") -> dict[str, int]:
+    """Rows per class of `label`, missing labels left out, most common first."""
+    counts = (
+        lf.select(pl.col(label)).drop_nulls().group_by(label).len()
+        .sort(["len", label], descending=[True, False]).collect(engine=engine)
+    )
+    return {_key(v): int(n) for v, n in counts.iter_rows()}
+
+
+def _key(value: Any) -> str:
+    return str(value)
+
+
+def _label_checks(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: str, t: Thresholds, engine: str) -> list[Finding]:
+    out: list[Finding] = []
+    counts = class_counts(lf, label, engine)
+    missing_labels = profile.column(label).missing
+    if counts:
+        n = sum(counts.values())
+        k = len(counts)
+        majority, minority = max(counts.values()), min(counts.values())
+        ratio = majority / minority
+        weights = {cls: n / (k * c) for cls, c in counts.items()}
+        minority_cls = [cls for cls, c in counts.items() if c == minority]
+        imbalanced = ratio > t.imbalance
+        out.append(_finding(
+            "imbalance", Severity.WARNING if imbalanced else Severity.OK,
+            f"{label}: majority/minority ratio {ratio:.2f} over {k} classes",
+            f"Class counts of {label!r}: "
+            + ", ".join(f"{cls}={c}" for cls, c in list(counts.items())[:10])
+            + (" ..." if k > 10 else "")
+            + (f"; {missing_labels} rows have no label" if missing_labels else ""),
+            "Weight the loss by the class weights shown (n / (k * count)), or resample."
+            if imbalanced else "Balanced enough; no action needed.",
+            [label], n, [], class_counts=counts, ratio=ratio, class_weights=weights,
+            minority=minority_cls, missing_labels=missing_labels,
+        ))
+    features = [c for c in schema.names() if c != label]
+    if features and profile.rows:
+        out += _label_conflict(lf, features, label, engine)
+    return out
+
+
+def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: str) -> list[Finding]:
+    """Rows whose feature values (all other columns) occur with more than one distinct label.
+
+    Features are grouped by a 64-bit hash of the row (one pass, no sort), labels by value.
+    """
+    keyed = lf.select(row_hash(features, lf.collect_schema()).alias("__h"), pl.col(label))
+    groups = (
+        keyed.group_by("__h")
+        .agg(pl.col(label).drop_nulls().n_unique().alias("labels"), pl.len().alias("rows"))
+        .filter(pl.col("labels") > 1)
+        .collect(engine=engine)
+    )
+    if groups.height == 0:
+        return []
+    count = int(groups["rows"].sum())
+    examples = (
+        keyed.with_row_index("__row").filter(pl.col("__h").is_in(groups["__h"].implode()))
+        .select("__row").head(EXAMPLES).collect(engine=engine)["__row"].to_list()
+    )
+    return [_finding(
+        "label_conflict", Severity.ERROR, f"{label}: {count} rows share features but disagree on the label",
+        f"{groups.height} groups of identical feature values carry more than one label ({count} rows in all).",
+        "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
+        [*features, label], count, examples, groups=groups.height,
+    )]
+
+
+# ----- provenance ----------------------------------------------------------------------------------
+def _is_synthetic(dtype: pl.DataType, name: str) -> pl.Expr:
+    c = pl.col(name)
+    if dtype == pl.Boolean:
+        return c.fill_null(False)
+    if dtype.is_numeric():
+        return (c == 1).fill_null(False)
+    return c.cast(pl.String).str.strip_chars().str.contains(SYNTHETIC_MARKERS.pattern).fill_null(False)
+
+
+def _synthetic_share(lf: pl.LazyFrame, profile: Profile, provenance: str, t: Thresholds, engine: str) -> list[Finding]:
+    dtype = lf.collect_schema()[provenance]
+    flag = _is_synthetic(dtype, provenance)
+    count = int(lf.select(flag.sum()).collect(engine=engine).item() or 0)
+    examples = first_rows(lf, flag, engine) if count else []
+    share = count / profile.rows if profile.rows else 0.0
+    real = 1.0 - share
+    warn = share > t.synthetic
+    return [_finding(
+        "synthetic_share", Severity.WARNING if warn else Severity.OK,
+        f"{provenance}: {share:.2%} synthetic rows",
+        f"{count} of {profile.rows} rows are marked synthetic in {provenance!r}; model collapse has been reported "
+        f"once synthetic data passes about {t.synthetic:.0%} of training data.",
+        f"Measure the effect with `tui-trainer collapse --real-fraction {real:.4g}`; keep real data in the mix."
+        if warn else "Below the threshold.",
+        [provenance], count, examples, share=share, real_fraction=real,
+    )]
+
+
+# ----- against another file ------------------------------------------------------------------------
+def _against(lf: pl.LazyFrame, other: pl.LazyFrame, other_name: str, profile: Profile, t: Thresholds, engine: str) -> list[Finding]:
+    schema, other_schema = lf.collect_schema(), other.collect_schema()
+    common = [c for c in schema.names() if c in other_schema]
+    if not common:
+        raise UserError(f"--against {other_name}: it shares no column names with the inspected file")
+    out: list[Finding] = []
+    right = other.select([pl.col(c).cast(schema[c], strict=False) for c in common]).unique()
+    leaked = (
+        lf.select(common).with_row_index("__row")
+        .join(right, on=common, how="semi", nulls_equal=True)
+        .select("__row").sort("__row").collect(engine=engine)
+    )
+    count = leaked.height
+    out.append(_finding(
+        "leakage", Severity.ERROR if count else Severity.OK,
+        f"{count} rows also present in {other_name}",
+        f"{count} rows of this file appear unchanged (columns {', '.join(common[:6])}{'...' if len(common) > 6 else ''}) "
+        f"in {other_name}.",
+        "Remove them from one side (usually the evaluation split) before training." if count else "No overlap.",
+        common, count, leaked["__row"].head(EXAMPLES).to_list(), against=other_name,
+    ))
+    out += _drift(lf, other, schema, other_schema, common, other_name, t, engine)
+    return out
+
+
+def _drift(lf, other, schema, other_schema, common, other_name, t: Thresholds, engine: str) -> list[Finding]:
+    from scipy import stats
+
+    out: list[Finding] = []
+    for name in common:
+        a_type, b_type = schema[name], other_schema[name]
+        a_num, b_num = _is_number(a_type), _is_number(b_type)
+        if a_num and b_num:
+            a = _finite(lf, name, a_type, engine)
+            b = _finite(other, name, b_type, engine)
+            if a.size == 0 or b.size == 0:
+                continue
+            result = stats.ks_2samp(a, b)
+            test, statistic, p = "ks_2samp", float(result.statistic), float(result.pvalue)
+        elif a_num or b_num:
+            continue  # a number column on one side and text on the other: no common test
+        else:
+            ca = _counts(lf, name, engine)
+            cb = _counts(other, name, engine)
+            cats = sorted(set(ca) | set(cb), key=str)
+            if len(cats) < 2:
+                continue
+            table = np.array([[ca.get(c, 0) for c in cats], [cb.get(c, 0) for c in cats]])
+            result = stats.chi2_contingency(table)
+            test, statistic, p = "chi2_contingency", float(result.statistic), float(result.pvalue)
+        drifted = p < t.drift_p
+        out.append(_finding(
+            "drift", Severity.WARNING if drifted else Severity.OK,
+            f"{name}: {'drift' if drifted else 'no drift'} against {other_name} (p={p:.3g})",
+            f"{test} on {name!r}: statistic {statistic:.4g}, p-value {p:.3g} (threshold {t.drift_p:g}).",
+            "The two files differ in this column; check how they were split or collected."
+            if drifted else "The distributions agree at this threshold.",
+            [name], 0, [], test=test, statistic=statistic, p_value=p, against=other_name,
+        ))
+    return out
+
+
+def _is_number(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() and dtype != pl.Boolean
+
+
+def _finite(lf: pl.LazyFrame, name: str, dtype: pl.DataType, engine: str) -> np.ndarray:
+    values = lf.select(clean(name, dtype).cast(pl.Float64)).collect(engine=engine).to_series().to_numpy()
+    return values[np.isfinite(values)]
+
+
+def _counts(lf: pl.LazyFrame, name: str, engine: str) -> dict[Any, int]:
+    frame = lf.select(pl.col(name).cast(pl.String)).drop_nulls().group_by(name).len().collect(engine=engine)
+    return {v: int(n) for v, n in frame.iter_rows()}
+
+
+def findings_to_json(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Findings with their evidence flattened to the top level (`id`, `severity`, `columns`, `count`, ...)."""
+    out = []
+    for finding in findings:
+        item: dict[str, Any] = {
+            "id": finding.id, "severity": finding.severity.value, "title": finding.title,
+            "detail": finding.detail, "fix": finding.fix,
+        }
+        for key, value in finding.evidence.items():
+            item.setdefault(key, _plain(value))
+        out.append(item)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
