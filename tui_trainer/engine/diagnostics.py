@@ -97,10 +97,10 @@ class Diagnostics:
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _raise(self, code: str, severity: str, step: int | None, message: str, fix: str, **evidence: Any) -> list[Diagnostic]:
+    def _raise(self, code: str, severity: str, at_step: int | None, message: str, fix: str, **evidence: Any) -> list[Diagnostic]:
         if code in self.raised:
             return []
-        diag = Diagnostic(code=code, severity=severity, step=step, message=message, evidence=evidence, fix=fix)
+        diag = Diagnostic(code=code, severity=severity, step=at_step, message=message, evidence=evidence, fix=fix)
         self.raised[code] = diag
         return [diag]
 
@@ -117,7 +117,6 @@ class Diagnostics:
                 f"the {what} became {loss if what == 'loss' else gn} at step {ev.step}",
                 "Lower the learning rate, enable gradient clipping (train.grad_clip), check inputs for NaN/inf, "
                 "or train in fp32 instead of fp16.",
-                step=ev.step,
                 epoch=ev.epoch,
                 loss=loss,
                 grad_norm=gn,

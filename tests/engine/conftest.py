@@ -1,0 +1,118 @@
+"""Engine test fixtures: a tiny separable table, config writers, and a fake NVML for telemetry."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+
+def write_table(path: Path, rows: int = 120, seed: int = 0, classes: int = 3) -> Path:
+    """A CSV a small MLP separates in a few epochs: two numbers, one category, a class label."""
+    rng = random.Random(seed)
+    lines = ["x1,x2,colour,label"]
+    for i in range(rows):
+        label = i % classes
+        x1 = label * 2.0 + rng.gauss(0, 0.3)
+        x2 = -label + rng.gauss(0, 0.3)
+        colour = ["red", "green", "blue"][(label + (rng.random() < 0.2)) % 3]
+        lines.append(f"{x1:.4f},{x2:.4f},{colour},c{label}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_config(folder: Path, body: str = "", name: str = "cfg.toml", data: str = "data.csv") -> Path:
+    """A config for the tiny table in `folder`; `body` adds or replaces tables (later keys win via --set)."""
+    if not (folder / data).exists():
+        write_table(folder / data)
+    text = f"""
+[data]
+path = "{data}"
+label = "label"
+val_fraction = 0.25
+
+[model]
+name = "mlp"
+hidden = [16]
+
+[optim]
+lr = 0.01
+
+[train]
+epochs = 3
+batch_size = 16
+seed = 1
+checkpoint_every = 5
+log_every = 1
+
+[telemetry]
+enabled = false
+"""
+    path = folder / name
+    path.write_text(text + body)
+    return path
+
+
+@pytest.fixture
+def table_config(tmp_path: Path) -> Path:
+    return write_config(tmp_path)
+
+
+class FakeNVML:
+    """Just enough of pynvml for TelemetrySampler: two GPUs, processes on GPU 0, power unsupported on GPU 1."""
+
+    NVML_TEMPERATURE_GPU = 0
+
+    def __init__(self, training_pid: int, other_pid: int = 999_999) -> None:
+        self.training_pid = training_pid
+        self.other_pid = other_pid
+        self.initialised = False
+        self.shut_down = False
+
+    def nvmlInit(self):
+        self.initialised = True
+
+    def nvmlShutdown(self):
+        self.shut_down = True
+
+    def nvmlDeviceGetCount(self):
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return i
+
+    def nvmlDeviceGetName(self, h):
+        return b"Fake GPU" if h == 0 else "Fake GPU 2"
+
+    def nvmlDeviceGetUUID(self, h):
+        return f"GPU-{h}"
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return SimpleNamespace(gpu=87 if h == 0 else 3, memory=40)
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return SimpleNamespace(used=6 * 2**30, total=16 * 2**30, free=10 * 2**30)
+
+    def nvmlDeviceGetTemperature(self, h, kind):
+        return 71 if h == 0 else 35
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        if h == 1:
+            raise RuntimeError("NVML_ERROR_NOT_SUPPORTED")
+        return 215_500
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        return 300_000
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        if h != 0:
+            return []
+        return [
+            SimpleNamespace(pid=self.training_pid, usedGpuMemory=4 * 2**30),
+            SimpleNamespace(pid=self.other_pid, usedGpuMemory=None),
+        ]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h):
+        raise RuntimeError("NVML_ERROR_NOT_SUPPORTED")
