@@ -56,7 +56,9 @@ def to_json(result: AuditResult, differences: list[dict[str, Any]] | None = None
 
 
 def _gib(value: Any) -> str:
-    return "?" if value is None else f"{value / GIB:.1f} GiB"
+    if value is None:
+        return "?"
+    return f"{value / GIB:.1f} GiB" if value >= GIB else f"{value / 1024**2:.0f} MiB"
 
 
 def summary_lines(result: AuditResult) -> list[tuple[str, str]]:

@@ -1,16 +1,198 @@
-"""The Environment pane: placeholder until issue #3 lands."""
+"""The Environment pane: the audit's findings worst first with their fixes, a summary, and r/y/e keys.
+
+The audit runs in a thread worker (its probes concurrently inside it); the worker only posts messages and the
+handlers here own every widget. `AUDIT_FUNCTION` (or the `audit=` argument) lets tests inject a fake audit.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from tui_trainer.audit import report, snapshot
+from tui_trainer.audit.runner import AuditOptions, AuditResult, run_audit
+from tui_trainer.errors import UserError
 from tui_trainer.panes.base import Pane
+from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
+
+AuditFunction = Callable[..., AuditResult]
+# The audit the pane runs: `fn(options, progress=..., cancel=...) -> AuditResult`. Tests replace it.
+AUDIT_FUNCTION: AuditFunction = run_audit
+DEFAULT_EXPORT_NAME = "env-snapshot.toml"
 
 
 class EnvPane(Pane):
     PANE_ID = "env"
     TITLE = "Environment"
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+    BINDINGS = [
+        Binding("r", "rerun", "Re-run audit"),
+        Binding("y", "copy_fix", "Copy fix"),
+        Binding("e", "export", "Export snapshot"),
+    ]
+
+    @dataclass
+    class Progress(Message):
+        """One probe finished (coalesced: only the newest matters)."""
+
+        probe: str
+        done: int
+        total: int
+        run: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, EnvPane.Progress)
+
+    @dataclass
+    class Finished(Message):
+        result: AuditResult
+        run: int
+
+    @dataclass
+    class Exported(Message):
+        path: Path | None
+        error: str | None = None
+
+    def __init__(self, audit: AuditFunction | None = None, export_path: Path | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._audit = audit
+        self._export_path = export_path
+        self._run = 0
+        self._cancel = threading.Event()
+        self._started = False
+        self._result_run = 0
+        self.result: AuditResult | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("Environment: the environment audit is not available yet in this version (issue #3).", classes="placeholder")
+        yield Static(
+            Text("Python, PyTorch, GPUs and host appear here once the audit has run.", style="dim"),
+            id="env-summary",
+        )
+        yield Static("", id="env-status")
+        yield FindingsView(id="env-findings")
+
+    # ----- running the audit ------------------------------------------------------------------------------------
+    def on_pane_activated(self) -> None:
+        if not self._started:
+            self.start_audit()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()  # stop the torch child and stop waiting on probes; nothing will show the result
+
+    def start_audit(self) -> None:
+        """Start (or restart) the audit in a worker; returns at once."""
+        self._started = True
+        self._cancel.set()  # a previous run still in flight stops and its result is ignored
+        self._cancel = threading.Event()
+        self._run += 1
+        self._set_status(f"Auditing… (run {self._run})")
+        self._audit_worker(self._run, self._cancel)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="audit",
+        description="Auditing the environment",
+    )
+    def _audit_worker(self, run: int, cancel: threading.Event) -> None:
+        audit = self._audit or AUDIT_FUNCTION
+
+        def progress(probe: str, done: int, total: int) -> None:
+            self.post_message(self.Progress(probe, done, total, run))
+
+        result = audit(AuditOptions(), progress=progress, cancel=cancel)
+        if not cancel.is_set():
+            self.post_message(self.Finished(result, run))
+
+    @on(Progress)
+    def _on_progress(self, event: Progress) -> None:
+        if event.run == self._run and self._result_run != event.run:
+            self._set_status(f"Auditing… {event.done}/{event.total} probes done (last: {event.probe})")
+
+    @on(Finished)
+    def _on_finished(self, event: Finished) -> None:
+        if event.run != self._run:
+            return  # a re-run superseded it
+        self._result_run = event.run
+        self.result = event.result
+        self.query_one(FindingsView).set_findings(event.result.findings)
+        self.query_one("#env-summary", Static).update(self._summary(event.result))
+        counts = report.counts(event.result)
+        self._set_status(
+            f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, {counts['ok']} ok"
+            f" · {event.result.seconds:.2f} s · r re-run · y copy fix · e export"
+        )
+        self.query_one(FindingsTable).focus()
+
+    @on(Worker.StateChanged)
+    def _on_worker_state(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "audit" and event.state == WorkerState.ERROR:
+            self._set_status(f"The audit failed: {event.worker.error}", error=True)
+            self.notify(f"The audit failed: {event.worker.error}", severity="error", markup=False)
+        elif event.worker.group == "export" and event.state == WorkerState.ERROR:
+            self.notify(f"Export failed: {event.worker.error}", severity="error", markup=False)
+
+    def _summary(self, result: AuditResult) -> Text:
+        text = Text()
+        rows = report.summary_lines(result)
+        width = max(len(label) for label, _ in rows)
+        for number, (label, value) in enumerate(rows):
+            text.append(f"{label:<{width}}  ", style="bold")
+            text.append(value)
+            if number < len(rows) - 1:
+                text.append("\n")
+        return text
+
+    def _set_status(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#env-status", Static)
+        status.update(Text(message))
+        status.set_class(error, "-error")
+
+    # ----- keys -------------------------------------------------------------------------------------------------
+    def action_rerun(self) -> None:
+        self.start_audit()
+
+    def action_copy_fix(self) -> None:
+        finding = self.query_one(FindingsTable).current
+        if finding is None or not finding.fix:
+            self.notify("This finding has no fix to copy.", severity="warning")
+            return
+        # OSC 52: the terminal puts it on the system clipboard where it supports that (most modern ones do).
+        self.app.copy_to_clipboard(finding.fix)
+        self.notify(f"Copied: {finding.fix}", markup=False)
+
+    def action_export(self) -> None:
+        if self.result is None:
+            self.notify("The audit is still running; export when it has finished.", severity="warning")
+            return
+        path = self._export_path or Path.cwd() / DEFAULT_EXPORT_NAME
+        self._export_worker(self.result, path)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="export", description="Exporting a snapshot"
+    )
+    def _export_worker(self, result: AuditResult, path: Path) -> None:
+        try:
+            written = snapshot.export(result, path)
+        except UserError as exc:
+            self.post_message(self.Exported(None, str(exc)))
+            return
+        self.post_message(self.Exported(written))
+
+    @on(Exported)
+    def _on_exported(self, event: Exported) -> None:
+        if event.error:
+            self.notify(event.error, severity="error", markup=False)
+        else:
+            self.notify(f"Snapshot written to {event.path}", markup=False)
