@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 
 # This file is named like the stdlib `inspect`; drop its folder from the path so numpy & co. get the real one.
-sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0]) and not p.endswith("benchmarks")]
+sys.path[:] = [
+    p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0]) and not p.endswith("benchmarks")
+]
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -41,7 +43,10 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
     data["label"] = rng.choice([0, 1, 2], unique_rows, p=[0.9, 0.08, 0.02])
     frame = pl.DataFrame(data)
     frame = frame.with_columns(
-        [pl.when(pl.lit(rng.random(unique_rows) < 0.01)).then(None).otherwise(pl.col(n)).alias(n) for n in FLOATS]
+        [
+            pl.when(pl.lit(rng.random(unique_rows) < 0.01)).then(None).otherwise(pl.col(n)).alias(n)
+            for n in FLOATS
+        ]
     )
     dup_index = rng.integers(0, unique_rows, rows - unique_rows)
     frame = pl.concat([frame, frame[dup_index]])
@@ -102,17 +107,23 @@ print(json.dumps({"seconds": elapsed, "rows_shown": page.height, "total": total}
 
 
 def child(code: str, path: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"child failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--skip-pandas", action="store_true", help="skip the pandas baseline")
-    parser.add_argument("--keep", metavar="DIR", help="generate (or reuse) the file in DIR instead of a temp dir")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="generate (or reuse) the file in DIR instead of a temp dir"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.keep) if args.keep else Path(tmp)
@@ -121,9 +132,13 @@ def main() -> None:
         if not path.exists():
             t0 = time.perf_counter()
             generate(path, args.rows)
-            print(f"generated {path.name}: {args.rows:,} rows x 12 columns in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"generated {path.name}: {args.rows:,} rows x 12 columns in {time.perf_counter() - t0:.1f} s"
+            )
         page = child(CHILD_FIRST_PAGE, path)
-        print(f"first page: {page['rows_shown']} rows of {page['total']:,} in {page['seconds']:.3f} s (target < 1 s)")
+        print(
+            f"first page: {page['rows_shown']} rows of {page['total']:,} in {page['seconds']:.3f} s (target < 1 s)"
+        )
         ours = child(CHILD_INSPECT, path)
         print(
             f"inspect (profile + all findings, --label label): {ours['seconds']:.2f} s, "
@@ -132,7 +147,9 @@ def main() -> None:
         )
         if not args.skip_pandas:
             base = child(CHILD_PANDAS, path)
-            print(f"pandas profile baseline: {base['seconds']:.2f} s, peak RSS {base['peak_rss'] / 2**30:.2f} GiB")
+            print(
+                f"pandas profile baseline: {base['seconds']:.2f} s, peak RSS {base['peak_rss'] / 2**30:.2f} GiB"
+            )
             print(
                 f"ratio: tui-trainer takes {ours['seconds'] / base['seconds']:.2f}x the pandas time "
                 f"and {ours['peak_rss'] / base['peak_rss']:.2f}x its peak memory"

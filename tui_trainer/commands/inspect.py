@@ -17,12 +17,24 @@ THRESHOLD_FLAGS = {
     "iqr": ("--iqr", float, "IQR factor k: outside [Q1-k*IQR, Q3+k*IQR] is an outlier (default 1.5)"),
     "imbalance": ("--imbalance", float, "warn when majority/minority class ratio is above this (default 3)"),
     "missing": ("--missing", float, "report columns whose missing share is above this (default 0)"),
-    "high_cardinality": ("--high-cardinality", int, "text columns with more distinct values than this (default 50)"),
-    "id_like": ("--id-like", float, "distinct share at/above which a text/integer column looks like an id (0.95)"),
+    "high_cardinality": (
+        "--high-cardinality",
+        int,
+        "text columns with more distinct values than this (default 50)",
+    ),
+    "id_like": (
+        "--id-like",
+        float,
+        "distinct share at/above which a text/integer column looks like an id (0.95)",
+    ),
     "zeros": ("--zeros", float, "report columns whose share of zeros is above this (default 0.10)"),
     "skew": ("--skew", float, "report columns whose |skewness| is above this (default 2)"),
     "infinite": ("--infinite", float, "report columns whose share of +-inf is above this (default 0)"),
-    "unique": ("--unique", float, "distinct share at/above which a column is reported as unique (default 1.0)"),
+    "unique": (
+        "--unique",
+        float,
+        "distinct share at/above which a column is reported as unique (default 1.0)",
+    ),
     "synthetic": ("--synthetic", float, "warn when the synthetic share is above this (default 0.01)"),
     "drift_p": ("--drift-p", float, "p-value below which a column has drifted (default 0.01)"),
 }
@@ -33,7 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", metavar="COL", help="label column: adds imbalance and label_conflict")
     parser.add_argument("--json", action="store_true", help="print the profile and findings as JSON")
     parser.add_argument("--against", metavar="OTHER", help="a second file: adds leakage and per-column drift")
-    parser.add_argument("--provenance", metavar="COL", help="column marking synthetic rows: adds synthetic_share")
+    parser.add_argument(
+        "--provenance", metavar="COL", help="column marking synthetic rows: adds synthetic_share"
+    )
     parser.add_argument("--apply", metavar="RECIPE", help="apply a fix recipe TOML headless (needs --out)")
     parser.add_argument("--out", metavar="PATH", help="where --apply writes (format from the extension)")
     parser.add_argument("--force", action="store_true", help="let --out overwrite an existing file")
@@ -122,9 +136,17 @@ def _apply(args: argparse.Namespace) -> int:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         if isinstance(exc, pl.exceptions.InvalidOperationError | pl.exceptions.SchemaError):
-            raise UserError(f"{args.apply}: the recipe does not fit {source}: {str(exc).splitlines()[0]}") from None
+            raise UserError(
+                f"{args.apply}: the recipe does not fit {source}: {str(exc).splitlines()[0]}"
+            ) from None
         raise explain_parse_failure(dataset.path, dataset.format, exc) from None
-    summary = {"file": str(source), "recipe": str(args.apply), "out": str(out), "rows_in": rows_in, "rows_out": rows_out}
+    summary = {
+        "file": str(source),
+        "recipe": str(args.apply),
+        "out": str(out),
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

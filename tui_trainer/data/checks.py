@@ -70,10 +70,21 @@ class CheckOptions:
 
 
 def _finding(
-    id: str, severity: Severity | str, title: str, detail: str, fix: str, columns: list[str], count: int,
-    examples: list[int] | None = None, **extra: Any,
+    id: str,
+    severity: Severity | str,
+    title: str,
+    detail: str,
+    fix: str,
+    columns: list[str],
+    count: int,
+    examples: list[int] | None = None,
+    **extra: Any,
 ) -> Finding:
-    evidence = {"columns": list(columns), "count": int(count), "examples": [int(i) for i in (examples or [])][:EXAMPLES]}
+    evidence = {
+        "columns": list(columns),
+        "count": int(count),
+        "examples": [int(i) for i in (examples or [])][:EXAMPLES],
+    }
     evidence.update(extra)
     return Finding(id=id, severity=severity, title=title, detail=detail, fix=fix, evidence=evidence)
 
@@ -103,7 +114,9 @@ def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None 
 
 
 # ----- example rows --------------------------------------------------------------------------------
-def _examples(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, t: Thresholds, engine: str) -> dict[str, list[int]]:
+def _examples(
+    lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, t: Thresholds, engine: str
+) -> dict[str, list[int]]:
     """First row indices for each one-column finding; each scan stops as soon as it has them."""
     out: dict[str, list[int]] = {}
     rows = profile.rows
@@ -111,7 +124,9 @@ def _examples(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, t: Threshol
         name, dtype = col.name, schema[col.name]
         c = pl.col(name)
         if col.missing and col.missing / rows > t.missing:
-            out[f"missing:{name}"] = first_rows(lf, c.is_null() | c.is_nan() if dtype.is_float() else c.is_null(), engine)
+            out[f"missing:{name}"] = first_rows(
+                lf, c.is_null() | c.is_nan() if dtype.is_float() else c.is_null(), engine
+            )
         if col.zeros and col.count and col.zeros / col.count > t.zeros:
             out[f"zeros:{name}"] = first_rows(lf, c == 0, engine)
         if col.infinite and col.infinite / rows > t.infinite:
@@ -134,13 +149,21 @@ def _missing(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[Findin
             continue
         share = col.missing / profile.rows
         nan_note = f" ({col.nulls} null, {col.nan} NaN)" if col.nan else ""
-        out.append(_finding(
-            "missing", Severity.ERROR if col.missing == profile.rows else Severity.WARNING,
-            f"{col.name}: {col.missing} missing values ({share:.1%})",
-            f"Column {col.name!r} has {col.missing} of {profile.rows} values missing{nan_note}.",
-            "Drop the rows missing it, fill it (mean/median/mode/constant) in a fix recipe, or drop the column.",
-            [col.name], col.missing, ex.get(f"missing:{col.name}"), nulls=col.nulls, nan=col.nan, share=share,
-        ))
+        out.append(
+            _finding(
+                "missing",
+                Severity.ERROR if col.missing == profile.rows else Severity.WARNING,
+                f"{col.name}: {col.missing} missing values ({share:.1%})",
+                f"Column {col.name!r} has {col.missing} of {profile.rows} values missing{nan_note}.",
+                "Drop the rows missing it, fill it (mean/median/mode/constant) in a fix recipe, or drop the column.",
+                [col.name],
+                col.missing,
+                ex.get(f"missing:{col.name}"),
+                nulls=col.nulls,
+                nan=col.nan,
+                share=share,
+            )
+        )
     return out
 
 
@@ -148,12 +171,19 @@ def _duplicates(profile: Profile) -> list[Finding]:
     count = profile.duplicates
     if count <= 0:
         return []
-    return [_finding(
-        "duplicates", Severity.WARNING, f"{count} duplicate rows ({count / profile.rows:.1%})",
-        f"{count} rows repeat an earlier row exactly (all columns); dropping them leaves {profile.distinct_rows} rows.",
-        "Add drop_duplicates = true to a fix recipe (key d in the Data pane).",
-        profile.names, count, profile.duplicate_examples, distinct_rows=profile.distinct_rows,
-    )]
+    return [
+        _finding(
+            "duplicates",
+            Severity.WARNING,
+            f"{count} duplicate rows ({count / profile.rows:.1%})",
+            f"{count} rows repeat an earlier row exactly (all columns); dropping them leaves {profile.distinct_rows} rows.",
+            "Add drop_duplicates = true to a fix recipe (key d in the Data pane).",
+            profile.names,
+            count,
+            profile.duplicate_examples,
+            distinct_rows=profile.distinct_rows,
+        )
+    ]
 
 
 # ----- outliers ------------------------------------------------------------------------------------
@@ -163,22 +193,42 @@ def _outliers(profile: Profile) -> list[Finding]:
     z, k = profile.zscore, profile.iqr
     for col in profile.columns:
         if col.outliers_zscore:
-            out.append(_finding(
-                "outliers_zscore", Severity.INFO, f"{col.name}: {col.outliers_zscore} outliers with |z| > {z:g}",
-                f"{col.outliers_zscore} of {col.count} values of {col.name!r} lie more than {z:g} standard deviations "
-                f"(population, ddof=0) from the mean {col.mean:.6g}.",
-                "Check them; clip or drop them by the z-score rule in a fix recipe if they are errors.",
-                [col.name], col.outliers_zscore, col.zscore_examples, threshold=z, mean=col.mean, std=col.std_pop,
-            ))
+            out.append(
+                _finding(
+                    "outliers_zscore",
+                    Severity.INFO,
+                    f"{col.name}: {col.outliers_zscore} outliers with |z| > {z:g}",
+                    f"{col.outliers_zscore} of {col.count} values of {col.name!r} lie more than {z:g} standard deviations "
+                    f"(population, ddof=0) from the mean {col.mean:.6g}.",
+                    "Check them; clip or drop them by the z-score rule in a fix recipe if they are errors.",
+                    [col.name],
+                    col.outliers_zscore,
+                    col.zscore_examples,
+                    threshold=z,
+                    mean=col.mean,
+                    std=col.std_pop,
+                )
+            )
         if col.outliers_iqr:
             lo, hi = col.iqr_bounds
-            out.append(_finding(
-                "outliers_iqr", Severity.INFO, f"{col.name}: {col.outliers_iqr} outliers outside [{lo:.6g}, {hi:.6g}]",
-                f"{col.outliers_iqr} of {col.count} values of {col.name!r} fall below Q1 - {k:g}*IQR or above "
-                f"Q3 + {k:g}*IQR (Q1 {col.q25:.6g}, Q3 {col.q75:.6g}, linear interpolation).",
-                "Check them; clip or drop them by the IQR rule in a fix recipe if they are errors.",
-                [col.name], col.outliers_iqr, col.iqr_examples, k=k, lower=lo, upper=hi, q1=col.q25, q3=col.q75,
-            ))
+            out.append(
+                _finding(
+                    "outliers_iqr",
+                    Severity.INFO,
+                    f"{col.name}: {col.outliers_iqr} outliers outside [{lo:.6g}, {hi:.6g}]",
+                    f"{col.outliers_iqr} of {col.count} values of {col.name!r} fall below Q1 - {k:g}*IQR or above "
+                    f"Q3 + {k:g}*IQR (Q1 {col.q25:.6g}, Q3 {col.q75:.6g}, linear interpolation).",
+                    "Check them; clip or drop them by the IQR rule in a fix recipe if they are errors.",
+                    [col.name],
+                    col.outliers_iqr,
+                    col.iqr_examples,
+                    k=k,
+                    lower=lo,
+                    upper=hi,
+                    q1=col.q25,
+                    q3=col.q75,
+                )
+            )
     return out
 
 
@@ -192,66 +242,127 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
         name = col.name
         distinct = col.unique if col.unique is not None else None
         if distinct is not None and distinct <= 1:
-            what = "only missing values" if distinct == 0 else f"one value ({col.top[0][0]!r})" if col.top else "one value"
-            out.append(_finding(
-                "constant", Severity.WARNING, f"{name}: constant ({what})",
-                f"Column {name!r} has {what} across {rows} rows, so it carries no information.",
-                "Drop it (drop_constant = true in a fix recipe, key c in the Data pane).",
-                [name], rows, [], distinct=distinct,
-            ))
+            what = (
+                "only missing values"
+                if distinct == 0
+                else f"one value ({col.top[0][0]!r})"
+                if col.top
+                else "one value"
+            )
+            out.append(
+                _finding(
+                    "constant",
+                    Severity.WARNING,
+                    f"{name}: constant ({what})",
+                    f"Column {name!r} has {what} across {rows} rows, so it carries no information.",
+                    "Drop it (drop_constant = true in a fix recipe, key c in the Data pane).",
+                    [name],
+                    rows,
+                    [],
+                    distinct=distinct,
+                )
+            )
             continue
         if distinct is not None and col.count >= 2:
             ratio = distinct / col.count
             id_kind = col.kind == "text" or (col.kind == "numeric" and col.dtype.startswith(("Int", "UInt")))
             if id_kind and ratio >= t.id_like:
-                out.append(_finding(
-                    "id_like", Severity.WARNING, f"{name}: looks like an identifier ({distinct} distinct of {col.count})",
-                    f"{ratio:.1%} of the values of {name!r} are distinct; a model can memorise rows through it.",
-                    "Exclude it from the features (keep it only to join or trace rows).",
-                    [name], distinct, [], distinct=distinct, ratio=ratio,
-                ))
+                out.append(
+                    _finding(
+                        "id_like",
+                        Severity.WARNING,
+                        f"{name}: looks like an identifier ({distinct} distinct of {col.count})",
+                        f"{ratio:.1%} of the values of {name!r} are distinct; a model can memorise rows through it.",
+                        "Exclude it from the features (keep it only to join or trace rows).",
+                        [name],
+                        distinct,
+                        [],
+                        distinct=distinct,
+                        ratio=ratio,
+                    )
+                )
             elif col.kind == "text" and distinct > t.high_cardinality:
-                out.append(_finding(
-                    "high_cardinality", Severity.INFO, f"{name}: {distinct} distinct values",
-                    f"Text column {name!r} has {distinct} distinct values (threshold {t.high_cardinality}).",
-                    "Group rare values, hash or embed them instead of one-hot encoding.",
-                    [name], distinct, [], distinct=distinct,
-                ))
+                out.append(
+                    _finding(
+                        "high_cardinality",
+                        Severity.INFO,
+                        f"{name}: {distinct} distinct values",
+                        f"Text column {name!r} has {distinct} distinct values (threshold {t.high_cardinality}).",
+                        "Group rare values, hash or embed them instead of one-hot encoding.",
+                        [name],
+                        distinct,
+                        [],
+                        distinct=distinct,
+                    )
+                )
             if ratio >= t.unique:
-                out.append(_finding(
-                    "unique", Severity.INFO, f"{name}: every value is distinct",
-                    f"All {col.count} non-missing values of {name!r} are distinct.",
-                    "Fine for a continuous measurement; for a text or integer column it is likely an id.",
-                    [name], distinct, [], distinct=distinct,
-                ))
+                out.append(
+                    _finding(
+                        "unique",
+                        Severity.INFO,
+                        f"{name}: every value is distinct",
+                        f"All {col.count} non-missing values of {name!r} are distinct.",
+                        "Fine for a continuous measurement; for a text or integer column it is likely an id.",
+                        [name],
+                        distinct,
+                        [],
+                        distinct=distinct,
+                    )
+                )
         if col.kind == "text" and col.numeric_strings and col.numeric_strings == col.count:
-            out.append(_finding(
-                "numeric_as_string", Severity.WARNING, f"{name}: numbers stored as text",
-                f"All {col.count} non-missing values of {name!r} parse as numbers but the column is {col.dtype}.",
-                f"Cast it: pl.col({name!r}).str.strip_chars().cast(pl.Float64).",
-                [name], col.count, ex.get(f"numeric_as_string:{name}"),
-            ))
+            out.append(
+                _finding(
+                    "numeric_as_string",
+                    Severity.WARNING,
+                    f"{name}: numbers stored as text",
+                    f"All {col.count} non-missing values of {name!r} parse as numbers but the column is {col.dtype}.",
+                    f"Cast it: pl.col({name!r}).str.strip_chars().cast(pl.Float64).",
+                    [name],
+                    col.count,
+                    ex.get(f"numeric_as_string:{name}"),
+                )
+            )
         if col.infinite and col.infinite / rows > t.infinite:
-            out.append(_finding(
-                "infinite", Severity.WARNING, f"{name}: {col.infinite} infinite values",
-                f"{col.infinite} values of {name!r} are +inf or -inf; they poison means and losses.",
-                "Replace them with null and fill, or drop those rows.",
-                [name], col.infinite, ex.get(f"infinite:{name}"),
-            ))
+            out.append(
+                _finding(
+                    "infinite",
+                    Severity.WARNING,
+                    f"{name}: {col.infinite} infinite values",
+                    f"{col.infinite} values of {name!r} are +inf or -inf; they poison means and losses.",
+                    "Replace them with null and fill, or drop those rows.",
+                    [name],
+                    col.infinite,
+                    ex.get(f"infinite:{name}"),
+                )
+            )
         if col.zeros and col.count and col.zeros / col.count > t.zeros:
-            out.append(_finding(
-                "zeros", Severity.INFO, f"{name}: {col.zeros} zeros ({col.zeros / col.count:.1%})",
-                f"{col.zeros / col.count:.1%} of the values of {name!r} are 0 (threshold {t.zeros:.0%}).",
-                "Check whether 0 stands for missing; if so, turn it into null and fill.",
-                [name], col.zeros, ex.get(f"zeros:{name}"), share=col.zeros / col.count,
-            ))
+            out.append(
+                _finding(
+                    "zeros",
+                    Severity.INFO,
+                    f"{name}: {col.zeros} zeros ({col.zeros / col.count:.1%})",
+                    f"{col.zeros / col.count:.1%} of the values of {name!r} are 0 (threshold {t.zeros:.0%}).",
+                    "Check whether 0 stands for missing; if so, turn it into null and fill.",
+                    [name],
+                    col.zeros,
+                    ex.get(f"zeros:{name}"),
+                    share=col.zeros / col.count,
+                )
+            )
         if col.skew is not None and math.isfinite(col.skew) and abs(col.skew) > t.skew:
-            out.append(_finding(
-                "skewed", Severity.INFO, f"{name}: skewed (skewness {col.skew:.2f})",
-                f"The distribution of {name!r} has skewness {col.skew:.3g} (|threshold| {t.skew:g}).",
-                "Consider a log or rank transform before training.",
-                [name], col.count, [], skew=col.skew,
-            ))
+            out.append(
+                _finding(
+                    "skewed",
+                    Severity.INFO,
+                    f"{name}: skewed (skewness {col.skew:.2f})",
+                    f"The distribution of {name!r} has skewness {col.skew:.3g} (|threshold| {t.skew:g}).",
+                    "Consider a log or rank transform before training.",
+                    [name],
+                    col.count,
+                    [],
+                    skew=col.skew,
+                )
+            )
     return out
 
 
@@ -259,8 +370,12 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
 def class_counts(lf: pl.LazyFrame, label: str, engine: str = "streaming") -> dict[str, int]:
     """Rows per class of `label`, missing labels left out, most common first."""
     counts = (
-        lf.select(pl.col(label)).drop_nulls().group_by(label).len()
-        .sort(["len", label], descending=[True, False]).collect(engine=engine)
+        lf.select(pl.col(label))
+        .drop_nulls()
+        .group_by(label)
+        .len()
+        .sort(["len", label], descending=[True, False])
+        .collect(engine=engine)
     )
     return {_key(v): int(n) for v, n in counts.iter_rows()}
 
@@ -269,7 +384,9 @@ def _key(value: Any) -> str:
     return str(value)
 
 
-def _label_checks(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: str, t: Thresholds, engine: str) -> list[Finding]:
+def _label_checks(
+    lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: str, t: Thresholds, engine: str
+) -> list[Finding]:
     out: list[Finding] = []
     counts = class_counts(lf, label, engine)
     missing_labels = profile.column(label).missing
@@ -281,18 +398,28 @@ def _label_checks(lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: 
         weights = {cls: n / (k * c) for cls, c in counts.items()}
         minority_cls = [cls for cls, c in counts.items() if c == minority]
         imbalanced = ratio > t.imbalance
-        out.append(_finding(
-            "imbalance", Severity.WARNING if imbalanced else Severity.OK,
-            f"{label}: majority/minority ratio {ratio:.2f} over {k} classes",
-            f"Class counts of {label!r}: "
-            + ", ".join(f"{cls}={c}" for cls, c in list(counts.items())[:10])
-            + (" ..." if k > 10 else "")
-            + (f"; {missing_labels} rows have no label" if missing_labels else ""),
-            "Weight the loss by the class weights shown (n / (k * count)), or resample."
-            if imbalanced else "Balanced enough; no action needed.",
-            [label], n, [], class_counts=counts, ratio=ratio, class_weights=weights,
-            minority=minority_cls, missing_labels=missing_labels,
-        ))
+        out.append(
+            _finding(
+                "imbalance",
+                Severity.WARNING if imbalanced else Severity.OK,
+                f"{label}: majority/minority ratio {ratio:.2f} over {k} classes",
+                f"Class counts of {label!r}: "
+                + ", ".join(f"{cls}={c}" for cls, c in list(counts.items())[:10])
+                + (" ..." if k > 10 else "")
+                + (f"; {missing_labels} rows have no label" if missing_labels else ""),
+                "Weight the loss by the class weights shown (n / (k * count)), or resample."
+                if imbalanced
+                else "Balanced enough; no action needed.",
+                [label],
+                n,
+                [],
+                class_counts=counts,
+                ratio=ratio,
+                class_weights=weights,
+                minority=minority_cls,
+                missing_labels=missing_labels,
+            )
+        )
     features = [c for c in schema.names() if c != label]
     if features and profile.rows:
         out += _label_conflict(lf, features, label, engine)
@@ -315,15 +442,26 @@ def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: s
         return []
     count = int(groups["rows"].sum())
     examples = (
-        keyed.with_row_index("__row").filter(pl.col("__h").is_in(groups["__h"].implode()))
-        .select("__row").head(EXAMPLES).collect(engine=engine)["__row"].to_list()
+        keyed.with_row_index("__row")
+        .filter(pl.col("__h").is_in(groups["__h"].implode()))
+        .select("__row")
+        .head(EXAMPLES)
+        .collect(engine=engine)["__row"]
+        .to_list()
     )
-    return [_finding(
-        "label_conflict", Severity.ERROR, f"{label}: {count} rows share features but disagree on the label",
-        f"{groups.height} groups of identical feature values carry more than one label ({count} rows in all).",
-        "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
-        [*features, label], count, examples, groups=groups.height,
-    )]
+    return [
+        _finding(
+            "label_conflict",
+            Severity.ERROR,
+            f"{label}: {count} rows share features but disagree on the label",
+            f"{groups.height} groups of identical feature values carry more than one label ({count} rows in all).",
+            "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
+            [*features, label],
+            count,
+            examples,
+            groups=groups.height,
+        )
+    ]
 
 
 # ----- provenance ----------------------------------------------------------------------------------
@@ -336,7 +474,9 @@ def _is_synthetic(dtype: pl.DataType, name: str) -> pl.Expr:
     return c.cast(pl.String).str.strip_chars().str.contains(SYNTHETIC_MARKERS.pattern).fill_null(False)
 
 
-def _synthetic_share(lf: pl.LazyFrame, profile: Profile, provenance: str, t: Thresholds, engine: str) -> list[Finding]:
+def _synthetic_share(
+    lf: pl.LazyFrame, profile: Profile, provenance: str, t: Thresholds, engine: str
+) -> list[Finding]:
     dtype = lf.collect_schema()[provenance]
     flag = _is_synthetic(dtype, provenance)
     count = int(lf.select(flag.sum()).collect(engine=engine).item() or 0)
@@ -344,19 +484,29 @@ def _synthetic_share(lf: pl.LazyFrame, profile: Profile, provenance: str, t: Thr
     share = count / profile.rows if profile.rows else 0.0
     real = 1.0 - share
     warn = share > t.synthetic
-    return [_finding(
-        "synthetic_share", Severity.WARNING if warn else Severity.OK,
-        f"{provenance}: {share:.2%} synthetic rows",
-        f"{count} of {profile.rows} rows are marked synthetic in {provenance!r}; model collapse has been reported "
-        f"once synthetic data passes about {t.synthetic:.0%} of training data.",
-        f"Measure the effect with `tui-trainer collapse --real-fraction {real:.4g}`; keep real data in the mix."
-        if warn else "Below the threshold.",
-        [provenance], count, examples, share=share, real_fraction=real,
-    )]
+    return [
+        _finding(
+            "synthetic_share",
+            Severity.WARNING if warn else Severity.OK,
+            f"{provenance}: {share:.2%} synthetic rows",
+            f"{count} of {profile.rows} rows are marked synthetic in {provenance!r}; model collapse has been reported "
+            f"once synthetic data passes about {t.synthetic:.0%} of training data.",
+            f"Measure the effect with `tui-trainer collapse --real-fraction {real:.4g}`; keep real data in the mix."
+            if warn
+            else "Below the threshold.",
+            [provenance],
+            count,
+            examples,
+            share=share,
+            real_fraction=real,
+        )
+    ]
 
 
 # ----- against another file ------------------------------------------------------------------------
-def _against(lf: pl.LazyFrame, other: pl.LazyFrame, other_name: str, profile: Profile, t: Thresholds, engine: str) -> list[Finding]:
+def _against(
+    lf: pl.LazyFrame, other: pl.LazyFrame, other_name: str, profile: Profile, t: Thresholds, engine: str
+) -> list[Finding]:
     schema, other_schema = lf.collect_schema(), other.collect_schema()
     common = [c for c in schema.names() if c in other_schema]
     if not common:
@@ -364,19 +514,30 @@ def _against(lf: pl.LazyFrame, other: pl.LazyFrame, other_name: str, profile: Pr
     out: list[Finding] = []
     right = other.select([pl.col(c).cast(schema[c], strict=False) for c in common]).unique()
     leaked = (
-        lf.select(common).with_row_index("__row")
+        lf.select(common)
+        .with_row_index("__row")
         .join(right, on=common, how="semi", nulls_equal=True)
-        .select("__row").sort("__row").collect(engine=engine)
+        .select("__row")
+        .sort("__row")
+        .collect(engine=engine)
     )
     count = leaked.height
-    out.append(_finding(
-        "leakage", Severity.ERROR if count else Severity.OK,
-        f"{count} rows also present in {other_name}",
-        f"{count} rows of this file appear unchanged (columns {', '.join(common[:6])}{'...' if len(common) > 6 else ''}) "
-        f"in {other_name}.",
-        "Remove them from one side (usually the evaluation split) before training." if count else "No overlap.",
-        common, count, leaked["__row"].head(EXAMPLES).to_list(), against=other_name,
-    ))
+    out.append(
+        _finding(
+            "leakage",
+            Severity.ERROR if count else Severity.OK,
+            f"{count} rows also present in {other_name}",
+            f"{count} rows of this file appear unchanged (columns {', '.join(common[:6])}{'...' if len(common) > 6 else ''}) "
+            f"in {other_name}.",
+            "Remove them from one side (usually the evaluation split) before training."
+            if count
+            else "No overlap.",
+            common,
+            count,
+            leaked["__row"].head(EXAMPLES).to_list(),
+            against=other_name,
+        )
+    )
     out += _drift(lf, other, schema, other_schema, common, other_name, t, engine)
     return out
 
@@ -407,14 +568,24 @@ def _drift(lf, other, schema, other_schema, common, other_name, t: Thresholds, e
             result = stats.chi2_contingency(table)
             test, statistic, p = "chi2_contingency", float(result.statistic), float(result.pvalue)
         drifted = p < t.drift_p
-        out.append(_finding(
-            "drift", Severity.WARNING if drifted else Severity.OK,
-            f"{name}: {'drift' if drifted else 'no drift'} against {other_name} (p={p:.3g})",
-            f"{test} on {name!r}: statistic {statistic:.4g}, p-value {p:.3g} (threshold {t.drift_p:g}).",
-            "The two files differ in this column; check how they were split or collected."
-            if drifted else "The distributions agree at this threshold.",
-            [name], 0, [], test=test, statistic=statistic, p_value=p, against=other_name,
-        ))
+        out.append(
+            _finding(
+                "drift",
+                Severity.WARNING if drifted else Severity.OK,
+                f"{name}: {'drift' if drifted else 'no drift'} against {other_name} (p={p:.3g})",
+                f"{test} on {name!r}: statistic {statistic:.4g}, p-value {p:.3g} (threshold {t.drift_p:g}).",
+                "The two files differ in this column; check how they were split or collected."
+                if drifted
+                else "The distributions agree at this threshold.",
+                [name],
+                0,
+                [],
+                test=test,
+                statistic=statistic,
+                p_value=p,
+                against=other_name,
+            )
+        )
     return out
 
 
@@ -437,8 +608,11 @@ def findings_to_json(findings: list[Finding]) -> list[dict[str, Any]]:
     out = []
     for finding in findings:
         item: dict[str, Any] = {
-            "id": finding.id, "severity": finding.severity.value, "title": finding.title,
-            "detail": finding.detail, "fix": finding.fix,
+            "id": finding.id,
+            "severity": finding.severity.value,
+            "title": finding.title,
+            "detail": finding.detail,
+            "fix": finding.fix,
         }
         for key, value in finding.evidence.items():
             item.setdefault(key, _plain(value))

@@ -41,7 +41,9 @@ def scan_image_folder(root: Path) -> pl.LazyFrame:
         if Path(name).suffix.lower() in IMAGE_SUFFIXES
     )
     if not files:
-        raise UserError(f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder or its sub-folders")
+        raise UserError(
+            f"{root}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder or its sub-folders"
+        )
     for file in files:
         rel = file.relative_to(root)
         width = height = channels = None

@@ -20,15 +20,40 @@ from tui_trainer.errors import UserError
 # The tokens pandas reads as missing by default; using the same set keeps our null counts comparable
 # with a pandas count of the same CSV (Palmer Penguins writes its missing values as "NA").
 NA_TOKENS: list[str] = [
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
 ]
 
 FORMATS: dict[str, str] = {
-    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson",
-    ".arrow": "ipc", ".feather": "ipc", ".ipc": "ipc",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".arrow": "ipc",
+    ".feather": "ipc",
+    ".ipc": "ipc",
 }
 TEXT_FORMATS = {"csv", "tsv", "json", "ndjson"}
 
@@ -78,7 +103,9 @@ def detect_format(path: Path) -> str:
     if head.startswith(b"ARROW1") or head.startswith(b"FEA1"):
         return "ipc"
     supported = ", ".join(sorted(FORMATS))
-    raise UserError(f"{path}: unknown file type {path.suffix or '(no extension)'!r}; supported: {supported}, or a folder of images")
+    raise UserError(
+        f"{path}: unknown file type {path.suffix or '(no extension)'!r}; supported: {supported}, or a folder of images"
+    )
 
 
 def open_dataset(path: str | Path) -> Dataset:
@@ -132,7 +159,9 @@ def _check_magic(path: Path, fmt: str) -> None:
     if fmt in TEXT_FORMATS:
         for magic, kind in _MAGIC.items():
             if head.startswith(magic):
-                raise UserError(f"{path}: this is a {kind} file, not {fmt.upper()} text (check the extension)")
+                raise UserError(
+                    f"{path}: this is a {kind} file, not {fmt.upper()} text (check the extension)"
+                )
         if b"\x00" in head:
             offset = head.index(b"\x00")
             line = head[:offset].count(b"\n") + 1
@@ -202,7 +231,7 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
                 except UnicodeDecodeError as err:
                     return (
                         f"bad encoding: line {number}, byte {err.start + 1} is not UTF-8 "
-                        f"({raw[err.start:err.start + 4]!r}); re-save the file as UTF-8"
+                        f"({raw[err.start : err.start + 4]!r}); re-save the file as UTF-8"
                     )
     except OSError:
         return None
@@ -241,13 +270,13 @@ def _locate_ragged(path: Path, separator: str) -> str | None:
         width = len(header)
         for row in reader:
             if row and len(row) != width:
-                return (
-                    f"ragged rows: line {reader.line_num} has {len(row)} fields but the header has {width}"
-                )
+                return f"ragged rows: line {reader.line_num} has {len(row)} fields but the header has {width}"
     return None
 
 
-_PARSE_RE = re.compile(r"could not parse [`'\"]?(?P<value>.*?)[`'\"]? as dtype [`'\"]?(?P<dtype>\w+)[`'\"]? at column [`'\"]?(?P<col>[^`'\"]+)")
+_PARSE_RE = re.compile(
+    r"could not parse [`'\"]?(?P<value>.*?)[`'\"]? as dtype [`'\"]?(?P<dtype>\w+)[`'\"]? at column [`'\"]?(?P<col>[^`'\"]+)"
+)
 
 
 def explain_parse_failure(path: Path, fmt: str, exc: BaseException) -> UserError:
@@ -312,4 +341,3 @@ def _first_non_numeric(lf: pl.LazyFrame, name: str) -> tuple[int, str]:
     if bad.height == 0:
         return -1, ""
     return int(bad["__row"][0]), str(bad[name][0])
-

@@ -17,21 +17,63 @@ ROW_INDEX = "#"
 
 # Top-level `pl.` names a filter may use: expression builders and dtypes, nothing that reads or writes files.
 _PL_NAMES = {
-    "col", "lit", "all", "any", "when", "len", "first", "last", "concat_str", "coalesce", "element",
-    "all_horizontal", "any_horizontal", "sum_horizontal", "max_horizontal", "min_horizontal", "mean_horizontal",
-    "int_range", "date", "datetime", "duration",
-    "Float32", "Float64", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
-    "String", "Utf8", "Boolean", "Date", "Datetime", "Categorical",
+    "col",
+    "lit",
+    "all",
+    "any",
+    "when",
+    "len",
+    "first",
+    "last",
+    "concat_str",
+    "coalesce",
+    "element",
+    "all_horizontal",
+    "any_horizontal",
+    "sum_horizontal",
+    "max_horizontal",
+    "min_horizontal",
+    "mean_horizontal",
+    "int_range",
+    "date",
+    "datetime",
+    "duration",
+    "Float32",
+    "Float64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "String",
+    "Utf8",
+    "Boolean",
+    "Date",
+    "Datetime",
+    "Categorical",
 }
 _BINOPS = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-    ast.Pow: lambda a, b: a**b, ast.BitAnd: lambda a, b: a & b, ast.BitOr: lambda a, b: a | b,
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
+    ast.BitAnd: lambda a, b: a & b,
+    ast.BitOr: lambda a, b: a | b,
     ast.BitXor: lambda a, b: a ^ b,
 }
 _CMPOPS = {
-    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
 }
 
 
@@ -51,7 +93,7 @@ def parse_filter(text: str, schema: pl.Schema | None = None) -> pl.Expr:
             raise FilterError(f"syntax error at column {exc.offset}: {exc.msg}") from None
         value = _eval(tree.body)
         if not isinstance(value, pl.Expr):
-            raise FilterError("the filter must be a Polars expression, e.g. pl.col(\"x\") > 3")
+            raise FilterError('the filter must be a Polars expression, e.g. pl.col("x") > 3')
         return value
     try:
         return pl.sql_expr(text)
@@ -70,7 +112,7 @@ def _eval(node: ast.AST) -> Any:
             return _PL
         if node.id in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[node.id]
-        raise FilterError(f"unknown name {node.id!r}; use pl.col(\"name\") for columns")
+        raise FilterError(f'unknown name {node.id!r}; use pl.col("name") for columns')
     if isinstance(node, ast.Attribute):
         if node.attr.startswith("_"):
             raise FilterError(f"attribute {node.attr!r} is not allowed")
@@ -172,7 +214,9 @@ class Pager:
         if self.state.filter_text:
             lf = lf.filter(parse_filter(self.state.filter_text, self._schema))
         if self.state.sort:
-            lf = lf.sort(self.state.sort, descending=self.state.descending, nulls_last=True, maintain_order=True)
+            lf = lf.sort(
+                self.state.sort, descending=self.state.descending, nulls_last=True, maintain_order=True
+            )
         return lf
 
     def set_filter(self, text: str) -> str | None:

@@ -153,7 +153,9 @@ def _aggregates(name: str, dtype: pl.DataType, index: int) -> list[pl.Expr]:
         exprs.append(col.drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(p + "top"))
     if kind == "text":
         text = col.cast(pl.String)
-        exprs.append(text.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum().alias(p + "numeric"))
+        exprs.append(
+            text.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum().alias(p + "numeric")
+        )
     return exprs
 
 
@@ -209,14 +211,18 @@ def profile_frame(
     return profile
 
 
-def first_rows(lf: pl.LazyFrame, condition: pl.Expr, engine: str = "streaming", limit: int = EXAMPLES) -> list[int]:
+def first_rows(
+    lf: pl.LazyFrame, condition: pl.Expr, engine: str = "streaming", limit: int = EXAMPLES
+) -> list[int]:
     """The first `limit` 0-based row indices where `condition` holds (the scan stops once it has them)."""
     found = lf.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"), condition.alias("__hit"))
     found = found.filter(pl.col("__hit")).select("__row").head(limit).collect(engine=engine)
     return found["__row"].to_list()
 
 
-def _numeric_exact(lf: pl.LazyFrame, schema: pl.Schema, col: ColumnProfile, zscore: float, k: float, engine: str) -> None:
+def _numeric_exact(
+    lf: pl.LazyFrame, schema: pl.Schema, col: ColumnProfile, zscore: float, k: float, engine: str
+) -> None:
     """Quartiles, outliers and histogram with numpy/scipy themselves, so they match the reference definitions.
 
     z is scipy.stats.zscore with its defaults (ddof=0); quartiles are np.percentile's linear method.
@@ -250,7 +256,9 @@ def _numeric_exact(lf: pl.LazyFrame, schema: pl.Schema, col: ColumnProfile, zsco
     col.hist_range = (float(edges[0]), float(edges[-1]))
 
 
-def _numeric_polars(lf: pl.LazyFrame, schema: pl.Schema, cols: list[ColumnProfile], zscore: float, k: float, engine: str) -> None:
+def _numeric_polars(
+    lf: pl.LazyFrame, schema: pl.Schema, cols: list[ColumnProfile], zscore: float, k: float, engine: str
+) -> None:
     """The same statistics as Polars expressions, for columns too long to hold as numpy arrays."""
     exprs = []
     for i, col in enumerate(cols):
@@ -286,12 +294,16 @@ def _numeric_polars(lf: pl.LazyFrame, schema: pl.Schema, cols: list[ColumnProfil
         col.outliers_iqr = int(row[f"{i}:iqr"] or 0)
 
 
-def _column_from_row(name: str, dtype: pl.DataType, index: int, row: dict[str, Any], rows: int) -> ColumnProfile:
+def _column_from_row(
+    name: str, dtype: pl.DataType, index: int, row: dict[str, Any], rows: int
+) -> ColumnProfile:
     p = f"{index}:"
     kind = kind_of(dtype)
     nulls = int(row[p + "nulls"] or 0)
     nan = int(row.get(p + "nan") or 0)
-    col = ColumnProfile(name=name, dtype=str(dtype), kind=kind, count=rows - nulls - nan, nulls=nulls, nan=nan)
+    col = ColumnProfile(
+        name=name, dtype=str(dtype), kind=kind, count=rows - nulls - nan, nulls=nulls, nan=nan
+    )
     col.infinite = int(row.get(p + "infinite") or 0)
     if p + "n_unique" in row:
         # n_unique counts null as a value; "unique" here means distinct non-missing values.

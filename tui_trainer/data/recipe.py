@@ -20,8 +20,16 @@ FILL_STRATEGIES = ("mean", "median", "mode", "constant")
 OUTLIER_METHODS = ("zscore", "iqr")
 OUTLIER_ACTIONS = ("clip", "drop")
 OUTPUT_FORMATS = {
-    ".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".ndjson": "ndjson",
-    ".jsonl": "ndjson", ".json": "json", ".arrow": "ipc", ".feather": "ipc", ".ipc": "ipc",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+    ".arrow": "ipc",
+    ".feather": "ipc",
+    ".ipc": "ipc",
 }
 
 
@@ -56,8 +64,14 @@ class Recipe:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.drop_columns or self.drop_constant or self.drop_duplicates or self.drop_missing
-                    or self.fill or self.outliers)
+        return not (
+            self.drop_columns
+            or self.drop_constant
+            or self.drop_duplicates
+            or self.drop_missing
+            or self.fill
+            or self.outliers
+        )
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"version": 1}
@@ -71,7 +85,11 @@ class Recipe:
             data["drop_missing"] = list(self.drop_missing)
         if self.fill:
             data["fill"] = {
-                name: ({"strategy": f.strategy, "value": f.value} if f.strategy == "constant" else {"strategy": f.strategy})
+                name: (
+                    {"strategy": f.strategy, "value": f.value}
+                    if f.strategy == "constant"
+                    else {"strategy": f.strategy}
+                )
                 for name, f in self.fill.items()
             }
         if self.outliers:
@@ -89,7 +107,9 @@ def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
     """Build a Recipe from TOML data; every mistake names the key."""
     unknown = set(data) - _KEYS
     if unknown:
-        raise UserError(f"{source}: unknown key {sorted(unknown)[0]!r}; known keys: {', '.join(sorted(_KEYS))}")
+        raise UserError(
+            f"{source}: unknown key {sorted(unknown)[0]!r}; known keys: {', '.join(sorted(_KEYS))}"
+        )
     if data.get("version", 1) != 1:
         raise UserError(f"{source}: version {data.get('version')!r} is not supported (expected 1)")
     recipe = Recipe(
@@ -130,7 +150,9 @@ def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
         if action not in OUTLIER_ACTIONS:
             raise UserError(f"{where}.action: {action!r} is not one of {', '.join(OUTLIER_ACTIONS)}")
         threshold = rule.get("threshold")
-        if threshold is not None and (not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0):
+        if threshold is not None and (
+            not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0
+        ):
             raise UserError(f"{where}.threshold: must be a positive number")
         recipe.outliers.append(OutlierRule(_names(rule, "columns", where), method, action, threshold))
     return recipe
@@ -178,7 +200,9 @@ def save_recipe(recipe: Recipe, path: str | Path) -> Path:
 def _check_columns(names: list[str], schema: pl.Schema, where: str) -> None:
     for name in names:
         if name not in schema:
-            raise UserError(f"recipe {where}: no column {name!r} in the data; columns: {', '.join(schema.names())}")
+            raise UserError(
+                f"recipe {where}: no column {name!r} in the data; columns: {', '.join(schema.names())}"
+            )
 
 
 def constant_columns(lf: pl.LazyFrame) -> list[str]:
@@ -252,7 +276,9 @@ def _fill_expr(name: str, dtype: pl.DataType, fill: Fill) -> pl.Expr:
     if dtype.is_integer() and fill.strategy in ("mean", "median"):
         return filled.alias(name)  # the column becomes Float64 when the mean is fractional
     try:
-        return filled.cast(dtype, strict=True).alias(name) if fill.strategy != "constant" else filled.alias(name)
+        return (
+            filled.cast(dtype, strict=True).alias(name) if fill.strategy != "constant" else filled.alias(name)
+        )
     except Exception:  # noqa: BLE001 - an incompatible constant is reported when the plan runs
         return filled.alias(name)
 
@@ -287,13 +313,17 @@ def _apply_outliers(lf: pl.LazyFrame, rule: OutlierRule, schema: pl.Schema) -> p
         for name in rule.columns:
             col = pl.col(name).cast(pl.Float64)
             value = (
-                pl.when(outside[name] & (col < lower[name])).then(lower[name])
-                .when(outside[name] & (col > upper[name])).then(upper[name])
+                pl.when(outside[name] & (col < lower[name]))
+                .then(lower[name])
+                .when(outside[name] & (col > upper[name]))
+                .then(upper[name])
                 .otherwise(col)
             )
             if schema[name].is_float():
                 value = value.cast(schema[name])
-            clipped.append(value.alias(name))  # an integer column becomes Float64: a bound can fall between integers
+            clipped.append(
+                value.alias(name)
+            )  # an integer column becomes Float64: a bound can fall between integers
         lf = lf.with_columns(clipped)
     else:
         # Missing values are not outliers: those rows stay.
@@ -304,7 +334,9 @@ def _apply_outliers(lf: pl.LazyFrame, rule: OutlierRule, schema: pl.Schema) -> p
 def output_format(path: Path) -> str:
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"--out {path}: unknown output type {path.suffix!r}; use one of {', '.join(sorted(OUTPUT_FORMATS))}")
+        raise UserError(
+            f"--out {path}: unknown output type {path.suffix!r}; use one of {', '.join(sorted(OUTPUT_FORMATS))}"
+        )
     return fmt
 
 

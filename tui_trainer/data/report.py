@@ -45,9 +45,7 @@ def inspect_dataset(
     try:
         lf, engine = in_memory(dataset)
         profile = profile_frame(lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine)
-        mixed = {
-            c.name: (c.count, c.numeric_strings or 0) for c in profile.columns if c.kind == "text"
-        }
+        mixed = {c.name: (c.count, c.numeric_strings or 0) for c in profile.columns if c.kind == "text"}
         check_mixed_columns(dataset, mixed)
         report("checks", 0.0)
         findings = run_checks(
@@ -122,7 +120,9 @@ def sparkline(counts: list[int]) -> str:
     top = max(counts)
     if top <= 0:
         return SPARK[0] * len(counts)
-    return "".join(SPARK[min(len(SPARK) - 1, math.ceil(c / top * (len(SPARK) - 1)))] if c else " " for c in counts)
+    return "".join(
+        SPARK[min(len(SPARK) - 1, math.ceil(c / top * (len(SPARK) - 1)))] if c else " " for c in counts
+    )
 
 
 def _fmt(value: Any) -> str:
