@@ -1,0 +1,244 @@
+"""The training loop in-process on tiny data: events, checkpoints, exact resume, controls, failures, notes."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+
+import pytest
+
+from tests.conftest import SAMPLE_DATA
+from tests.engine.conftest import write_config
+from tui_trainer.engine.checkpoint import list_checkpoints
+from tui_trainer.engine.config import load_config
+from tui_trainer.engine.control import Pause, Resume, SaveCheckpoint, Stop
+from tui_trainer.engine.follow import EventFollower
+from tui_trainer.engine.loop import run_training
+from tui_trainer.errors import UserError
+
+
+def train(cfg_path, run_dir, overrides=(), **kw):
+    events = []
+    result = run_training(load_config(cfg_path, list(overrides)), run_dir, emit=events.append, **kw)
+    return result, events
+
+
+def of(events, kind):
+    return [e for e in events if e.type == kind]
+
+
+def test_run_writes_events_checkpoints_and_falling_loss(table_config, tmp_path):
+    run_dir = tmp_path / "run"
+    result, events = train(table_config, run_dir)
+    assert result.status == "completed" and result.exit_code == 0
+    kinds = {e.type for e in events}
+    assert {"run_started", "step", "eval", "epoch_end", "checkpoint", "finished"} <= kinds
+    steps = of(events, "step")
+    assert [s.step for s in steps] == list(range(1, result.step + 1))  # log_every = 1
+    assert all(math.isfinite(s.loss) and s.lr and s.grad_norm is not None for s in steps)
+    assert steps[-1].loss < steps[0].loss
+    assert of(events, "eval")[-1].metrics["accuracy"] >= 0.6  # chance is 1/3
+    assert list_checkpoints(run_dir)
+    # The file holds the same events as the stream, in order.
+    on_disk = EventFollower(run_dir).read_all()
+    assert [e.type for e in on_disk] == [e.type for e in events]
+    started = of(events, "run_started")[0]
+    assert started.model_summary["params"] > 0 and started.model_summary["task"] == "classification"
+    encoding = json.loads((run_dir / "encoding.json").read_text())
+    assert encoding["classes"] == ["c0", "c1", "c2"]
+    assert [f["type"] for f in encoding["features"]] == ["number", "number", "one_hot"]
+    assert (run_dir / "config.toml").is_file()
+
+
+class _Killed(BaseException):
+    """Stands in for SIGKILL in-process: nothing after it runs, no `finished` is written."""
+
+
+def test_resume_continues_steps_and_matches_uninterrupted_run(table_config, tmp_path):
+    full, full_events = train(table_config, tmp_path / "full")
+    losses_full = {s.step: s.loss for s in of(full_events, "step")}
+
+    run_dir = tmp_path / "cut"
+
+    def killer(event):
+        if event.type == "step" and event.step == 13:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_training(load_config(table_config), run_dir, emit=killer)
+    assert [s for s, _ in list_checkpoints(run_dir)] == [5, 10]  # checkpoint_every = 5
+
+    resumed, events = train(table_config, run_dir, resume=True)
+    assert of(events, "run_started")[0].resumed_from_step == 10
+    steps = of(events, "step")
+    assert steps[0].step == 11 and steps[-1].step == full.step
+    for s in steps:
+        assert s.loss == pytest.approx(losses_full[s.step], rel=1e-5, abs=1e-7), s.step
+    assert resumed.status == "completed"
+
+
+def test_resume_skips_a_corrupt_checkpoint_and_says_so(table_config, tmp_path):
+    run_dir = tmp_path / "run"
+    train(table_config, run_dir, ["train.epochs=1"])
+    ckpts = list_checkpoints(run_dir)
+    newest = ckpts[-1][1]
+    newest.write_bytes(newest.read_bytes()[:100])
+    _, events = train(table_config, run_dir, ["train.epochs=2"], resume=True)
+    started = of(events, "run_started")[0]
+    assert started.resumed_from_step == ckpts[-2][0]
+    diag = [d for d in of(events, "diagnostic") if d.code == "corrupt_checkpoint"]
+    assert diag and newest.name in diag[0].message
+
+
+def test_stop_command_checkpoints_and_finishes_stopped(table_config, tmp_path):
+    commands = collections.deque([Stop()])
+    result, events = train(table_config, tmp_path / "run", commands=commands)
+    assert result.status == "stopped" and result.exit_code == 0
+    assert of(events, "checkpoint")[-1].reason == "stopped"
+    assert of(events, "finished")[0].status == "stopped"
+    assert result.step == 1
+
+
+def test_pause_save_resume_commands(table_config, tmp_path):
+    import threading
+    import time
+
+    commands = collections.deque([Pause()])
+
+    def later():
+        time.sleep(0.3)
+        commands.append(SaveCheckpoint())
+        time.sleep(0.2)
+        commands.append(Resume())
+
+    threading.Thread(target=later, daemon=True).start()
+    result, events = train(table_config, tmp_path / "run", ["train.epochs=1"], commands=commands)
+    logs = [e.message for e in of(events, "log")]
+    assert any(m.startswith("paused at step 1") for m in logs)
+    assert any(m.startswith("resumed at step 1") for m in logs)
+    assert any(c.reason == "manual" and c.step == 1 for c in of(events, "checkpoint"))
+    assert result.status == "completed"
+
+
+def test_absurd_learning_rate_yields_divergence_diagnostic(table_config, tmp_path):
+    result, events = train(table_config, tmp_path / "run", ["optim.lr=1e6", "optim.name=sgd", "train.grad_clip=0"])
+    codes = {d.code for d in of(events, "diagnostic")}
+    assert codes & {"lr_too_high", "nan_loss"}, codes
+    if "nan_loss" in codes:
+        assert result.status == "failed" and result.code == "nan_loss" and result.exit_code == 1
+        assert "step" in of(events, "failed")[0].error and "batch" in of(events, "failed")[0].error
+
+
+def test_nan_stops_with_step_and_batch(tmp_path):
+    mod = tmp_path / "nanmodel_a.py"
+    mod.write_text(
+        "import torch, torch.nn as nn\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self, input_shape, num_classes):\n"
+        "        super().__init__(); self.lin = nn.Linear(input_shape[0], num_classes); self.calls = 0\n"
+        "    def forward(self, x):\n"
+        "        self.calls += 1\n"
+        "        out = self.lin(x)\n"
+        "        return out * float('nan') if self.training and self.calls == 5 else out\n"
+        "def build(input_shape, num_classes):\n"
+        "    return M(input_shape, num_classes)\n"
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace('name = "mlp"', 'factory = "nanmodel_a:build"'))
+    result, events = train(cfg, tmp_path / "run")
+    # Call 1 is preflight, so the 4th training step sees NaN.
+    assert result.status == "failed" and result.code == "nan_loss"
+    failed = of(events, "failed")[0]
+    assert "at step 4 (epoch 0, batch 3)" in failed.error
+    assert [d.code for d in of(events, "diagnostic")][0] == "nan_loss"
+    assert not of(events, "finished")
+
+
+def test_preflight_shape_mismatch_fails_with_layer_and_shapes(tmp_path):
+    (tmp_path / "shapes_b.py").write_text(
+        "import torch.nn as nn\n"
+        "def build(input_shape, num_classes, width=8):\n"
+        "    return nn.Sequential(nn.Linear(input_shape[0], width), nn.ReLU(), nn.Linear(width + 3, num_classes))\n"
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace('name = "mlp"', 'factory = "shapes_b:build"\nkwargs = { width = 6 }'))
+    result, events = train(cfg, tmp_path / "run")
+    assert result.status == "failed" and result.code == "shape_mismatch" and result.exit_code == 1
+    diag = of(events, "diagnostic")[0]
+    assert diag.code == "shape_mismatch" and diag.severity == "error"
+    assert "layer `2`" in diag.message and "(16, 6)" in diag.message and "(3, 9)" in diag.message
+    assert of(events, "failed")[0].error.startswith("preflight:")
+
+
+def test_bad_label_column_is_a_user_error_and_a_failed_event(table_config, tmp_path):
+    events = []
+    with pytest.raises(UserError, match="data.label.*'nope'"):
+        run_training(load_config(table_config, ["data.label=nope"]), tmp_path / "run", emit=events.append)
+    assert of(events, "failed")[0].code == "user_error"
+
+
+def test_early_stopping_ends_early(table_config, tmp_path):
+    result, events = train(
+        table_config,
+        tmp_path / "run",
+        ["train.epochs=20", "train.early_stopping_patience=2", "train.early_stopping_min_delta=100.0"],
+    )
+    assert result.status == "early_stopped"
+    assert len(of(events, "eval")) == 3
+    assert of(events, "finished")[0].status == "early_stopped"
+
+
+def test_regression_task_reports_mae(tmp_path):
+    cfg = write_config(tmp_path)
+    result, events = train(cfg, tmp_path / "run", ["data.label=x1", "train.epochs=2"])
+    assert result.status == "completed"
+    assert of(events, "run_started")[0].model_summary["task"] == "regression"
+    assert "mae" in of(events, "eval")[0].metrics
+
+
+def test_absent_device_and_fp16_on_cpu_fall_back_with_notes(table_config, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the fallback path is for CPU-only machines")
+    result, events = train(table_config, tmp_path / "run", ["train.device=cuda", "train.precision=fp16", "train.epochs=1"])
+    notes = " ".join(e.message for e in of(events, "log"))
+    assert "no CUDA device" in notes and "fp16" in notes and "fp32 instead" in notes
+    assert of(events, "run_started")[0].device == "cpu"
+    assert result.status == "completed"
+
+
+def test_bf16_autocast_on_cpu_trains(table_config, tmp_path):
+    result, events = train(table_config, tmp_path / "run", ["train.precision=bf16", "train.epochs=1"])
+    assert result.status == "completed"
+    assert all(math.isfinite(s.loss) for s in of(events, "step"))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["optim.schedule=step", "optim.step_size=1"],
+        ["optim.schedule=cosine"],
+        # A learning rate too small to improve the val loss makes ReduceLROnPlateau decay it.
+        ["optim.schedule=plateau", "optim.plateau_patience=0", "optim.name=sgd", "optim.lr=1e-6"],
+    ],
+    ids=["step", "cosine", "plateau"],
+)
+def test_lr_schedules_change_the_lr(table_config, tmp_path, overrides):
+    result, events = train(table_config, tmp_path / "run", [*overrides, "optim.gamma=0.5", "train.epochs=3"])
+    lrs = [s.lr for s in of(events, "step")]
+    assert lrs[-1] < lrs[0]
+
+
+def test_images_with_augment_pipeline(tmp_path):
+    cfg = load_config(
+        SAMPLE_DATA / "configs" / "images.toml",
+        ["data.max_rows=80", "train.epochs=1", "train.batch_size=16", "telemetry.enabled=false", "train.log_every=1"],
+    )
+    events = []
+    result = run_training(cfg, tmp_path / "run", emit=events.append)
+    assert result.status == "completed"
+    started = of(events, "run_started")[0]
+    assert started.model_summary["input_shape"] == [1, 8, 8] and started.model_summary["num_classes"] == 10
+    assert of(events, "step")
