@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -54,7 +55,7 @@ def test_sample_tabular_config_headless_json_exit_0(tmp_path, subprocess_env):
     on_disk = EventFollower(run_dir).read_all()
     assert [e.type for e in on_disk] == [e.type for e in stdout_events]
     losses = [e.loss for e in on_disk if e.type == "step"]
-    assert all(l == l and abs(l) != float("inf") for l in losses) and losses[-1] < losses[0]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert list((run_dir / "checkpoints").glob("step-*.pt"))
 
 

@@ -1,0 +1,62 @@
+"""Telemetry: per-GPU readings and processes from (fake) NVML with the training process marked; CPU/RAM always."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from tests.engine.conftest import FakeNVML
+from tui_trainer.engine.events import parse_line, to_json
+from tui_trainer.engine.telemetry import TelemetrySampler
+
+
+def test_fake_nvml_sample_lists_gpus_and_marks_training_process():
+    nvml = FakeNVML(training_pid=os.getpid())
+    sampler = TelemetrySampler(nvml=nvml)
+    sample = sampler.sample()
+    assert [g["index"] for g in sample.gpus] == [0, 1]
+    gpu0, gpu1 = sample.gpus
+    assert gpu0["name"] == "Fake GPU" and gpu1["name"] == "Fake GPU 2"  # bytes and str names both decoded
+    assert gpu0["utilization_percent"] == 87.0 and gpu0["temperature_c"] == 71.0
+    assert gpu0["memory_used_bytes"] == 6 * 2**30 and gpu0["memory_total_bytes"] == 16 * 2**30
+    assert gpu0["power_w"] == 215.5 and gpu0["power_limit_w"] == 300.0
+    assert "power_w" not in gpu1  # unsupported reading left out, not fatal
+    procs = gpu0["processes"]
+    assert procs[0]["pid"] == os.getpid() and procs[0]["training"] is True
+    assert procs[0]["memory_bytes"] == 4 * 2**30 and procs[0]["name"]
+    assert procs[1]["pid"] == 999_999 and procs[1]["training"] is False and procs[1]["memory_bytes"] is None
+    assert gpu1["processes"] == []
+    assert sample.cpu_percent is not None and sample.ram_total_bytes > 0 and sample.process_rss_bytes > 0
+    assert parse_line(to_json(sample)) == sample
+    sampler.stop()
+    assert nvml.shut_down
+
+
+def test_no_nvml_still_reports_cpu_and_ram():
+    sample = TelemetrySampler(nvml=None).sample()
+    assert sample.gpus == [] and sample.ram_used_bytes > 0
+
+
+def test_nvml_init_failure_means_no_gpus():
+    class Broken(FakeNVML):
+        def nvmlInit(self):
+            raise RuntimeError("NVML Shared Library Not Found")
+
+    sampler = TelemetrySampler(nvml=Broken(os.getpid()))
+    assert not sampler.has_gpus and sampler.sample().gpus == []
+
+
+def test_sampler_thread_emits_at_its_interval():
+    got = []
+    done = threading.Event()
+
+    def emit(event):
+        got.append(event)
+        if len(got) >= 2:
+            done.set()
+
+    sampler = TelemetrySampler(interval_s=0.05, nvml=FakeNVML(os.getpid()))
+    sampler.start(emit)
+    assert done.wait(5)
+    sampler.stop()
+    assert all(e.type == "system" and len(e.gpus) == 2 for e in got)
