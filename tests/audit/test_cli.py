@@ -101,6 +101,11 @@ def test_export_then_compare_then_edited_numpy_then_malformed(tmp_path, subproce
     assert bad.stdout == ""
 
 
+def test_export_into_a_missing_folder_fails_fast(tmp_path, subprocess_env):
+    proc = audit("--export", str(tmp_path / "no" / "env.toml"), env=subprocess_env, cwd=tmp_path)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and proc.stdout == ""
+
+
 def test_bad_timeout_is_a_usage_error(tmp_path, subprocess_env):
     proc = audit("--timeout", "0", env=subprocess_env, cwd=tmp_path)
     assert proc.returncode == 2 and "--timeout" in proc.stderr

@@ -128,6 +128,11 @@ def test_gpu_older_than_arch_list_suggests_an_older_torch():
     assert "older" in finding.detail and finding.fix.startswith("pip install 'torch<")
 
 
+def test_arch_mismatch_is_found_from_torch_devices_when_nvml_is_missing():
+    torch = fake_torch(devices=[{"index": 0, "name": "NVIDIA GeForce RTX 5090", "capability": "12.0"}])
+    assert "torch.arch_unsupported" in ids(torch_build.assess(torch, NO_NVML))
+
+
 def test_ptx_only_is_a_warning_and_hidden_gpus_are_not_judged():
     gpus = fake_gpu_facts(
         [fake_gpu_device(capability="9.0"), fake_gpu_device(1, capability="3.7", visible=False)]

@@ -410,6 +410,9 @@ def assess(torch: dict[str, Any], gpus: dict[str, Any] | None = None) -> list[Fi
         findings.extend(driver_findings)
     if build == "cuda" and nvidia:
         findings.extend(_arch_findings(torch, nvidia))
+    elif build == "cuda" and torch.get("devices"):
+        # No NVML (some containers, WSL): torch's own view of the devices still shows an arch mismatch.
+        findings.extend(_arch_findings(torch, list(torch["devices"])))
     hidden = bool(nvidia) and not any(d.get("visible", True) for d in nvidia)
     if build == "cuda" and nvidia and driver_ok and not hidden and not torch.get("cuda_available"):
         findings.append(

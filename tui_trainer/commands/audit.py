@@ -65,8 +65,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             requirements.requirements.extend(loaded.requirements)
             requirements.skipped.extend(loaded.skipped)
-    # Read the snapshot before auditing, so a bad file fails fast with exit 2.
+    # Read the snapshot and check the export folder before auditing, so a bad path fails fast with exit 2.
     old = snapshot.load(Path(args.compare)) if args.compare else None
+    if args.export:
+        folder = Path(args.export).parent
+        if not folder.is_dir():
+            raise UserError(f"cannot write snapshot {args.export}: folder {folder} does not exist")
+        if Path(args.export).is_dir():
+            raise UserError(f"cannot write snapshot {args.export}: it is a directory")
 
     result = run_audit(AuditOptions(requirements=requirements, smoke=not args.no_smoke, timeout=timeout))
     differences = None
