@@ -44,7 +44,7 @@ def test_exception_in_block_marks_run_failed(tmp_path):
     with pytest.raises(ZeroDivisionError):
         with monitor.start(tmp_path / "crash", echo=False) as run:
             run.log(step=1, loss=1.0)
-            1 / 0
+            raise ZeroDivisionError("division by zero")
     events = EventFollower(tmp_path / "crash").read_all()
     assert events[-1].type == "failed" and "ZeroDivisionError" in events[-1].error and events[-1].step == 1
     with pytest.raises(RuntimeError, match="already finished"):

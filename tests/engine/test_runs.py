@@ -15,7 +15,7 @@ DEAD_PID = 2**22 + 12345  # above the default pid_max, so never a live process
 def make_run(root, name, events, t0=1000.0):
     run_dir = root / name
     with EventLog(run_dir) as log:
-        for i, e in enumerate(events):
+        for e in events:
             log.write(e)
     return run_dir
 
