@@ -9,7 +9,8 @@ remember this.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -68,10 +69,10 @@ class CollapseParams:
             raise UserError(f"--seed must be a non-negative integer, got {self.seed}")
         if not (0.0 <= self.real_fraction <= 1.0) or math.isnan(self.real_fraction):
             raise UserError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
-        dims = 2 if self.model == "gmm" else 1
-        if self.accumulate and self.model != "mlp":
-            stored = self.samples * (self.generations + 1) * self.repeats * dims
-            if stored > MAX_ACCUMULATED_VALUES and self.model == "gmm":
+        if self.accumulate and self.model == "gmm":
+            # The Gaussian keeps running sums and the language model's tables are small; EM needs every point.
+            stored = self.samples * self.generations * self.repeats * 2
+            if stored > MAX_ACCUMULATED_VALUES:
                 raise UserError(
                     f"--accumulate with --samples {self.samples} × --generations {self.generations} × "
                     f"--repeats {self.repeats} would keep {stored:,} numbers; lower one of them"
@@ -173,7 +174,7 @@ Progress = Callable[[GenerationStats], None]
 ShouldStop = Callable[[], bool]
 
 
-def _generations_for(params: CollapseParams) -> tuple[dict[str, Any], Iterator[GenerationStats]]:
+def _generations_for(params: CollapseParams) -> tuple[dict[str, Any], Generator[GenerationStats, None, None]]:
     if params.model == "gaussian":
         from tui_trainer.collapse import gaussian
 
@@ -197,11 +198,13 @@ def run_experiment(
     reference, stream = _generations_for(params)
     records: list[GenerationStats] = []
     stopped = False
-    for stats in stream:
-        records.append(stats)
-        if on_generation is not None:
-            on_generation(stats)
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
+    # closing(): a stopped run still runs the model's cleanup (temp run dirs, torch thread setting) now.
+    with closing(stream):
+        for stats in stream:
+            records.append(stats)
+            if on_generation is not None:
+                on_generation(stats)
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
     return CollapseResult(params=params, reference=reference, generations=records, stopped=stopped)

@@ -20,7 +20,7 @@ Closed forms for replacement with no real data, t = number of fits = generation 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from tui_trainer.collapse.experiment import CollapseParams, GenerationStats, summarise
@@ -88,7 +88,7 @@ def reference(params: CollapseParams) -> dict[str, Any]:
     }
 
 
-def simulate(params: CollapseParams) -> Iterator[GenerationStats]:
+def simulate(params: CollapseParams) -> Generator[GenerationStats, None, None]:
     """Yield one GenerationStats per generation, all repeats at once."""
     import numpy as np
     from scipy.special import ndtr

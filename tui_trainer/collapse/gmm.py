@@ -18,7 +18,7 @@ the share of real mass outside the fit's own 95% region, and the sorted mixture 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from tui_trainer.collapse.experiment import CollapseParams, GenerationStats, summarise
@@ -257,7 +257,7 @@ def reference(params: CollapseParams) -> dict[str, Any]:
     }
 
 
-def simulate(params: CollapseParams) -> Iterator[GenerationStats]:
+def simulate(params: CollapseParams) -> Generator[GenerationStats, None, None]:
     import numpy as np
 
     ref = _reference()
