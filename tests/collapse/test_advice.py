@@ -13,10 +13,10 @@ from tui_trainer.errors import UserError
 
 
 @pytest.mark.parametrize(
-    ("share", "real"), [(0.3, "0.7"), (0.05, "0.95"), (1.0, "0"), (0.0, "1"), (0.333, "0.67")]
+    ("share", "real"), [(0.3, "0.7"), (0.02, "0.98"), (1.0, "0"), (0.0, "1"), (0.333, "0.667")]
 )
 def test_command_keeps_the_real_share(share, real):
-    assert collapse_command(share).endswith(f"--real-fraction {real}")
+    assert collapse_command(share) == f"tui-trainer collapse --real-fraction {real}"
     assert f"`{collapse_command(share)}`" in synthetic_share_advice(share)
 
 

@@ -149,3 +149,11 @@ def test_c4_known_values():
 def test_bad_params_name_the_flag(field, value, flag):
     with pytest.raises(UserError, match=flag):
         CollapseParams(**{field: value}).validate()
+
+
+def test_sizes_that_would_need_gigabytes_are_refused_before_running():
+    with pytest.raises(UserError, match="--repeats × --samples"):
+        CollapseParams(samples=1_000_000, repeats=1000).validate()
+    with pytest.raises(UserError, match="with --accumulate"):
+        CollapseParams(model="gmm", samples=1000, repeats=100, generations=50, accumulate=True).validate()
+    CollapseParams(model="gmm", samples=1000, repeats=100, generations=50).validate()

@@ -12,9 +12,9 @@ def collapse_command(share: float) -> str:
     if not isinstance(share, int | float) or math.isnan(share) or not 0.0 <= share <= 1.0:
         raise UserError(f"synthetic share must be between 0 and 1, got {share!r}")
     real = 1.0 - float(share)
-    # Two decimals is as fine as a share read from a provenance column deserves; keep 0 and 1 exact.
-    real_text = f"{real:.2f}".rstrip("0").rstrip(".") or "0"
-    return f"tui-trainer collapse --model gaussian --real-fraction {real_text}"
+    # Four significant digits, as the Data pane's finding writes it, so both name the same command;
+    # gaussian is the default model, the quickest to show the effect.
+    return f"tui-trainer collapse --real-fraction {real:.4g}"
 
 
 def synthetic_share_advice(share: float) -> str:

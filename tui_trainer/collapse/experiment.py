@@ -26,8 +26,8 @@ DEFAULTS: dict[str, dict[str, int]] = {
     "mlp": {"generations": 4, "samples": 3000, "repeats": 1},
 }
 
-# Beyond this many stored numbers an accumulating run would need gigabytes; refuse it with a message.
-MAX_ACCUMULATED_VALUES = 50_000_000
+# Points one fit may hold (all repeats together) before the arrays outgrow a laptop's memory.
+MAX_POINTS_PER_FIT: dict[str, int] = {"gaussian": 20_000_000, "gmm": 1_000_000}
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,19 @@ class CollapseParams:
             raise UserError(f"--seed must be a non-negative integer, got {self.seed}")
         if not (0.0 <= self.real_fraction <= 1.0) or math.isnan(self.real_fraction):
             raise UserError(f"--real-fraction must be between 0 and 1, got {self.real_fraction}")
+        # All repeats are one array per fit; beyond these sizes that array alone needs gigabytes. The
+        # Gaussian keeps running sums when accumulating, the mixture refits every point kept.
+        points = self.repeats * self.samples
         if self.accumulate and self.model == "gmm":
-            # The Gaussian keeps running sums and the language model's tables are small; EM needs every point.
-            stored = self.samples * self.generations * self.repeats * 2
-            if stored > MAX_ACCUMULATED_VALUES:
-                raise UserError(
-                    f"--accumulate with --samples {self.samples} × --generations {self.generations} × "
-                    f"--repeats {self.repeats} would keep {stored:,} numbers; lower one of them"
-                )
+            points *= self.generations
+        limit = MAX_POINTS_PER_FIT.get(self.model)
+        if limit is not None and points > limit:
+            flags = "--repeats × --samples" + (
+                " × --generations (with --accumulate)" if points != self.repeats * self.samples else ""
+            )
+            raise UserError(
+                f"{flags} = {points:,} points per fit for --model {self.model}; the most is {limit:,}"
+            )
         return self
 
     @property
