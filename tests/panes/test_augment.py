@@ -1,0 +1,223 @@
+"""The Augment pane: variants rendered in a worker are the library's (and the CLI's) pixels; keys edit, re-roll,
+save and load; text and audio previews; one deterministic SVG snapshot of the half-block renderer."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from rich.style import Style
+from textual.widgets import Input, OptionList, Static
+
+from tui_trainer import paths
+from tui_trainer.app import make_app
+from tui_trainer.augment.pipeline import Pipeline, load_pipeline
+from tui_trainer.panes.augment import AudioCell, AugmentPane, PreviewReady, VariantCell
+from tui_trainer.widgets.pixel_image import PixelImage, fit_size, half_block_rows
+
+SIZE = (120, 40)
+
+
+def _gradient(h: int = 24, w: int = 32) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 255 // (w - 1), y * 255 // (h - 1), ((x // 4 + y // 4) % 2) * 200], axis=-1)
+    return img.astype(np.uint8)
+
+
+@pytest.fixture
+def samples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A sample_data dir with one known image, one text and one WAV, so no test depends on the real samples."""
+    root = tmp_path / "sample_data"
+    (root / "images").mkdir(parents=True)
+    Image.fromarray(_gradient()).save(root / "images" / "gradient.png")
+    (root / "text").mkdir()
+    (root / "text" / "story.txt").write_text(
+        "The quick brown fox jumps over the lazy dog near the big old house.\n\nA happy child runs around the garden.\n"
+    )
+    (root / "audio").mkdir()
+    t = np.arange(4000) / 8000
+    pcm = (0.4 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+    with wave.open(str(root / "audio" / "tone.wav"), "wb") as fh:
+        fh.setnchannels(1)
+        fh.setsampwidth(2)
+        fh.setframerate(8000)
+        fh.writeframes(pcm.tobytes())
+    monkeypatch.setattr(paths, "sample_data_dir", lambda: root)
+    return root
+
+
+async def _settle(app, pilot) -> None:
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def _cell_images(pane: AugmentPane) -> list[np.ndarray]:
+    return [cell.query_one(PixelImage).image for cell in pane.query(VariantCell)]
+
+
+def _expected(pipeline: Pipeline, img: np.ndarray, seed: int, k: int) -> np.ndarray:
+    return pipeline.apply_numpy(img, np.random.default_rng([seed, k]), skip_normalize=True)
+
+
+async def test_opens_a_sample_image_and_renders_the_librarys_variants(samples: Path) -> None:
+    messages: list = []
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        assert pane.kind == "image" and pane.path == samples / "images" / "gradient.png"
+        images = _cell_images(pane)
+        assert len(images) == 9
+        assert np.array_equal(images[0], _gradient())
+        for k in range(8):
+            assert np.array_equal(images[k + 1], _expected(pane.pipeline, _gradient(), 0, k))
+        assert sum(isinstance(m, PreviewReady) for m in messages) >= 1
+        assert "gradient.png · image 32×24" in str(app.query_one("#aug-file", Static).content)
+
+
+async def test_arrow_keys_change_the_selected_parameter_and_rerender(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        before = _cell_images(pane)
+        assert pane.pipeline.image["rotation_range"] == 20.0
+        await pilot.press("right", "right", "plus")
+        await _settle(app, pilot)
+        assert pane.pipeline.image["rotation_range"] == 35.0
+        assert "35°" in str(app.query_one("#aug-params", OptionList).get_option_at_index(0).prompt)
+        after = _cell_images(pane)
+        assert not np.array_equal(before[1], after[1])
+        assert np.array_equal(after[1], _expected(pane.pipeline, _gradient(), 0, 0))
+        await pilot.press("down", "down", "down", "down", "down", "left")  # horizontal flip: toggles off
+        await _settle(app, pilot)
+        assert pane.pipeline.image["horizontal_flip"] is False
+
+
+async def test_space_rerolls_the_seed(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        first = _cell_images(pane)
+        await pilot.press("space")
+        await _settle(app, pilot)
+        assert pane.seed == 1
+        second = _cell_images(pane)
+        assert not np.array_equal(first[1], second[1])
+        assert np.array_equal(second[1], _expected(pane.pipeline, _gradient(), 1, 0))
+        assert "seed 1" in str(app.query_one("#aug-status", Static).content)
+
+
+async def test_save_then_load_pipeline_through_the_prompt(samples: Path, tmp_path: Path) -> None:
+    app = make_app(initial_pane="augment")
+    target = tmp_path / "mine.toml"
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        await pilot.press("right")
+        await pilot.press("s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert load_pipeline(target).to_dict() == pane.pipeline.to_dict()
+
+        exact = tmp_path / "exact.toml"
+        exact.write_text("[image]\nrotate = 90\n")
+        await pilot.press("l")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(exact)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert pane.pipeline.to_dict() == {"image": {"rotate": 90}}
+        images = _cell_images(pane)
+        # a 32×24 image turned a quarter about its centre: compare against the library's exact path
+        assert all(np.array_equal(images[k + 1], images[1]) for k in range(8))
+        square = np.asarray(Image.fromarray(_gradient()).crop((0, 0, 24, 24)))
+        assert np.array_equal(pane.pipeline.apply_numpy(square, np.random.default_rng(0)), np.rot90(square))
+
+
+async def test_bad_pipeline_file_is_reported_and_changes_nothing(samples: Path, tmp_path: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        before = pane.pipeline.to_dict()
+        bad = tmp_path / "bad.toml"
+        bad.write_text("[image]\nspin = 3\n")
+        assert pane.load_pipeline_file(bad) is False
+        await pilot.pause()
+        assert pane.pipeline.to_dict() == before
+        assert any("spin: unknown op" in n.message for n in list(app._notifications))
+
+
+async def test_unreadable_file_is_reported_and_the_previous_one_stays(samples: Path, tmp_path: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        junk = tmp_path / "junk.png"
+        junk.write_bytes(b"nope")
+        pane.open_path(junk)
+        await _settle(app, pilot)
+        assert any("junk.png: not a readable image" in n.message for n in list(app._notifications))
+        assert pane.path == samples / "images" / "gradient.png" and pane.kind == "image"
+
+
+async def test_text_preview_highlights_edits(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        pane.open_path(samples / "text" / "story.txt")
+        await _settle(app, pilot)
+        assert pane.kind == "text"
+        assert [o.id for o in app.query_one("#aug-params", OptionList).options][
+            0
+        ] == "text.synonym_replacement"
+        original = str(app.query_one("#aug-cell-0").query_one(".text-body", Static).content)
+        assert original.startswith("The quick brown fox jumps")
+        markup = str(app.query_one("#aug-cell-1").query_one(".text-body", Static).content)
+        # the default pipeline makes a synonym replacement, a swap and a deletion per example
+        assert (
+            "[bold $success]" in markup and "[bold $warning]" in markup and "[strike $text-muted]" in markup
+        )
+
+
+async def test_audio_preview_shows_waveform_and_spectrogram(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        pane.open_path(samples / "audio" / "tone.wav")
+        await _settle(app, pilot)
+        cells = list(pane.query(AudioCell))
+        assert pane.kind == "audio" and len(cells) == 4
+        for cell in cells:
+            assert cell.query_one(".wave", PixelImage).image is not None
+            assert cell.query_one(".spectrogram", PixelImage).image is not None
+
+
+def test_half_block_cells_put_the_top_pixel_in_front_and_the_bottom_behind() -> None:
+    img = np.array([[[255, 0, 0]], [[0, 0, 255]]], dtype=np.uint8)  # red above blue
+    rows = half_block_rows(img)
+    assert rows == [[("▀", Style(color="#ff0000", bgcolor="#0000ff"))]]
+    assert fit_size(8, 8, 40, 10) == (16, 16)  # whole-number upscale of an 8×8 digit
+    assert fit_size(100, 200, 50, 10) == (20, 40)
+    assert fit_size(10, 10, 30, 5, stretch=True) == (10, 30)
+
+
+def test_snapshot_half_block_grid(snap_compare, samples: Path) -> None:
+    app = make_app(theme="textual-dark", initial_pane="augment")
+
+    async def run_before(pilot) -> None:
+        await _settle(app, pilot)
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
