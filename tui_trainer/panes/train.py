@@ -35,7 +35,7 @@ from tui_trainer.panes.train_bridge import (
     TrainBridge,
 )
 from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
-from tui_trainer.widgets.findings_table import FindingsView
+from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.gpu_view import GpuView
 
 REDRAW_INTERVAL_S = 0.1  # at most ten redraws a second, however fast events arrive
@@ -144,6 +144,7 @@ class TrainPane(Pane):
         self.primary: str | None = None
         self._dirty = False
         self._log_owner: str | None = None
+        self._findings_shown: list = []
         self._log_shown = 0
         self._counter = 0
         self.config_path: Path | None = None
@@ -199,6 +200,8 @@ class TrainPane(Pane):
         view = self.query_one("#train-views", ContentSwitcher).visible_content
         targets = [w for w in (view.query("*") if view else []) if w.focusable]
         (targets[0] if targets else self).focus()
+        # A focus set before the Footer has subscribed leaves it blank; ask it to show this pane's keys.
+        self.call_after_refresh(self.screen.refresh_bindings)
 
     def busy_reason(self) -> str | None:
         for slot in self.runs.values():
@@ -417,7 +420,16 @@ class TrainPane(Pane):
         findings = []
         for slot in self.runs.values():
             findings.extend(slot.history.findings())
-        self.query_one(FindingsView).set_findings(findings)
+        # Rebuilding a DataTable resets its cursor and column widths: only do it when the findings changed.
+        if findings != self._findings_shown:
+            self._findings_shown = findings
+            self.query_one(FindingsView).set_findings(findings)
+            # DataTable measures new rows when idle, but can keep painting the header at the old widths
+            # until something else repaints it: repaint once the measuring has happened.
+            self.set_timer(REDRAW_INTERVAL_S, self._repaint_findings)
+
+    def _repaint_findings(self) -> None:
+        self.query_one(FindingsTable).refresh(layout=True)
 
     def _append_logs(self, slot: RunSlot) -> None:
         log = self.query_one("#train-log", RichLog)
