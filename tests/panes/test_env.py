@@ -209,3 +209,22 @@ def test_fake_result_is_deterministic():
     assert fake_result().findings == fake_result().findings
     assert fake_result().findings[0].severity is Severity.ERROR
     assert fake_torch()["build"] == "cuda" and Path(env.__file__).with_suffix(".tcss").is_file()
+
+
+async def test_a_result_landing_under_the_palette_does_not_steal_focus(monkeypatch):
+    from textual.command import CommandPalette
+
+    audit = FakeAudit(hold=True)
+    monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        focused_before = app.focused
+        audit.release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette) and app.focused is focused_before
+        assert app.query_one(EnvPane).result is not None

@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import Static, TabbedContent, Tabs
 from textual.worker import Worker, WorkerState
 
 from tui_trainer.audit import report, snapshot
@@ -83,8 +83,25 @@ class EnvPane(Pane):
 
     # ----- running the audit ------------------------------------------------------------------------------------
     def on_pane_activated(self) -> None:
+        self._focus_findings()
         if not self._started:
             self.start_audit()
+
+    def _focus_findings(self) -> None:
+        """Focus the table (so r/y/e and arrows work) unless the user is busy elsewhere.
+
+        Only from nothing or the tab bar, only on the base screen (not under the palette or a dialog), and
+        only while this pane is the visible one: a result landing mid-typing must not steal the keys.
+        """
+        focused = self.app.focused
+        if self.screen is not self.app.screen or not self.is_on_screen_tab():
+            return
+        if focused is None or isinstance(focused, Tabs):
+            self.query_one(FindingsTable).focus()
+
+    def is_on_screen_tab(self) -> bool:
+        tabs = self.app.query(TabbedContent)
+        return any(t.active == self.id for t in tabs)
 
     def on_unmount(self) -> None:
         self._cancel.set()  # stop the torch child and stop waiting on probes; nothing will show the result
@@ -133,7 +150,7 @@ class EnvPane(Pane):
             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, {counts['ok']} ok"
             f" · {event.result.seconds:.2f} s · r re-run · y copy fix · e export"
         )
-        self.query_one(FindingsTable).focus()
+        self._focus_findings()
 
     @on(Worker.StateChanged)
     def _on_worker_state(self, event: Worker.StateChanged) -> None:
