@@ -26,8 +26,8 @@ def test_lab_runs_put_collapse_beside_the_chosen_fraction_and_accumulate():
         (0.1, False),
         (0.0, True),
     ]
-    assert [r.label for r in runs] == ["F=0 replace", "F=0.1 replace", "F=0 accumulate"]
-    # Choosing "F=0 accumulate" in the form needs no extra run.
+    assert [r.label for r in runs] == ["F=0", "F=0.1", "F=0 accum."]
+    # Choosing "F=0 accum." in the form needs no extra run.
     runs = lab_runs(CollapseParams(real_fraction=0.0, accumulate=True))
     assert len(runs) == 2
 
@@ -55,7 +55,7 @@ async def test_run_key_runs_the_worker_and_fills_both_charts():
         assert finished and finished[-1] > messages.index(done[-1])
         variance = app.query_one("#collapse-variance", Chart)
         w2 = app.query_one("#collapse-w2", Chart)
-        assert [s.label for s in variance.series] == ["F=0 replace", "F=0.1 replace", "F=0 accumulate"]
+        assert [s.label for s in variance.series] == ["F=0", "F=0.1", "F=0 accum."]
         assert [len(s.points) for s in w2.series] == [6, 6, 6]
         # The chart shows the very numbers the experiment produced.
         assert w2.series[0].points[-1][1] == view.results["collapse"][-1].w2_mean
