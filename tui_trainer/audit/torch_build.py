@@ -344,7 +344,8 @@ def assess(torch: dict[str, Any], gpus: dict[str, Any] | None = None) -> list[Fi
                 Severity.ERROR,
                 "Could not read PyTorch's build",
                 f"The child process that imports torch did not report back: {torch.get('probe_error')}. "
-                "A hang here usually means a driver call that never returns.",
+                "A hang here usually means a driver call that never returns (on a very busy machine, retry with "
+                "a longer --timeout).",
                 f"{sys.executable} -c 'import torch; print(torch.__version__, torch.cuda.is_available())'",
                 {"error": torch.get("probe_error")},
             )
