@@ -137,10 +137,11 @@ def summarise(
     w = np.asarray(w2, dtype=float)
     t = np.asarray(tail_mass, dtype=float)
     r = v.size
-    q05, q25, median, q75, q95 = (float(x) for x in np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]))
-    std = float(v.std(ddof=1)) if r > 1 else 0.0
-    w2_std = float(w.std(ddof=1)) if r > 1 else 0.0
-    with np.errstate(divide="ignore"):
+    # A diverged repeat (inf) makes a figure NaN rather than a warning; the report writes it as null.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        q05, q25, median, q75, q95 = (float(x) for x in np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]))
+        std = float(v.std(ddof=1)) if r > 1 else 0.0
+        w2_std = float(w.std(ddof=1)) if r > 1 else 0.0
         log_v = np.log(np.maximum(v, np.finfo(float).tiny))
     return GenerationStats(
         generation=generation,
