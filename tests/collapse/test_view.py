@@ -123,3 +123,29 @@ def test_snapshot_after_a_run(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(LabApp(), terminal_size=(140, 40), run_before=run_before)
+
+
+async def test_a_new_press_replaces_a_running_one_without_mixing_numbers():
+    app = LabApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = app.query_one(CollapseView)
+        app.query_one("#collapse-model", Select).value = "gmm"
+        await pilot.pause()
+        await _set(app, "generations", "300")
+        view.focus()
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        app.query_one("#collapse-model", Select).value = "gaussian"
+        await pilot.pause()
+        await _set(app, "generations", "4")
+        view.focus()
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        assert not view.running
+        # Only the second press's generations: four per run, all Gaussian, none left over from the mixture.
+        assert {k: [s.generation for s in v] for k, v in view.results.items()} == {
+            key: [0, 1, 2, 3] for key in ("collapse", "chosen", "accumulate")
+        }
+        assert all("mu_mean" in s.fitted for v in view.results.values() for s in v)
+        assert str(app.query_one("#collapse-status", Static).render()).startswith("done: gaussian")

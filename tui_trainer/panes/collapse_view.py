@@ -84,6 +84,7 @@ class CollapseView(Vertical):
         """One generation of one lab run finished (never coalesced: every point is drawn); only this view
         keeps the numbers, so it does not bubble."""
 
+        press: int  # which press of `r` it belongs to: a replaced press's late messages are dropped
         run: LabRun
         stats: GenerationStats
         index: int
@@ -93,6 +94,7 @@ class CollapseView(Vertical):
     class LabFinished(Message, bubble=False):
         """Every run of a press finished, or the press was stopped."""
 
+        press: int
         stopped: bool
 
     def __init__(self, **kwargs) -> None:
@@ -101,6 +103,8 @@ class CollapseView(Vertical):
         self.results: dict[str, list[GenerationStats]] = {}
         self.running = False
         self._dirty = False
+        self._press = 0
+        self._worker: Worker | None = None
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -192,6 +196,7 @@ class CollapseView(Vertical):
         except UserError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
+        self._press += 1
         self.runs = lab_runs(params)
         self.results = {run.key: [] for run in self.runs}
         self.running = True
@@ -199,7 +204,7 @@ class CollapseView(Vertical):
         self._set_status(
             f"running {len(self.runs)} experiments: {', '.join(run.label for run in self.runs)} …"
         )
-        self._run_lab(self.runs)
+        self._worker = self._run_lab(self._press, self.runs)
 
     def action_stop(self) -> None:
         if self.running:
@@ -216,7 +221,7 @@ class CollapseView(Vertical):
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="collapse", description="Collapse experiment"
     )
-    def _run_lab(self, runs: list[LabRun]) -> None:
+    def _run_lab(self, press: int, runs: list[LabRun]) -> None:
         from tui_trainer.collapse.experiment import run_experiment
 
         worker = get_current_worker()
@@ -227,16 +232,16 @@ class CollapseView(Vertical):
             run_experiment(
                 run.params,
                 on_generation=lambda stats, run=run, index=index: self.post_message(
-                    self.GenerationDone(run, stats, index, total)
+                    self.GenerationDone(press, run, stats, index, total)
                 ),
                 should_stop=lambda: worker.is_cancelled,
             )
-        self.post_message(self.LabFinished(stopped=worker.is_cancelled))
+        self.post_message(self.LabFinished(press, stopped=worker.is_cancelled))
 
     @on(GenerationDone)
     def _generation_done(self, message: GenerationDone) -> None:
-        if message.run.key not in self.results:
-            return  # a message from a press that has since been replaced
+        if message.press != self._press:
+            return
         self.results[message.run.key].append(message.stats)
         self._dirty = True
         self._set_status(
@@ -246,6 +251,8 @@ class CollapseView(Vertical):
 
     @on(LabFinished)
     def _lab_finished(self, message: LabFinished) -> None:
+        if message.press != self._press:
+            return
         self.running = False
         self._dirty = True
         self._redraw_if_dirty()
@@ -253,8 +260,8 @@ class CollapseView(Vertical):
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "collapse":
-            return
+        if event.worker is not self._worker:
+            return  # another widget's worker, or a press since replaced
         if event.state == WorkerState.ERROR:
             self.running = False
             error = event.worker.error
