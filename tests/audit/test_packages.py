@@ -177,3 +177,19 @@ def test_assess_reports_project_requirements_once():
     installed[1] = fake_dist("numpy", "1.20.0")
     findings = packages.assess({"installed": installed}, environment=ENV)
     assert [f.id for f in findings] == ["packages.conflict"]  # reported once, as the pip-check conflict
+
+
+def test_requested_extras_pull_in_their_own_requirements(tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("textual[syntax]>=8\n")
+    loaded = packages.load_requirements(req)
+    installed = [
+        fake_dist(
+            "textual", "8.2.8", "rich>=13", "tree-sitter>=0.23; extra == 'syntax'", "pytest; extra == 'dev'"
+        ),
+        fake_dist("rich", "14.0.0"),
+    ]
+    findings = packages.check_requirements(loaded.requirements, installed, ENV)
+    assert [(f.id, f.evidence["package"]) for f in findings] == [("packages.missing", "tree-sitter")]
+    assert "textual[syntax]" in findings[0].evidence["source"]
+    assert findings[0].fix == "pip install 'tree-sitter>=0.23'"

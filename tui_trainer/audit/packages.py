@@ -195,7 +195,7 @@ def _applies(req: Requirement, environment: dict[str, str] | None, extra: str = 
     if req.marker is None:
         return True
     env = dict(environment or {})
-    env.setdefault("extra", extra)
+    env["extra"] = extra
     try:
         return bool(req.marker.evaluate(env))
     except (UndefinedComparison, UndefinedEnvironmentName, InvalidVersion):
@@ -281,7 +281,37 @@ def check_requirements(
                     },
                 )
             )
+        if req.extras:
+            findings.extend(_check_extras(line, dist, installed, environment))
     return findings
+
+
+def _check_extras(
+    line: RequirementLine,
+    dist: dict[str, Any],
+    installed: list[dict[str, Any]],
+    environment: dict[str, str] | None,
+) -> list[Finding]:
+    """`torch[opt]` also needs what the `opt` extra pulls in: check those the same way."""
+    req = line.requirement
+    needed: list[RequirementLine] = []
+    for text in dist.get("requires") or []:
+        try:
+            dep = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if dep.marker is None or "extra" not in str(dep.marker):
+            continue  # base requirements are the pip-check's business
+        for extra in sorted(req.extras):
+            if _applies(dep, environment, extra=extra):
+                # Strip the marker: it has been evaluated, and check_requirements must not re-evaluate it.
+                bare = Requirement(
+                    f"{dep.name}{'[' + ','.join(sorted(dep.extras)) + ']' if dep.extras else ''}"
+                    f"{dep.specifier}"
+                )
+                needed.append(RequirementLine(bare, f"{line.source} ({req.name}[{extra}])"))
+                break
+    return check_requirements(needed, installed, environment)
 
 
 def find_conflicts(
