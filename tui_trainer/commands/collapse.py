@@ -74,7 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _text_table(result) -> str:
     lines = [
-        f"collapse: model={result.params.model} estimator={result.params.estimator} samples={result.params.samples} "
+        f"collapse: model={result.params.model}"
+        + (f" estimator={result.params.estimator}" if result.params.model == "gaussian" else "")
+        + f" samples={result.params.samples} "
         f"repeats={result.params.repeats} real_fraction={result.params.real_fraction:g} "
         f"accumulate={result.params.accumulate} seed={result.params.seed}",
         f"{'gen':>4} {'fits':>4} {'var mean':>10} {'var median':>10} {'W2 mean':>10} {'tail mass':>10} {'heldout':>9}",
