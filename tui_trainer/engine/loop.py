@@ -5,7 +5,7 @@ call it directly. Every event goes to `RUN_DIR/events.jsonl` (rank 0 only) and t
 
 Keeping within a few percent of a bare PyTorch loop decides most of the shape here:
 - per-step losses stay on the device in a list; they are read back with one sync when a `step` event is
-  due (every step for the first steps, then at most ~20 a second, or every `train.log_every` steps), so
+  due (every step for the first 20 steps, then at most ~10 a second, or every `train.log_every` steps), so
   the GPU is not stalled by `.item()` each step and a NaN is still pinned to its exact step and batch;
 - the global grad norm is computed only on the steps that report it (or every step when clipping);
 - data are in-memory tensors indexed per batch, in an order a DistributedSampler fixes from (seed, epoch),
@@ -50,8 +50,8 @@ from tui_trainer.errors import UserError
 
 log = logging.getLogger("tui_trainer.engine.loop")
 
-ADAPTIVE_EVERY_STEP = 50  # the first steps of a run are all reported: that is when things go wrong
-ADAPTIVE_INTERVAL_S = 0.05  # then at most ~20 step events a second
+ADAPTIVE_EVERY_STEP = 20  # the first steps of a run are all reported: that is when things go wrong
+ADAPTIVE_INTERVAL_S = 0.1  # then at most ~10 step events a second (the UI redraws at most ~10 a second)
 DIST_LOG_EVERY = 10  # under torchrun, step events (and rank agreement) at fixed steps
 
 
@@ -169,6 +169,10 @@ class _Emitter:
     def sync(self) -> None:
         if self.writer is not None:
             self.writer.sync()
+
+    def sync_soon(self) -> None:
+        if self.writer is not None:
+            self.writer.sync_soon()
 
 
 def run_training(
@@ -578,16 +582,19 @@ class _Trainer:
         max_steps = cfg.max_steps or None
         from tui_trainer.engine import distributed
 
-        # Window of not-yet-reported steps: device losses, (step, epoch, batch) and timings.
+        # Window of not-yet-reported steps: their losses (still on the device) and timings. A step's epoch and
+        # batch follow from its number (every epoch has batches_per_epoch steps), so they are not stored.
         w_losses: list[Any] = []
-        w_pos: list[tuple[int, int, int]] = []
+        bpe = self.batches_per_epoch
         w_samples = 0
         w_wait = 0.0
         w_compute = 0.0
         w_start = perf()
         last_emit = perf()
         grad_norm = None
-        epoch_losses: list[Any] = []
+        epoch_loss_sum = 0.0
+        epoch_loss_n = 0
+        carried = 0  # leading window steps already counted in the previous epoch's mean
         start_step = self.step
         model.train()
 
@@ -638,11 +645,8 @@ class _Trainer:
                     self.scheduler.step()
                 self.step = next_step
                 self.batch_in_epoch = b + 1
-                detached = loss.detach()
-                w_losses.append(detached)
-                epoch_losses.append(detached)
-                w_pos.append((self.step, self.epoch, b))
-                w_samples += int(idx.shape[0])
+                w_losses.append(loss.detach())
+                w_samples += idx.shape[0]
                 t2 = perf()
                 w_wait += t1 - t0
                 w_compute += t2 - t1
@@ -659,7 +663,8 @@ class _Trainer:
                         self.dist, [int(bad is not None), int(self.stop_requested is not None)], self.device
                     )
                     if bad is not None:
-                        s, e, bi = w_pos[bad]
+                        s = self.step - len(values) + 1 + bad
+                        e, bi = divmod(s - 1, bpe)
                         self.emit(Step(step=s, epoch=e, loss=values[bad], lr=self._lr(), grad_norm=gn))
                         if cfg.stop_on_nan:
                             self.step, self.epoch = s, e
@@ -672,6 +677,10 @@ class _Trainer:
                         raise StopTraining("failed", "nan_loss", f"another rank saw a non-finite loss by step {self.step}")
                     finite = [v for v in values if math.isfinite(v)]
                     mean_loss = sum(finite) / len(finite) if finite else float("nan")
+                    this_epoch = [v for v in values[carried:] if math.isfinite(v)]
+                    epoch_loss_sum += sum(this_epoch)
+                    epoch_loss_n += len(this_epoch)
+                    carried = 0
                     elapsed = max(now - w_start, 1e-9)
                     if bad is None:
                         self.last_loss = values[-1]
@@ -687,7 +696,7 @@ class _Trainer:
                                 compute_s=round(w_compute, 6),
                             )
                         )
-                    w_losses, w_pos, w_samples, w_wait, w_compute = [], [], 0, 0.0, 0.0
+                    w_losses, w_samples, w_wait, w_compute = [], 0, 0.0, 0.0
                     w_start = last_emit = perf()
                     grad_norm = None
                     if flags[1] and self.stop_requested is None:
@@ -709,11 +718,15 @@ class _Trainer:
                     model.train()
             if max_steps is not None and self.step >= max_steps and self.batch_in_epoch < n_batches:
                 break
-            # End of epoch.
-            train_loss = None
-            if epoch_losses:
-                train_loss = float(torch.stack(epoch_losses).float().mean())
-            epoch_losses = []
+            # End of epoch: the mean training loss includes the steps not yet reported.
+            if len(w_losses) > carried:
+                pending = [v for v in torch.stack(w_losses[carried:]).float().tolist() if math.isfinite(v)]
+                epoch_loss_sum += sum(pending)
+                epoch_loss_n += len(pending)
+            # Counted now; the step event that reports them later must not count them again.
+            carried = len(w_losses)
+            train_loss = epoch_loss_sum / epoch_loss_n if epoch_loss_n else None
+            epoch_loss_sum, epoch_loss_n = 0.0, 0
             early = False
             if not cfg.eval_every:
                 early = self._evaluate(train_loss)
@@ -725,7 +738,7 @@ class _Trainer:
                 self.scheduler.step()
             self.epoch += 1
             self.batch_in_epoch = 0
-            self.emit.sync()
+            self.emit.sync_soon()
             if early:
                 raise StopTraining("early_stopped")
             if max_steps is not None and self.step >= max_steps:
