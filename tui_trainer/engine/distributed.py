@@ -65,6 +65,17 @@ def agree(ctx: DistContext, flags: list[int], device) -> list[int]:
     return [int(v) for v in tensor.tolist()]
 
 
+def all_pids(ctx: DistContext) -> set[int]:
+    """Every rank's pid (so the GPU view can mark all training processes, not only rank 0's)."""
+    if not ctx.enabled:
+        return {os.getpid()}
+    import torch.distributed as dist
+
+    gathered: list[int | None] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, os.getpid())
+    return {int(p) for p in gathered if p is not None}
+
+
 def wrap_model(ctx: DistContext, model, device):
     if not ctx.enabled:
         return model

@@ -238,10 +238,13 @@ class _Trainer:
         sampler = None
         try:
             self._setup()
+            from tui_trainer.engine import distributed
+
+            pids = distributed.all_pids(self.dist)  # a collective: every rank takes part
             if telemetry and self.dist.is_main:
                 from tui_trainer.engine.telemetry import TelemetrySampler
 
-                sampler = TelemetrySampler(self.cfg.telemetry.interval_s, training_pids={os.getpid()})
+                sampler = TelemetrySampler(self.cfg.telemetry.interval_s, training_pids=pids)
                 self.emit(sampler.sample())
                 sampler.start(self._emit_system)
             status = self._train()
