@@ -291,3 +291,13 @@ def test_any_size_numpy_and_torch_agree(img: np.ndarray, seed: int) -> None:
     ref = apply_params_numpy(img, params[0])
     got = apply_params_torch(_batch(img, 1), params).permute(0, 2, 3, 1).numpy()[0]
     assert np.abs(ref.astype(int) - got.astype(int)).max() <= 1
+
+
+def test_colour_and_noise_leave_alpha_alone_in_both_paths() -> None:
+    img = _img(9, 9, 4)
+    spec = ImageSpec(brightness=(0.5, 0.5), hue=(0.2, 0.2), noise_std=(0.1, 0.1))
+    out = augment_numpy(img, spec, np.random.default_rng(0))
+    assert np.array_equal(out[..., 3], img[..., 3]) and not np.array_equal(out[..., :3], img[..., :3])
+    batch = _batch(img, 10)
+    got = augment_batch_torch(batch, spec, torch.Generator().manual_seed(0))
+    assert torch.equal(got[:, 3], batch[:, 3])

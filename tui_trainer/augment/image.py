@@ -446,12 +446,20 @@ def apply_params_numpy(image: np.ndarray, p: ImageParams) -> np.ndarray:
     if not p.is_identity:
         cval = np.float32(p.cval / 255.0) if is_uint8 else np.float32(p.cval)
         x = warp_numpy(x, _with_cval(p, float(cval)))
-    x = _colour_np(x, p)
+    # Colour and noise leave an alpha channel alone: transparency is not a colour.
+    k = 3 if x.shape[2] == 4 else x.shape[2]
+    if p.has_colour:
+        x = (
+            np.concatenate([_colour_np(x[..., :k], p), x[..., k:]], axis=-1)
+            if k < x.shape[2]
+            else _colour_np(x, p)
+        )
     if p.blur_sigma > 0:
         x = _blur_np(x, p.blur_sigma)
     if p.noise_std > 0:
-        noise = np.random.default_rng(p.noise_seed).standard_normal(x.shape, dtype=np.float32)
-        x = np.clip(x + np.float32(p.noise_std) * noise, 0.0, 1.0)
+        noise = np.random.default_rng(p.noise_seed).standard_normal((*x.shape[:2], k), dtype=np.float32)
+        x = x.copy()
+        x[..., :k] = np.clip(x[..., :k] + np.float32(p.noise_std) * noise, 0.0, 1.0)
     if p.erase_box is not None:
         top, left, bh, bw = p.erase_box
         x = x.copy()
@@ -743,7 +751,13 @@ def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: tor
         cval = p0.cval / 255.0 if is_uint8 else p0.cval
         inverses = np.stack([p.inverse for p in params])
         x = warp_torch(x, inverses, p0.fill_mode, float(np.float32(cval)), p0.interpolation)
-    x = _colour_torch(x, params)
+    k = 3 if c == 4 else c  # colour and noise leave an alpha channel alone
+    if any(p.has_colour for p in params):
+        x = (
+            torch.cat([_colour_torch(x[:, :k], params), x[:, k:]], dim=1)
+            if k < c
+            else _colour_torch(x, params)
+        )
     for sigma in sorted({p.blur_sigma for p in params if p.blur_sigma > 0}):
         sel = torch.tensor([p.blur_sigma == sigma for p in params], device=x.device)
         x = (
@@ -754,9 +768,9 @@ def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: tor
     stds = [p.noise_std for p in params]
     if any(s > 0 for s in stds):
         gen_device = generator.device if generator is not None else torch.device("cpu")
-        noise = torch.randn(x.shape, generator=generator, device=gen_device).to(x.device)
+        noise = torch.randn((n, k, h, w), generator=generator, device=gen_device).to(x.device)
         std = torch.tensor(stds, dtype=torch.float32, device=x.device).view(n, 1, 1, 1)
-        x = (x + std * noise).clamp(0.0, 1.0)
+        x[:, :k] = (x[:, :k] + std * noise).clamp(0.0, 1.0)
     for i, p in enumerate(params):
         if p.erase_box is not None:
             top, left, bh, bw = p.erase_box
