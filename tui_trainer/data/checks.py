@@ -636,3 +636,30 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def offending_rows(finding: Finding, schema: pl.Schema) -> pl.Expr | None:
+    """A filter selecting every row a finding is about, or None where only its example rows can be shown."""
+    columns = finding.evidence.get("columns") or []
+    ev = finding.evidence
+    if finding.id == "duplicates" and columns:
+        return ~row_hash(list(columns), schema).is_first_distinct()
+    if len(columns) != 1 or columns[0] not in schema:
+        return None
+    name = columns[0]
+    dtype = schema[name]
+    c = pl.col(name)
+    f = clean(name, dtype).cast(pl.Float64) if dtype.is_numeric() else None
+    if finding.id == "missing":
+        return c.is_null() | c.is_nan() if dtype.is_float() else c.is_null()
+    if finding.id == "zeros":
+        return c == 0
+    if finding.id == "infinite":
+        return c.is_infinite()
+    if finding.id == "outliers_zscore" and f is not None and ev.get("std"):
+        return f.is_finite() & (((f - ev["mean"]) / ev["std"]).abs() > ev["threshold"])
+    if finding.id == "outliers_iqr" and f is not None and "lower" in ev:
+        return f.is_finite() & ((f < ev["lower"]) | (f > ev["upper"]))
+    if finding.id == "synthetic_share":
+        return _is_synthetic(dtype, name)
+    return None

@@ -188,6 +188,8 @@ class ViewState:
     descending: bool = False
     filter_text: str = ""
     rows: list[int] | None = None  # a finding's row indices: show only those
+    condition: pl.Expr | None = None  # a finding's own filter (all its rows), when it has one
+    focus: str = ""  # what `rows`/`condition` stand for, for the status line
 
 
 class Pager:
@@ -209,7 +211,9 @@ class Pager:
 
     def view(self) -> pl.LazyFrame:
         lf = self.source.with_row_index(ROW_INDEX)
-        if self.state.rows is not None:
+        if self.state.condition is not None:
+            lf = lf.filter(self.state.condition)
+        elif self.state.rows is not None:
             lf = lf.filter(pl.col(ROW_INDEX).is_in(pl.Series(self.state.rows, dtype=pl.UInt32).implode()))
         if self.state.filter_text:
             lf = lf.filter(parse_filter(self.state.filter_text, self._schema))
@@ -243,9 +247,16 @@ class Pager:
         self.state.sort = None if column == ROW_INDEX else column
         self.state.descending = descending
 
-    def show_rows(self, rows: list[int] | None) -> None:
+    def show_rows(self, rows: list[int] | None, condition: pl.Expr | None = None, focus: str = "") -> None:
+        """Limit the view to a finding's rows (its filter if it has one, else its example indices); None clears."""
         self.state.rows = list(rows) if rows is not None else None
+        self.state.condition = condition if rows is not None or condition is not None else None
+        self.state.focus = focus if (rows is not None or condition is not None) else ""
         self._total = None
+
+    def replace_source(self, lf: pl.LazyFrame) -> None:
+        """Same rows, faster storage (the in-memory copy once it is read); the view state is kept."""
+        self.source = lf
 
     def total_rows(self) -> int:
         if self._total is None:

@@ -374,3 +374,46 @@ def write_output(lf: pl.LazyFrame, out_path: str | Path, force: bool = False) ->
     except OSError as exc:
         raise UserError(f"--out {out_path}: cannot write it: {exc.strerror or exc}") from None
     return frame.height
+
+
+@dataclass
+class RecipeEffect:
+    """Before/after counts of a recipe, for the pane to show as the user picks fixes."""
+
+    rows_before: int
+    rows_after: int
+    columns_before: int
+    columns_after: int
+    missing_before: int
+    missing_after: int
+    duplicates_before: int
+    duplicates_after: int
+
+    def describe(self) -> str:
+        return (
+            f"rows {self.rows_before} → {self.rows_after} · columns {self.columns_before} → {self.columns_after} · "
+            f"missing cells {self.missing_before} → {self.missing_after} · "
+            f"duplicate rows {self.duplicates_before} → {self.duplicates_after}"
+        )
+
+
+def _counts(lf: pl.LazyFrame, engine: str) -> tuple[int, int, int, int]:
+    schema = lf.collect_schema()
+    names = schema.names()
+    if not names:
+        return int(lf.select(pl.len()).collect(engine=engine).item()), 0, 0, 0
+    from tui_trainer.data.profile import row_hash
+
+    missing = pl.sum_horizontal([_clean(n, schema[n]).null_count() for n in names])
+    row = lf.select(
+        pl.len().alias("rows"), missing.alias("missing"), row_hash(names, schema).n_unique().alias("distinct")
+    ).collect(engine=engine)
+    rows, miss, distinct = (int(row[c][0] or 0) for c in ("rows", "missing", "distinct"))
+    return rows, len(names), miss, (rows - distinct) if rows else 0
+
+
+def recipe_effect(lf: pl.LazyFrame, recipe: Recipe, engine: str = "streaming") -> RecipeEffect:
+    """Rows, columns, missing cells and duplicate rows before and after `recipe`."""
+    before = _counts(lf, engine)
+    after = _counts(apply_recipe(lf, recipe), engine) if not recipe.is_empty else before
+    return RecipeEffect(before[0], after[0], before[1], after[1], before[2], after[2], before[3], after[3])

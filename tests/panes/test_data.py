@@ -1,0 +1,210 @@
+"""Data pane through Pilot: open, profile, findings → rows, paging, sort, filter errors, label, recipe, snapshot."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import polars as pl
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from tests.conftest import SAMPLE_DATA
+from tui_trainer.app import make_app
+from tui_trainer.panes.data import PAGE_SIZE, ChooseLabelScreen, DataPane, OpenDataScreen
+from tui_trainer.widgets.findings_table import FindingsTable
+
+PENGUINS = SAMPLE_DATA / "penguins.csv"
+
+
+async def _settle(app, pilot) -> None:
+    for _ in range(4):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def _open(app, pilot, path: Path) -> DataPane:
+    pane = app.query_one(DataPane)
+    pane.open_path(path)
+    await _settle(app, pilot)
+    return pane
+
+
+def _status(pane: DataPane) -> str:
+    return str(pane.query_one("#data-status", Static).render())
+
+
+async def test_opening_penguins_shows_profile_findings_and_first_page():
+    messages = []
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        assert pane.inspection is not None and pane.inspection.profile.rows == 344
+        columns = pane.query_one("#data-columns", DataTable)
+        assert columns.row_count == 8
+        assert columns.get_row("sex")[2] == "11 (3.2%)"
+        findings = pane.query_one(FindingsTable).findings
+        assert {("missing", "sex")} <= {(f.id, f.evidence["columns"][0]) for f in findings}
+        rows = pane.query_one("#data-rows", DataTable)
+        assert rows.row_count == PAGE_SIZE
+        assert "344 rows × 8 columns" in _status(pane)
+        kinds = [
+            type(m).__name__ for m in messages if type(m).__name__ in ("Opened", "Progress", "Inspected")
+        ]
+        assert kinds[0] == "Opened" and kinds[-1] == "Inspected" and "Progress" in kinds
+
+
+async def test_enter_on_a_finding_jumps_to_its_rows():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        table = pane.query_one(FindingsTable)
+        index = next(
+            i for i, f in enumerate(table.findings) if f.id == "missing" and f.evidence["columns"] == ["sex"]
+        )
+        table.focus()
+        table.move_cursor(row=index)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        rows = pane.query_one("#data-rows", DataTable)
+        assert rows.row_count == 11  # every row missing sex, not only the examples
+        frame = pl.read_csv(PENGUINS, null_values="NA")
+        expected = frame.with_row_index("#").filter(pl.col("sex").is_null())["#"].to_list()
+        assert [int(str(rows.get_row_at(i)[0])) for i in range(rows.row_count)] == expected
+        assert "missing rows" in rows.border_title
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert rows.row_count == PAGE_SIZE
+
+
+async def test_paging_and_sorting_materialise_only_a_page():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        await pilot.press("n")
+        await _settle(app, pilot)
+        rows = pane.query_one("#data-rows", DataTable)
+        assert str(rows.get_row_at(0)[0]) == str(PAGE_SIZE)
+        await pilot.press("n", "n", "n")
+        await _settle(app, pilot)
+        assert rows.row_count == 344 - 3 * PAGE_SIZE  # the last page is partial; paging stops there
+        rows.move_cursor(column=6)  # body_mass_g
+        await pilot.press("s", "s")
+        await _settle(app, pilot)
+        values = [rows.get_row_at(i)[6] for i in range(3)]
+        assert values == ["6300", "6050", "6000"]
+        assert "sorted by body_mass_g ↓" in rows.border_title
+
+
+async def test_bad_filter_is_shown_in_the_pane_and_a_good_one_applies():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        await pilot.press("slash")
+        box = pane.query_one("#data-filter", Input)
+        assert box.has_focus
+        box.value = 'pl.col("nope") > 1'
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert "filter not applied" in _status(pane) and "nope" in _status(pane)
+        box.value = "species = 'Gentoo' AND body_mass_g > 5500"
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        rows = pane.query_one("#data-rows", DataTable)
+        expected = pl.read_csv(PENGUINS, null_values="NA").filter(
+            (pl.col("species") == "Gentoo") & (pl.col("body_mass_g") > 5500)
+        )
+        assert rows.row_count == expected.height > 0
+
+
+async def test_unreadable_file_becomes_a_notification_not_a_crash(tmp_path: Path):
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, bad)
+        assert "ragged rows: line 3" in _status(pane) and str(bad) in _status(pane)
+        assert any("ragged" in str(n.message) for n in app._notifications)
+        assert pane.busy_reason() is None
+
+
+async def test_file_picker_opens_typed_path():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.focused, DataTable) and app.focused.id == "data-columns"  # keys work at once
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, OpenDataScreen)
+        app.screen.query_one(Input).value = str(PENGUINS)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert app.query_one(DataPane).inspection.profile.rows == 344
+
+
+async def test_label_chooser_adds_imbalance_finding():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        pane.query_one("#data-columns").focus()
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, ChooseLabelScreen)
+        await pilot.press("down", "enter")  # first column after "(no label)": species
+        await _settle(app, pilot)
+        assert pane.label == "species"
+        imbalance = [f for f in pane.query_one(FindingsTable).findings if f.id == "imbalance"]
+        assert imbalance and imbalance[0].evidence["class_counts"] == {
+            "Adelie": 152,
+            "Gentoo": 124,
+            "Chinstrap": 68,
+        }
+
+
+async def test_recipe_builder_shows_counts_and_saves_toml(tmp_path: Path):
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        columns = pane.query_one("#data-columns", DataTable)
+        columns.focus()
+        columns.move_cursor(row=6)  # sex
+        await pilot.press("m")
+        await _settle(app, pilot)
+        recipe_text = str(pane.query_one("#data-recipe", Static).render())
+        assert "drop rows missing sex" in recipe_text and "rows 344 → 333" in recipe_text
+        columns.move_cursor(row=2)  # bill_length_mm
+        await pilot.press("i")  # mean
+        await _settle(app, pilot)
+        assert pane.recipe.fill["bill_length_mm"].strategy == "mean"
+        await pilot.press("x")  # clip by z-score
+        await pilot.press("d")
+        await _settle(app, pilot)
+        assert "drop duplicates" in str(pane.query_one("#data-recipe", Static).render())
+        target = tmp_path / "fix.toml"
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        saved = tomllib.loads(target.read_text())
+        assert saved["drop_missing"] == ["sex"] and saved["drop_duplicates"] is True
+        assert saved["fill"]["bill_length_mm"] == {"strategy": "mean"}
+        assert saved["outliers"][0] == {
+            "columns": ["bill_length_mm"],
+            "method": "zscore",
+            "action": "clip",
+            "threshold": 3.0,
+        }
+
+
+@pytest.mark.parametrize("size", [(120, 40)])
+def test_snapshot_of_penguins_profile(snap_compare, size):
+    async def run_before(pilot) -> None:
+        pane = pilot.app.query_one(DataPane)
+        pane.open_path(PENGUINS)
+        await _settle(pilot.app, pilot)
+        pane.query_one("#data-columns").focus()
+        # DataTable measures column widths on idle; give the findings table its idle turn before the capture.
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(initial_pane="data"), terminal_size=size, run_before=run_before)
