@@ -334,3 +334,27 @@ async def test_every_train_key_is_in_the_palette_and_help():
         assert {"n", "p", "s", "c", "a", "o", "l", "e", "v"} <= keys
         titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
         assert "Train: Overlay another run" in titles and "Train: Pause / resume the run" in titles
+
+
+def test_launch_engine_rejects_a_bad_config_naming_the_key(tmp_path):
+    from tui_trainer.engine.config import ConfigError
+
+    config = tmp_path / "bad.toml"
+    config.write_text('[data]\npath = "x.csv"\n[optim]\nlr = "fast"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="optim.lr|lr"):
+        train_module.launch_engine(config, (), tmp_path / "run", False)
+    assert not (tmp_path / "run").exists()  # nothing spawned, nothing written
+
+
+def test_launch_engine_never_reuses_a_folder_holding_a_run(tmp_path):
+    from tui_trainer.errors import UserError
+
+    config = tmp_path / "ok.toml"
+    config.write_text('[data]\npath = "x.csv"\n', encoding="utf-8")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(UserError, match="already holds a run"):
+        train_module.launch_engine(config, (), run_dir, False)
+    with pytest.raises(UserError, match="no such run folder"):
+        train_module.launch_engine(None, (), tmp_path / "missing", True)

@@ -8,7 +8,6 @@ burst of 10,000 events costs ten frames. Nothing here imports torch: starting a 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,41 +80,56 @@ def launch_engine(
 ) -> tuple[EngineControl, Path]:
     """Load the config and spawn the engine process; returns its handle and the run dir. Tests replace this.
 
-    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir.
+    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir. The rules
+    are the `train` command's: a new run never reuses a folder holding a run; --resume reads RUN_DIR/config.toml.
     """
-    from tui_trainer.engine import process, runs
-    from tui_trainer.engine.config import load_config
+    from tui_trainer.engine.config import ConfigError, load_config
+    from tui_trainer.engine.follow import EVENTS_FILE
+    from tui_trainer.engine.headless import default_run_dir
+    from tui_trainer.engine.process import start_engine
     from tui_trainer.errors import UserError
 
     if resume:
-        if run_dir is None:
-            raise UserError("resume needs a run folder")
+        if run_dir is None or not Path(run_dir).is_dir():
+            raise UserError(f"resume {run_dir}: no such run folder")
         run_dir = Path(run_dir)
         if config_path is None:
-            config_path = _run_config_path(run_dir)
+            config_path = run_dir / "config.toml"
+            if not config_path.is_file():
+                raise ConfigError(
+                    f"resume {run_dir}: {config_path} not found; give the config the run was started with"
+                )
     if config_path is None:
         raise UserError("no config given: pass a TOML config (e.g. sample_data/configs/tabular.toml)")
     config = load_config(Path(config_path), overrides)
     if run_dir is None:
-        run_dir = (
-            runs.new_run_dir(config) if hasattr(runs, "new_run_dir") else _default_run_dir(Path(config_path))
+        run_dir = default_run_dir(Path(config_path))
+    run_dir = Path(run_dir)
+    if not resume and (run_dir / EVENTS_FILE).exists():
+        raise UserError(
+            f"{run_dir} already holds a run; attach to it (a) or resume it with `tui-trainer train --resume`"
         )
-    handle = process.start_engine(config, Path(run_dir), resume=resume)
-    return handle, Path(run_dir)
+    ensure_resource_tracker()
+    return start_engine(config, run_dir, resume=resume), run_dir
 
 
-def _run_config_path(run_dir: Path) -> Path:
-    from tui_trainer.errors import UserError
+def ensure_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with the real stderr.
 
-    for name in ("config.toml",):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    raise UserError(f"{run_dir}: no config.toml in this run folder, so it cannot be resumed here")
+    Inside a running Textual app `sys.stderr` is Textual's capture object, whose file descriptor the tracker
+    cannot pass to its own process ("bad value(s) in fds_to_keep"), so the first spawn from the app would fail.
+    The tracker is started once per process; doing it with the real stderr makes every later spawn work.
+    """
+    import sys
+    from multiprocessing import resource_tracker
 
-
-def _default_run_dir(config_path: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config_path.stem}-{stamp}"
+    saved = sys.stderr
+    try:
+        if sys.__stderr__ is not None:
+            sys.stderr = sys.__stderr__
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = saved
 
 
 class TrainPane(Pane):
@@ -150,7 +164,6 @@ class TrainPane(Pane):
         self.config_path: Path | None = None
         self.redraws = 0  # frames pushed to the widgets (what the burst test bounds)
         self.metrics_messages = 0
-        self.clock = time.time  # tests pin it so the header's "ago" is deterministic
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -347,7 +360,8 @@ class TrainPane(Pane):
     @on(CheckpointSaved)
     def _on_checkpoint(self, message: CheckpointSaved) -> None:
         message.stop()
-        if message.key == self.primary:
+        # Periodic checkpoints are routine (they go to the log tail); a requested or final one is news.
+        if message.key == self.primary and message.event.reason != "periodic":
             self.notify(
                 f"Checkpoint at step {message.event.step}: {message.event.path}", timeout=4, markup=False
             )
@@ -478,7 +492,7 @@ class TrainPane(Pane):
             f"{samples:.0f} samples/s" if samples else "— samples/s",
             f"ETA {format_duration(h.eta_s())}",
             f"lr {_fmt(h.latest('lr'))}",
-            f"grad norm {_fmt(h.latest('grad_norm'))}",
+            f"grad {_fmt(h.latest('grad_norm'))}",
         ]
         text.append("  ".join(parts))
         return text
@@ -644,6 +658,8 @@ def open_train_app(
     """Open the app on the Train pane, starting (or resuming) a run or following run folders; returns the exit code."""
     from tui_trainer.app import make_app
 
+    if config_path is not None or resume:
+        ensure_resource_tracker()  # before Textual captures stderr
     app = make_app(initial_pane="train")
     app.train_launch = TrainLaunch(  # type: ignore[attr-defined]
         Path(config_path) if config_path is not None else None,

@@ -17,7 +17,7 @@ from tui_trainer.engine.events import System
 GIB = 1024**3
 
 
-def _bar(fraction: float | None, width: int = 12) -> str:
+def _bar(fraction: float | None, width: int = 10) -> str:
     if fraction is None:
         return " " * width
     fraction = min(1.0, max(0.0, fraction))
@@ -132,4 +132,4 @@ class GpuView(Static):
         text.append(_bar(ram_f), style=self._level_style(ram_f))
         text.append(f" {_gib(used)}/{_gib(total)} GiB")
         if system.process_rss_bytes is not None:
-            text.append(f"  train RSS {_gib(system.process_rss_bytes)} GiB")
+            text.append(f"  RSS {_gib(system.process_rss_bytes)} GiB")
