@@ -84,6 +84,17 @@ class FakeAudit:
         return self.result
 
 
+async def settle(app, pilot) -> None:
+    """Wait until the pane has shown an audit result (the audit starts right after the first refresh)."""
+    pane = app.query_one(EnvPane)
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if pane.result is not None:
+            return
+    raise AssertionError("the audit result never arrived")
+
+
 @pytest.fixture
 def fake_audit(monkeypatch):
     audit = FakeAudit()
@@ -94,8 +105,7 @@ def fake_audit(monkeypatch):
 async def test_first_activation_runs_the_audit_and_shows_findings_worst_first(fake_audit):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         pane = app.query_one(EnvPane)
         table = pane.query_one(FindingsTable)
         assert fake_audit.calls == 1
@@ -122,8 +132,7 @@ async def test_progress_messages_precede_the_result(monkeypatch):
     messages = []
     app = make_app()
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
     kinds = [type(m).__name__ for m in messages if isinstance(m, (EnvPane.Progress, EnvPane.Finished))]
     assert kinds[-1] == "Finished" and "Progress" in kinds
     assert kinds.index("Progress") < kinds.index("Finished")
@@ -134,8 +143,7 @@ async def test_r_reruns_in_a_worker_without_blocking_the_ui(monkeypatch):
     monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         pane = app.query_one(EnvPane)
         audit.release.clear()  # the next audit hangs until released
         await pilot.press("r")
@@ -158,8 +166,7 @@ async def test_y_copies_the_selected_fix(fake_audit):
     copied = []
     app.copy_to_clipboard = copied.append
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         await pilot.press("y")
         await pilot.pause()
         assert copied == [
@@ -171,8 +178,7 @@ async def test_e_exports_a_snapshot_and_says_where(fake_audit, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(app, pilot)
         await pilot.press("e")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -189,20 +195,23 @@ async def test_a_failing_audit_is_reported_not_raised(monkeypatch):
     monkeypatch.setattr(env, "AUDIT_FUNCTION", broken)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        status = str(app.query_one(EnvPane).query_one("#env-status").render())
+        status = ""
+        for _ in range(200):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            status = str(app.query_one(EnvPane).query_one("#env-status").render())
+            if "failed" in status:
+                break
         assert "probe table exploded" in status
 
 
 def test_env_pane_snapshot(snap_compare, monkeypatch):
     monkeypatch.setattr(env, "AUDIT_FUNCTION", FakeAudit(fake_result()))
 
-    async def settle(pilot):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    async def run_before(pilot):
+        await settle(pilot.app, pilot)
 
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=settle)
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_fake_result_is_deterministic():
@@ -218,13 +227,19 @@ async def test_a_result_landing_under_the_palette_does_not_steal_focus(monkeypat
     monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        for _ in range(200):
+            if audit.calls:
+                break
+            await pilot.pause()
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
         focused_before = app.focused
         audit.release.set()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        for _ in range(200):
+            if app.query_one(EnvPane).result is not None:
+                break
+            await app.workers.wait_for_complete()
+            await pilot.pause()
         assert isinstance(app.screen, CommandPalette) and app.focused is focused_before
         assert app.query_one(EnvPane).result is not None

@@ -85,7 +85,9 @@ class EnvPane(Pane):
     def on_pane_activated(self) -> None:
         self._focus_findings()
         if not self._started:
-            self.start_audit()
+            self._started = True
+            # After the next refresh: the first frame is drawn before the audit's threads compete for the CPU.
+            self.call_after_refresh(self.start_audit)
 
     def _focus_findings(self) -> None:
         """Focus the table (so r/y/e and arrows work) unless the user is busy elsewhere.
