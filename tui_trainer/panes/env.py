@@ -71,6 +71,7 @@ class EnvPane(Pane):
         self._cancel = threading.Event()
         self._started = False
         self._result_run = 0
+        self._closing = False
         self.result: AuditResult | None = None
 
     def compose(self) -> ComposeResult:
@@ -106,10 +107,13 @@ class EnvPane(Pane):
         return any(t.active == self.id for t in tabs)
 
     def on_unmount(self) -> None:
+        self._closing = True
         self._cancel.set()  # stop the torch child and stop waiting on probes; nothing will show the result
 
     def start_audit(self) -> None:
         """Start (or restart) the audit in a worker; returns at once."""
+        if self._closing:
+            return  # a start queued for after the first refresh must not outlive the app
         self._started = True
         self._cancel.set()  # a previous run still in flight stops and its result is ignored
         self._cancel = threading.Event()
