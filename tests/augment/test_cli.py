@@ -122,14 +122,14 @@ def test_text_and_wav_outputs(tmp_path: Path, subprocess_env) -> None:
     assert res.returncode == 0, res.stderr
     out = (tmp_path / "t" / "notes-0.txt").read_text()
     assert out.count("\n") == 3 and out != txt.read_text()
-    wav = SAMPLE_DATA / "audio" / "speech.wav"
-    if not wav.exists():
-        pytest.skip("sample_data/audio/speech.wav not present")
-    res = _run([str(wav), "--speed", "2", "--n", "1", "--out", str(tmp_path / "w")], subprocess_env, tmp_path)
-    assert res.returncode == 0, res.stderr
     from scipy.io import wavfile
 
-    rate, data = wavfile.read(tmp_path / "w" / "speech-0.wav")
+    wav = tmp_path / "tone.wav"
+    tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(8001) / 8000) * 32767).astype(np.int16)
+    wavfile.write(wav, 8000, tone)
+    res = _run([str(wav), "--speed", "2", "--n", "1", "--out", str(tmp_path / "w")], subprocess_env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    rate, data = wavfile.read(tmp_path / "w" / "tone-0.wav")
     _rate0, data0 = wavfile.read(wav)
     assert rate == _rate0 and len(data) == round(len(data0) / 2)
 
@@ -190,3 +190,17 @@ def _png(d: Path) -> Path:
     path = d / "ok.png"
     Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(path)
     return path
+
+
+def test_grayscale_sample_digit_stays_grayscale_and_exact(tmp_path: Path, subprocess_env) -> None:
+    digit = sorted((SAMPLE_DATA / "digits" / "3").glob("*.png"))[0]
+    img = _load(digit)
+    assert img.ndim == 2  # 8×8 mode L
+    res = _run(
+        [str(digit), "--rotate", "90", "--vflip", "--n", "1", "--out", str(tmp_path / "d")],
+        subprocess_env,
+        tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    out = _load(tmp_path / "d" / f"{digit.stem}-0.png")
+    assert out.ndim == 2 and np.array_equal(out, np.flip(np.rot90(img), axis=0))

@@ -221,3 +221,23 @@ def test_snapshot_half_block_grid(snap_compare, samples: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_o_opens_a_file_through_the_path_prompt_and_f_cycles_samples(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        await pilot.press("o")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(samples / "audio" / "tone.wav")
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert pane.kind == "audio" and pane.path == samples / "audio" / "tone.wav"
+        assert "tone.wav · audio 0.50 s · 8000 Hz" in str(app.query_one("#aug-file", Static).content)
+        await pilot.press("f")  # after the last sample comes the first again
+        await _settle(app, pilot)
+        assert pane.path == samples / "images" / "gradient.png" and pane.kind == "image"
+        await pilot.press("f")
+        await _settle(app, pilot)
+        assert pane.path == samples / "text" / "story.txt" and pane.kind == "text"

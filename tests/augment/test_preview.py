@@ -1,0 +1,146 @@
+"""The pane's domain half: parameter knobs, sample discovery, preview variants equal to the CLI's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tui_trainer.augment.pipeline import Pipeline, default_pipeline
+from tui_trainer.augment.preview import (
+    AUDIO_PARAMS,
+    IMAGE_PARAMS,
+    Source,
+    load_source,
+    render_preview,
+    sample_files,
+    spectrogram_image,
+    waveform_image,
+)
+from tui_trainer.augment.text import TextSpec, augment_text, tokenize
+from tui_trainer.errors import UserError
+
+
+def _param(params, key):
+    return next(p for p in params if p.key == key)
+
+
+def test_knobs_step_within_bounds_and_cycle() -> None:
+    p = Pipeline()
+    rot = _param(IMAGE_PARAMS, "rotation_range")
+    rot.nudge(p, -1)
+    assert p.image["rotation_range"] == 0  # clamped at the lower bound
+    for _ in range(3):
+        rot.nudge(p, 1)
+    assert p.image["rotation_range"] == 15 and rot.display(p) == "15°"
+    fill = _param(IMAGE_PARAMS, "fill_mode")
+    seen = []
+    for _ in range(4):
+        fill.nudge(p, 1)
+        seen.append(p.image["fill_mode"])
+    assert seen == ["constant", "reflect", "wrap", "nearest"]
+    flip = _param(IMAGE_PARAMS, "horizontal_flip")
+    flip.nudge(p, 1)
+    assert p.image["horizontal_flip"] is True
+
+
+def test_symmetric_knob_stores_a_range_around_its_centre() -> None:
+    p = Pipeline()
+    bright = _param(IMAGE_PARAMS, "brightness")
+    bright.nudge(p, 1)
+    bright.nudge(p, 1)
+    assert p.image["brightness"] == [0.8, 1.2] and bright.display(p) == "±0.2"
+    bright.nudge(p, -1)
+    bright.nudge(p, -1)
+    assert "brightness" not in p.image and bright.display(p) == "off"
+
+
+def test_optional_knob_turns_on_and_off() -> None:
+    p = Pipeline()
+    snr = _param(AUDIO_PARAMS, "snr_db")
+    assert snr.display(p) == "off"
+    snr.nudge(p, 1)
+    assert p.audio["snr_db"] == 0 and snr.display(p) == "0 dB"
+    snr.nudge(p, -1)
+    assert "snr_db" not in p.audio
+
+
+def test_preview_variants_are_the_cli_variants(tmp_path: Path) -> None:
+    img = np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    source = Source(tmp_path / "x.png", "image", image=img)
+    p = default_pipeline()
+    preview = render_preview(source, p, seed=3, n=4)
+    assert preview is not None and len(preview.variants) == 4
+    for k, v in enumerate(preview.variants):
+        assert np.array_equal(v, p.apply_numpy(img, np.random.default_rng([3, k])))
+
+
+def test_cancelled_render_returns_nothing(tmp_path: Path) -> None:
+    source = Source(tmp_path / "x.png", "image", image=np.zeros((4, 4, 3), dtype=np.uint8))
+    assert render_preview(source, default_pipeline(), 0, 8, cancelled=lambda: True) is None
+
+
+def test_sample_files_and_loading(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "text").mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.zeros((3, 3, 3), dtype=np.uint8)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "text" / "t.csv").write_text('text,label\n"one two three four five six seven",x\n')
+    files = sample_files(tmp_path)
+    assert files == [tmp_path / "images" / "a.png", tmp_path / "text" / "t.csv"]
+    src = load_source(files[1])
+    assert src.kind == "text" and src.lines == ["one two three four five six seven"]
+    with pytest.raises(UserError, match="no such file"):
+        load_source(tmp_path / "missing.wav")
+
+
+def test_waveform_and_spectrogram_images_have_their_sizes() -> None:
+    t = np.arange(4000) / 8000
+    x = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    wave = waveform_image(x, (255, 0, 0), (0, 0, 0), width=50, height=10)
+    assert wave.shape == (10, 50, 3) and (wave[..., 0] == 255).any()
+    spec = spectrogram_image(x, 8000, (0, 0, 0), (255, 255, 255), width=40, height=16)
+    assert spec.shape == (16, 40, 3)
+    # 1 kHz of 4 kHz Nyquist: the brightest row is a quarter of the way up from the bottom
+    row = int(np.argmax(spec[..., 0].mean(axis=1)))
+    assert 10 <= row <= 13
+
+
+_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "big",
+    "house",
+    "good",
+    "run",
+    "dog",
+    "happy",
+    "old",
+    "fast",
+    "car",
+    "tree",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(_WORDS), min_size=8, max_size=20),
+    swaps=st.integers(0, 2),
+    deletions=st.integers(0, 2),
+    typos=st.integers(0, 2),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_sentence_gets_exactly_the_requested_edits(words, swaps, deletions, typos, seed) -> None:
+    text = " ".join(words) + "."
+    spec = TextSpec(random_swap=swaps, random_deletion=deletions, typos=typos)
+    res = augment_text(text, spec, np.random.default_rng(seed))
+    assert not res.shortfall  # eight words: 2 swaps (4 words), 2 deletions and 2 typos never share a word
+    assert res.edit_count == swaps + deletions + typos
+    n_words = len([t for t in tokenize(res.text) if t.is_word])
+    assert n_words == len(words) - deletions
