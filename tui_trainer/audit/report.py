@@ -86,7 +86,8 @@ def summary_lines(result: AuditResult) -> list[tuple[str, str]]:
             (
                 "PyTorch",
                 f"{torch['version']} · {build} · cuDNN {torch.get('cudnn') or '-'} · "
-                f"CUDA available: {'yes' if torch.get('cuda_available') else 'no'}",
+                f"CUDA available: {'yes' if torch.get('cuda_available') else 'no'}"
+                + (" · MPS available" if torch.get("mps_available") else ""),
             )
         )
     gpus = result.gpus

@@ -206,6 +206,7 @@ def collect(
         "hip": None,
         "cudnn": None,
         "cuda_available": False,
+        "mps_available": False,
         "device_count": 0,
         "arch_list": [],
         "bf16_supported": None,
@@ -248,6 +249,7 @@ def collect(
     if smoke and facts["version"] is not None:
         done = {record["device"] for record in facts["smoke"]}
         wanted = ["cpu"] + [f"cuda:{i}" for i in range(int(facts.get("device_count") or 0))]
+        wanted += ["mps"] if facts.get("mps_available") else []
         for device in wanted:
             if device not in done and facts["probe_error"]:
                 facts["smoke"].append(

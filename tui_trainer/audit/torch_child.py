@@ -68,6 +68,10 @@ def cuda_facts(torch) -> dict:
             facts["bf16_supported"] = bool(torch.cuda.is_bf16_supported())
     except Exception as exc:
         facts["cuda_error"] = _error_text(exc)
+    try:  # Apple GPUs: not CUDA, but a device the smoke test should prove too
+        facts["mps_available"] = bool(torch.backends.mps.is_available())
+    except Exception:
+        facts["mps_available"] = False
     return facts
 
 
@@ -91,7 +95,7 @@ def smoke(torch, device: str) -> dict:
         if device != "cpu":
             torch.backends.cuda.matmul.allow_tf32 = False  # compare full fp32 with the CPU, not TF32
         got = run(device) if device != "cpu" else reference
-        if device != "cpu":
+        if device.startswith("cuda"):
             torch.cuda.synchronize(device)
         diff = max(float((r - g).abs().max()) for r, g in zip(reference, got, strict=True))
         record["max_abs_diff"] = diff
@@ -119,6 +123,8 @@ def main(argv: list[str]) -> int:
         _emit(smoke(torch, "cpu"))
         for index in range(cuda["device_count"]):
             _emit(smoke(torch, f"cuda:{index}"))
+        if cuda.get("mps_available"):
+            _emit(smoke(torch, "mps"))
     return 0
 
 
