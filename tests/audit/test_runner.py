@@ -109,3 +109,32 @@ def test_findings_come_back_worst_first():
     result = run_audit(AuditOptions(timeout=5), collectors=fakes(torch=lambda: {"installed": False}))
     ranks = [f.severity.rank for f in result.findings]
     assert ranks == sorted(ranks, reverse=True) and result.findings[0].id == "torch.missing"
+
+
+def test_gpu_machine_end_to_end_with_fake_nvml_and_torch():
+    from tests.fakes import fake_torch
+    from tui_trainer.audit import report
+
+    blackwell = FakeGPU(name="NVIDIA GeForce RTX 5090", uuid="GPU-5090", capability=(12, 0))
+    nvml = FakeNVML([blackwell], driver="570.86.10", cuda_driver=12080)
+    torch = fake_torch(
+        devices=[{"index": 0, "name": "NVIDIA GeForce RTX 5090", "capability": "12.0"}],
+        smoke=[
+            {"device": "cpu", "ok": True, "error": None},
+            {
+                "device": "cuda:0",
+                "ok": False,
+                "error": "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+            },
+        ],
+    )
+    result = run_audit(
+        AuditOptions(timeout=5),
+        collectors=fakes(gpus=lambda: gpus.collect(nvml, environ={}), torch=lambda: torch),
+    )
+    doc = report.to_json(result)
+    assert doc["gpus"][0]["name"] == "NVIDIA GeForce RTX 5090" and doc["gpus"][0]["capability"] == "12.0"
+    ids = [f["id"] for f in doc["findings"]]
+    assert ids[:2] == ["torch.arch_unsupported", "torch.smoke_failed"]
+    assert doc["findings"][0]["fix"].endswith("/whl/cu128")
+    assert report.exit_code(result) == 1
