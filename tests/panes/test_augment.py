@@ -56,7 +56,7 @@ async def _settle(app, pilot) -> None:
 
 
 def _cell_images(pane: AugmentPane) -> list[np.ndarray]:
-    return [cell.query_one(PixelImage).image for cell in pane.query(VariantCell)]
+    return [image.image for cell in pane.query(VariantCell) for image in cell.query(PixelImage)]
 
 
 def _expected(pipeline: Pipeline, img: np.ndarray, seed: int, k: int) -> np.ndarray:
@@ -241,3 +241,37 @@ async def test_o_opens_a_file_through_the_path_prompt_and_f_cycles_samples(sampl
         await pilot.press("f")
         await _settle(app, pilot)
         assert pane.path == samples / "text" / "story.txt" and pane.kind == "text"
+
+
+async def test_g_switches_to_full_resolution_images_where_supported(samples: Path, monkeypatch) -> None:
+    from tui_trainer.panes import augment as augment_pane
+
+    if augment_pane.GraphicsImage is None:
+        pytest.skip("textual-image is not installed")
+    monkeypatch.setattr(augment_pane, "GRAPHICS_SUPPORTED", True)  # pretend the terminal speaks Kitty/Sixel
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        images = list(
+            pane.query(augment_pane.GraphicsImage)
+        )  # full resolution is the default where supported
+        assert pane.graphics and len(images) == 9 and not _cell_images(pane)
+        assert images[0].image.size == (32, 24)  # the original at full resolution, as a PIL image
+        await pilot.press("g")
+        await _settle(app, pilot)
+        assert len(_cell_images(pane)) == 9 and not list(pane.query(augment_pane.GraphicsImage))
+        await pilot.press("g")
+        await _settle(app, pilot)
+        assert len(list(pane.query(augment_pane.GraphicsImage))) == 9
+
+
+async def test_g_without_graphics_support_says_so(samples: Path) -> None:
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        await pilot.press("g")
+        await pilot.pause()
+        assert not pane.graphics
+        assert any("half-block images only" in n.message for n in list(app._notifications))
