@@ -145,7 +145,7 @@ def assess(facts: dict[str, Any]) -> list[Finding]:
                 f"/dev/shm is only {shm['total_bytes'] / 1024**2:.0f} MiB",
                 "DataLoader workers pass batches through shared memory; a small /dev/shm makes them die with "
                 "'bus error' or 'DataLoader worker exited unexpectedly' (Docker's default is 64 MiB).",
-                "docker run --shm-size=8g ...   # or: sudo mount -o remount,size=8G /dev/shm",
+                "sudo mount -o remount,size=8G /dev/shm  # in a container: restart it with docker run --shm-size=8g",
                 {"shm_bytes": shm["total_bytes"]},
             )
         )
