@@ -97,12 +97,12 @@ class EnvPane(Pane):
         only while this pane is the visible one: a result landing mid-typing must not steal the keys.
         """
         focused = self.app.focused
-        if self.screen is not self.app.screen or not self.is_on_screen_tab():
+        if self.screen is not self.app.screen or not self._is_visible_tab():
             return
         if focused is None or isinstance(focused, Tabs):
             self.query_one(FindingsTable).focus()
 
-    def is_on_screen_tab(self) -> bool:
+    def _is_visible_tab(self) -> bool:
         tabs = self.app.query(TabbedContent)
         return any(t.active == self.id for t in tabs)
 
