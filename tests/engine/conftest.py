@@ -55,6 +55,21 @@ enabled = false
     return path
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch: pytest.MonkeyPatch):
+    """Tiny models train fastest on one thread, and this box is shared: intra-op threads only spin-wait here.
+
+    Restored afterwards, so other areas' tests see torch's default. Subprocesses get OMP_NUM_THREADS=1.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def table_config(tmp_path: Path) -> Path:
     return write_config(tmp_path)

@@ -207,3 +207,11 @@ def test_codes_cover_the_issue_list():
         "overfitting", "underfitting", "plateau", "exploding_gradients", "vanishing_gradients",
         "nan_loss", "lr_too_high", "dataloader_bottleneck", "majority_class",
     }
+
+
+def test_majority_class_not_raised_when_there_is_one_class():
+    d = Diagnostics(Thresholds(majority_patience=2), majority_share=1.0)
+    out = []
+    for i in range(4):
+        out += d.feed(Eval(step=i, val_loss=0.01, metrics={"accuracy": 1.0}))
+    assert out == []

@@ -242,3 +242,12 @@ def test_images_with_augment_pipeline(tmp_path):
     started = of(events, "run_started")[0]
     assert started.model_summary["input_shape"] == [1, 8, 8] and started.model_summary["num_classes"] == 10
     assert of(events, "step")
+
+
+def test_max_rows_samples_rows_across_the_file(tmp_path):
+    """A file sorted by class must not give a one-class subset."""
+    lines = ["x,label"] + [f"{i},{'a' if i < 100 else 'b'}" for i in range(200)]
+    (tmp_path / "sorted.csv").write_text("\n".join(lines) + "\n")
+    cfg = write_config(tmp_path, data="sorted.csv")
+    result, events = train(cfg, tmp_path / "run", ["data.max_rows=20", "train.epochs=1"])
+    assert of(events, "run_started")[0].model_summary["num_classes"] == 2

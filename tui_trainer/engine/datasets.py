@@ -94,8 +94,11 @@ def _read_table(config: TrainConfig, path: Path):
         from tui_trainer.data.load import explain_error
 
         raise explain_error(path, dataset.format, exc) from None
-    if config.data.max_rows:
-        frame = frame.head(config.data.max_rows)
+    if config.data.max_rows and frame.height > config.data.max_rows:
+        # A random subset (seeded), not the first rows: files are often sorted by class.
+        frame = (
+            frame.with_row_index("_row").sample(n=config.data.max_rows, seed=config.train.seed).sort("_row").drop("_row")
+        )
     return frame
 
 
@@ -169,6 +172,10 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
         majority = float(counts.max()) / max(1, int(counts.sum()))
         encoding["classes"] = class_names
         num_classes = len(values)
+        if num_classes < 2:
+            notes.append(f"warning: {label!r} has a single class ({class_names[0]!r}); there is nothing to learn")
+        elif majority >= 0.9:
+            notes.append(f"warning: the majority class {class_names[int(counts.argmax())]!r} is {majority:.0%} of the training rows")
     else:
         if not (y_dtype.is_numeric()):
             raise UserError(f"data.task = 'regression' needs a numeric label, but {label!r} is {y_dtype}")

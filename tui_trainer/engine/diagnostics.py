@@ -289,7 +289,8 @@ class Diagnostics:
                 )
         share = ev.metrics.get("majority_share", self.majority_share)
         acc = ev.metrics.get("accuracy")
-        if _finite(acc) and _finite(share):
+        # With (nearly) one class, matching the majority share is right, not a symptom.
+        if _finite(acc) and _finite(share) and float(share) < 1.0 - 2 * self.t.majority_margin:
             if abs(float(acc) - float(share)) <= self.t.majority_margin:
                 self._majority_hits += 1
             else:

@@ -444,7 +444,8 @@ class _Trainer:
                 )
             )
         for note in notes:
-            self.emit(Log(message=note, level="warning" if "instead" in note or "no usable" in note else "info"))
+            level = "warning" if ("instead" in note or "no usable" in note or note.startswith("warning: ")) else "info"
+            self.emit(Log(message=note.removeprefix("warning: "), level=level))
         if self.emit.diagnostics is not None:
             self.emit.diagnostics.majority_share = data.majority_share if data.task == "classification" else None
 
@@ -671,11 +672,12 @@ class _Trainer:
                         self.emit(Step(step=s, epoch=e, loss=values[bad], lr=self._lr(), grad_norm=gn))
                         if cfg.stop_on_nan:
                             self.step, self.epoch = s, e
-                            raise StopTraining(
-                                "failed",
-                                "nan_loss",
-                                f"loss became {values[bad]} at step {s} (epoch {e}, batch {bi}); stopped",
+                            what = (
+                                f"loss became {values[bad]}"
+                                if not math.isfinite(values[bad])
+                                else f"gradient norm became {gn} (loss {values[bad]:.4g})"
                             )
+                            raise StopTraining("failed", "nan_loss", f"{what} at step {s} (epoch {e}, batch {bi}); stopped")
                     elif flags[0] and cfg.stop_on_nan:
                         raise StopTraining("failed", "nan_loss", f"another rank saw a non-finite loss by step {self.step}")
                     finite = [v for v in values if math.isfinite(v)]
