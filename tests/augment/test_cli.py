@@ -204,3 +204,42 @@ def test_grayscale_sample_digit_stays_grayscale_and_exact(tmp_path: Path, subpro
     assert res.returncode == 0, res.stderr
     out = _load(tmp_path / "d" / f"{digit.stem}-0.png")
     assert out.ndim == 2 and np.array_equal(out, np.flip(np.rot90(img), axis=0))
+
+
+def _palette_png(path: Path) -> None:
+    rgb = np.random.default_rng(3).integers(0, 256, (13, 13, 3), dtype=np.uint8)
+    Image.fromarray(rgb).convert("P").save(path)
+
+
+def _gray16_png(path: Path) -> None:
+    Image.fromarray(np.random.default_rng(4).integers(0, 65536, (13, 13), dtype=np.uint16)).save(path)
+
+
+def _la_png(path: Path) -> None:
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (13, 13, 2), dtype=np.uint8), "LA").save(path)
+
+
+@pytest.mark.parametrize(("make", "mode"), [(_palette_png, "P"), (_gray16_png, "I;16"), (_la_png, "LA")])
+def test_other_png_modes_keep_their_mode_and_stay_exact(
+    make, mode: str, tmp_path: Path, subprocess_env
+) -> None:
+    src = tmp_path / "m.png"
+    make(src)
+    img = _load(src)
+    flags = ["--rotate", "90", "--hflip", "--shift-y", "2", "--fill", "wrap"]
+    res = _run([str(src), *flags, "--n", "1", "--out", str(tmp_path / "o")], subprocess_env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = Image.open(tmp_path / "o" / "m-0.png")
+    assert out.mode == mode
+    # rotate, then shift, then flip (flips come last, as in Keras)
+    assert np.array_equal(np.asarray(out), np.flip(np.roll(np.rot90(img), 2, axis=0), axis=1))
+
+
+def test_palette_image_under_a_real_rotation_becomes_rgb(tmp_path: Path, subprocess_env) -> None:
+    src = tmp_path / "p.png"
+    _palette_png(src)
+    res = _run(
+        [str(src), "--rotate", "30", "--n", "1", "--out", str(tmp_path / "o")], subprocess_env, tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert Image.open(tmp_path / "o" / "p-0.png").mode == "RGB"

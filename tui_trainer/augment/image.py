@@ -107,6 +107,20 @@ class ImageParams:
     extra: dict = field(default_factory=dict)
 
     @property
+    def is_index_mapping(self) -> bool:
+        """True when every output pixel is a copy of one input pixel (integral inverse map, no value ops,
+        no constant fill), so the op can run on palette indices."""
+        return (
+            bool(np.array_equal(self.inverse, np.round(self.inverse)))
+            and self.fill_mode != "constant"
+            and not self.has_colour
+            and self.blur_sigma == 0
+            and self.noise_std == 0
+            and self.erase_box is None
+            and self.normalize_mean is None
+        )
+
+    @property
     def has_colour(self) -> bool:
         return (self.brightness, self.contrast, self.saturation, self.hue) != (1.0, 1.0, 1.0, 0.0)
 
@@ -431,9 +445,11 @@ def _blur_np(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def apply_params_numpy(image: np.ndarray, p: ImageParams) -> np.ndarray:
-    """Apply drawn parameters to one H×W or H×W×C image (uint8 0–255 or float 0–1).
+    """Apply drawn parameters to one H×W or H×W×C image (uint8 0–255, uint16 0–65535 or float 0–1).
 
-    Returns the same shape and dtype, except that normalisation returns float32.
+    Returns the same shape and dtype, except that normalisation returns float32. `cval` is in the
+    image's own units (0–255 for uint8). With 2 or 4 channels the last is alpha, which colour and
+    noise leave alone.
     """
     img = np.asarray(image)
     squeeze = img.ndim == 2
@@ -441,13 +457,18 @@ def apply_params_numpy(image: np.ndarray, p: ImageParams) -> np.ndarray:
         img = img[..., None]
     if img.ndim != 3:
         raise ValueError(f"expected an H×W or H×W×C image, got shape {image.shape}")
-    is_uint8 = img.dtype == np.uint8
-    x = img.astype(np.float32) / np.float32(255.0) if is_uint8 else img.astype(np.float32)
+    if np.issubdtype(img.dtype, np.unsignedinteger):
+        scale = float(np.iinfo(img.dtype).max)
+    elif np.issubdtype(img.dtype, np.floating):
+        scale = 0.0
+    else:
+        raise ValueError(f"expected an unsigned-integer or float image, got {img.dtype}")
+    x = img.astype(np.float32) / np.float32(scale) if scale else img.astype(np.float32)
     if not p.is_identity:
-        cval = np.float32(p.cval / 255.0) if is_uint8 else np.float32(p.cval)
+        cval = np.float32(p.cval / scale) if scale else np.float32(p.cval)
         x = warp_numpy(x, _with_cval(p, float(cval)))
     # Colour and noise leave an alpha channel alone: transparency is not a colour.
-    k = 3 if x.shape[2] == 4 else x.shape[2]
+    k = x.shape[2] - 1 if x.shape[2] in (2, 4) else x.shape[2]
     if p.has_colour:
         x = (
             np.concatenate([_colour_np(x[..., :k], p), x[..., k:]], axis=-1)
@@ -469,8 +490,8 @@ def apply_params_numpy(image: np.ndarray, p: ImageParams) -> np.ndarray:
         std = _per_channel(p.normalize_std or (1.0,), x.shape[2])
         x = (x - mean) / std
         return x[..., 0] if squeeze else x
-    if is_uint8:
-        out = np.clip(np.floor(x * np.float32(255.0) + np.float32(0.5)), 0, 255).astype(np.uint8)
+    if scale:
+        out = np.clip(np.floor(x * np.float32(scale) + np.float32(0.5)), 0, scale).astype(img.dtype)
     else:
         out = x.astype(img.dtype, copy=False)
     return out[..., 0] if squeeze else out
@@ -751,7 +772,7 @@ def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: tor
         cval = p0.cval / 255.0 if is_uint8 else p0.cval
         inverses = np.stack([p.inverse for p in params])
         x = warp_torch(x, inverses, p0.fill_mode, float(np.float32(cval)), p0.interpolation)
-    k = 3 if c == 4 else c  # colour and noise leave an alpha channel alone
+    k = c - 1 if c in (2, 4) else c  # colour and noise leave an alpha channel alone
     if any(p.has_colour for p in params):
         x = (
             torch.cat([_colour_torch(x[:, :k], params), x[:, k:]], dim=1)

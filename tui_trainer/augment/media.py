@@ -11,18 +11,26 @@ from tui_trainer.errors import UserError
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image as uint8 H×W (grayscale), H×W×3 or H×W×4; a UserError names the file if Pillow cannot read it."""
+    """An image as H×W (grayscale, uint8 or 16-bit uint16), H×W×2 (grayscale + alpha), H×W×3 or H×W×4 (uint8).
+
+    Palette images become RGB(A), bilevel becomes L, 32-bit and float images are scaled to 8 bits.
+    A UserError names the file if Pillow cannot read it.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("L", "RGB", "RGBA"):
-                converted = im
-            elif im.mode in ("LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            if im.mode in ("L", "LA", "RGB", "RGBA", "I;16"):
+                return np.asarray(im).copy()  # kept as they are: outputs keep the input's mode
+            if im.mode == "PA" or (im.mode == "P" and "transparency" in im.info):
                 converted = im.convert("RGBA")
-            elif im.mode in ("1", "I;16", "I;16B", "I;16L", "I", "F"):
-                converted = im.convert("L") if im.mode == "1" else _to_8bit(im)
+            elif im.mode == "1":
+                converted = im.convert("L")
+            elif im.mode in ("I;16B", "I;16L", "I;16N"):
+                converted = im.convert("I;16")
+            elif im.mode in ("I", "F"):
+                converted = _to_8bit(im)
             else:
                 converted = im.convert("RGB")
             return np.asarray(converted).copy()
@@ -43,10 +51,14 @@ def _to_8bit(im) -> object:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 H×W / H×W×C array (floats are taken as 0–1)."""
+    """PNG bytes of a uint8 H×W / H×W×C or uint16 H×W array (floats are taken as 0–1)."""
     from PIL import Image
 
     arr = np.asarray(image)
+    if arr.dtype == np.uint16 and arr.ndim == 2:
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")  # mode I;16: a 16-bit grayscale PNG
+        return buf.getvalue()
     if arr.dtype != np.uint8:
         arr = np.clip(np.floor(arr.astype(np.float64) * 255.0 + 0.5), 0, 255).astype(np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 1:
@@ -65,3 +77,37 @@ def read_text(path: Path) -> str:
         raise UserError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def read_palette(path: Path) -> tuple[np.ndarray, object] | None:
+    """For a palette ("P") image: its H×W index array and the PIL image (palette, transparency); else None.
+
+    Lets pure index mappings (quarter turns, flips, whole-pixel shifts) keep a palette PNG a palette PNG.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            if im.mode != "P":
+                return None
+            im.load()
+            return np.asarray(im).copy(), im.copy()
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def palette_png_bytes(indices: np.ndarray, like) -> bytes:
+    """PNG bytes of an index array with the palette (and transparency) of the PIL image `like`."""
+    from PIL import Image
+
+    out = Image.fromarray(np.asarray(indices, dtype=np.uint8), mode="P")
+    out.putpalette(like.getpalette())
+    if "transparency" in like.info:
+        out.info["transparency"] = like.info["transparency"]
+    buf = io.BytesIO()
+    out.save(
+        buf,
+        format="PNG",
+        **({"transparency": like.info["transparency"]} if "transparency" in like.info else {}),
+    )
+    return buf.getvalue()

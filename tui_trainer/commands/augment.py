@@ -249,16 +249,25 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{target}: refusing to overwrite the input file; choose another --out")
 
     if kind == "image":
+        from tui_trainer.augment.image import apply_params_numpy, sample_params
+
         image = media.read_image(src)
+        palette = media.read_palette(src)
         if "normalize_mean" in pipeline.image:
             print(
                 "tui-trainer augment: normalisation is skipped for PNG output (it yields floats)",
                 file=sys.stderr,
             )
+        spec = pipeline.image_spec(skip_normalize=True)
         for k, target in enumerate(targets):
             rng = np.random.default_rng([args.seed, k])
-            out = pipeline.apply_numpy(image, rng, skip_normalize=True)
-            atomic_write_bytes(target, media.png_bytes(out))
+            params = sample_params(spec, rng, image.shape[0], image.shape[1])
+            if palette is not None and params.is_index_mapping:
+                # A palette image under a pure index mapping stays a palette image with the same indices.
+                indices, like = palette
+                atomic_write_bytes(target, media.palette_png_bytes(apply_params_numpy(indices, params), like))
+            else:
+                atomic_write_bytes(target, media.png_bytes(apply_params_numpy(image, params)))
     elif kind == "text":
         from tui_trainer.augment.text import augment_csv, augment_document, document_text
 
