@@ -71,6 +71,7 @@ def test_json_counts_match_pandas(tmp_path: Path, subprocess_env):
         assert findings.get(("outliers_zscore", (name,)), {"count": 0})["count"] == z
     imbalance = findings[("imbalance", ("label",))]
     assert imbalance["class_counts"] == {k: int(v) for k, v in frame["label"].value_counts().items()}
+    assert doc["class_counts"] == imbalance["class_counts"] and doc["label"] == "label"
     assert imbalance["severity"] in ("warning", "ok") and imbalance["ratio"] > 1
     for finding in doc["findings"]:
         assert {"id", "severity", "columns", "count", "examples"} <= set(finding)

@@ -105,9 +105,17 @@ def to_json(inspection: Inspection) -> dict[str, Any]:
         "rows": profile.rows,
         "duplicates": profile.duplicates,
         "label": inspection.label,
+        "class_counts": _class_counts(inspection),
         "columns": [c.to_dict(profile.rows) for c in profile.columns],
         "findings": findings_to_json(inspection.findings),
     }
+
+
+def _class_counts(inspection: Inspection) -> dict[str, int] | None:
+    for finding in inspection.findings:
+        if finding.id == "imbalance":
+            return dict(finding.evidence["class_counts"])
+    return None
 
 
 def dumps(data: dict[str, Any]) -> str:

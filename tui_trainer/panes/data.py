@@ -184,8 +184,12 @@ class DataPane(Pane):
     class PageReady(Message):
         frame: pl.DataFrame
         offset: int
-        total: int
+        total: int | None  # None: still being counted
         error: str | None = None
+
+    @dataclass
+    class TotalReady(Message):
+        total: int
 
     @dataclass
     class EffectReady(Message):
@@ -210,7 +214,7 @@ class DataPane(Pane):
         self._lf: pl.LazyFrame | None = None
         self._engine = "streaming"
         self._offset = 0
-        self._total = 0
+        self._total: int | None = None
         self._busy: str | None = None
         self._sort_state: tuple[str | None, bool] = (None, False)
 
@@ -311,6 +315,7 @@ class DataPane(Pane):
         self.inspection = None
         self.pager = event.pager
         self._offset = 0
+        self._total = None
         self._busy = f"the Data pane is still profiling {event.dataset.name}"
         self._set_status(f"{_display(event.dataset.path)} ({event.dataset.format}) · profiling…")
         self.query_one("#data-columns", DataTable).clear()
@@ -448,21 +453,27 @@ class DataPane(Pane):
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-page", description="Reading a page")
     def _page_worker(self, pager: Pager, offset: int, dataset: Dataset) -> None:
         try:
+            if offset == 0:
+                # The first page comes before the row count: counting a large CSV reads all of it.
+                self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, None))
             total = pager.total_rows()
-            offset = min(offset, max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE))
-            frame = pager.page(offset, PAGE_SIZE)
+            if offset:
+                offset = min(offset, max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE))
+                self.post_message(self.PageReady(pager.page(offset, PAGE_SIZE), offset, total))
+            else:
+                self.post_message(self.TotalReady(total))
         except Exception as exc:  # noqa: BLE001 - a page that cannot be read is shown as an error, not raised
             message = str(explain_parse_failure(dataset.path, dataset.format, exc))
             self.post_message(self.PageReady(pl.DataFrame(), offset, 0, message))
-            return
-        self.post_message(self.PageReady(frame, offset, total))
 
     @on(PageReady)
     def _on_page(self, event: PageReady) -> None:
         if event.error:
             self._set_status(f"cannot show rows: {event.error}", error=True)
             return
-        self._offset, self._total = event.offset, event.total
+        self._offset = event.offset
+        if event.total is not None:
+            self._total = event.total
         table = self.query_one("#data-rows", DataTable)
         column = table.cursor_column
         same_columns = [str(k.value) for k in table.columns] == event.frame.columns
@@ -476,14 +487,18 @@ class DataPane(Pane):
             table.move_cursor(row=0, column=column)  # keep the column the user sorts or reads by
         self._update_rows_title()
 
+    @on(TotalReady)
+    def _on_total(self, event: TotalReady) -> None:
+        self._total = event.total
+        self._update_rows_title()
+
     def _update_rows_title(self) -> None:
         if self.pager is None:
             return
         state = self.pager.state
-        parts = [
-            f"rows {self._offset + 1 if self._total else 0}–{min(self._offset + PAGE_SIZE, self._total)} of "
-            f"{self._total}"
-        ]
+        shown = self.query_one("#data-rows", DataTable).row_count
+        total = "…" if self._total is None else str(self._total)
+        parts = [f"rows {self._offset + 1 if shown else 0}–{self._offset + shown} of {total}"]
         if state.focus:
             parts.append(f"showing {state.focus} (Esc shows all)")
         if state.filter_text:
