@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -174,3 +175,15 @@ def test_train_parser_does_not_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, env=os.environ)
     assert result.returncode == 0, result.stderr
+
+
+def test_resume_refuses_a_run_that_is_still_running(tmp_path, subprocess_env):
+    from tui_trainer.engine.eventlog import EventLog
+    from tui_trainer.engine.events import RunStarted
+
+    run_dir = tmp_path / "run"
+    with EventLog(run_dir) as log:  # a run whose writer (this test process) is alive
+        log.write(RunStarted(run_id="run", run_dir=str(run_dir), pid=os.getpid(), host=socket.gethostname()))
+    write_config(tmp_path)
+    result = cli("train", str(tmp_path / "cfg.toml"), "--resume", str(run_dir), "--headless", env=subprocess_env)
+    assert result.returncode == 2 and "still running" in result.stderr

@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import sys
     from pathlib import Path
 
@@ -47,6 +48,14 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--resume {args.resume}: no such run directory")
         if args.run_dir and Path(args.run_dir).resolve() != run_dir.resolve():
             raise UserError("--resume RUN_DIR continues in RUN_DIR; do not also give a different --run-dir")
+        from tui_trainer.engine.runs import read_run
+
+        info = read_run(run_dir)
+        if info.status == "running" and info.pid != os.getpid():
+            raise UserError(
+                f"--resume {args.resume}: the run is still running (pid {info.pid} on {info.host}); stop it first "
+                "(Ctrl-C, or `s` in the Train pane) — two writers would interleave its events"
+            )
         config_path = Path(args.config) if args.config else run_dir / "config.toml"
         if not config_path.is_file():
             raise ConfigError(f"--resume {args.resume}: {config_path} not found; give the CONFIG the run was started with")
