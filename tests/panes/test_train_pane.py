@@ -63,6 +63,8 @@ async def test_new_run_key_prompts_with_the_default_config_and_shows_the_run(fak
         assert "step 60/200" in header and "running" in header
         assert "10.0 steps/s" in header  # from the scripted event times
         loss = p.query_one("#loss-chart", Chart)
+        # The charts catch up on their own (at most every CHART_INTERVAL_S), with no further events.
+        await wait_until(pilot, lambda: sum(len(s.points) for s in loss.series) == 60 + 3)
         assert [s.label for s in loss.series] == ["train", "val"]
         assert loss.series[0].points and loss.series[1].points
         assert p.busy_reason() is not None
@@ -251,6 +253,7 @@ async def test_overlay_draws_two_runs_on_one_chart(tmp_path):
             pilot, lambda: len(p.runs) == 2 and all(s.history.status == "completed" for s in p.runs.values())
         )
         chart = p.query_one("#loss-chart", Chart)
+        await wait_until(pilot, lambda: len(chart.series) == 4 and len(chart.series[2].points) == 40)
         labels = [s.label for s in chart.series]
         assert labels == ["run-a train", "run-a val", "run-b train", "run-b val"]
         colors = {s.label: s.color for s in chart.series}
@@ -277,9 +280,11 @@ async def test_a_burst_of_ten_thousand_events_costs_a_bounded_number_of_redraws(
         engine.release()
         await wait_until(pilot, lambda: p.runs[p.primary].history.step == 10_000, timeout=20)
         elapsed = loop.time() - started
-        # ≤ 10 redraws a second of burst (+2 for the timer tick at each end), never one per event or per batch.
+        # ≤ 10 redraws a second of burst (+2 for the timer tick at each end), never one per event or per batch;
+        # the chart, most of the screen, at most every CHART_INTERVAL_S.
         assert p.redraws - redraws0 <= 10 * elapsed + 2
-        assert chart.render_count - renders0 <= p.redraws - redraws0 + 1
+        assert chart.render_count - renders0 <= elapsed / train_module.CHART_INTERVAL_S + 2
+        await wait_until(pilot, lambda: chart.series and chart.series[0].points[-1][0] > 9_000)
         assert p.runs[p.primary].history.steps_seen == 10_000
     batches = [m for m in messages if isinstance(m, RunEvents)]
     assert sum(len(m.events) for m in batches) == 10_000

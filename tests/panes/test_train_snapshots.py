@@ -19,6 +19,7 @@ def settle(pane: TrainPane) -> None:
     pane.app.clear_notifications()
     pane.query_one(FindingsTable).focus()
     pane.screen.refresh_bindings()
+    pane.redraw(charts=True)
 
 
 def test_snapshot_live_run(snap_compare, monkeypatch):

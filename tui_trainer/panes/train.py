@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic
 
 from rich.text import Text
 from textual import on, work
@@ -37,7 +38,11 @@ from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.gpu_view import GpuView
 
-REDRAW_INTERVAL_S = 0.1  # at most ten redraws a second, however fast events arrive
+# At most four redraws a second, however fast events arrive, and the charts (most of the screen) at most two:
+# what a frame costs is Textual compositing the changed cells, so this is what keeps a follow under 5% of a
+# core (benchmarks/ui_follow.py).
+REDRAW_INTERVAL_S = 0.25
+CHART_INTERVAL_S = 0.5
 DEFAULT_CONFIG = "sample_data/configs/tabular.toml"
 
 # Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
@@ -163,6 +168,9 @@ class TrainPane(Pane):
         self._counter = 0
         self.config_path: Path | None = None
         self.redraws = 0  # frames pushed to the widgets (what the burst test bounds)
+        self.chart_redraws = 0
+        self._charts_drawn_at = -1.0
+        self._charts_stale = False
         self.metrics_messages = 0
 
     # ----- layout -------------------------------------------------------------------------
@@ -403,15 +411,41 @@ class TrainPane(Pane):
 
     # ----- drawing ------------------------------------------------------------------------
     def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        self.redraw()
+        if self._dirty:
+            self._dirty = False
+            self.redraw()
+        elif self._charts_stale and monotonic() - self._charts_drawn_at >= CHART_INTERVAL_S - 1e-3:
+            self._redraw_charts()  # the last events of a burst reach the charts even when nothing follows
 
-    def redraw(self) -> None:
+    def redraw(self, charts: bool | None = None) -> None:
+        """Repaint from the run stores; charts at most every CHART_INTERVAL_S unless `charts` forces it."""
         self.redraws += 1
         primary = self.runs.get(self.primary) if self.primary else None
-        self.query_one("#run-header", Static).update(self._header_text(primary))
+        # The header's size is fixed in CSS: repainting it needs no layout pass (the costly part of a frame).
+        self.query_one("#run-header", Static).update(self._header_text(primary), layout=False)
+        if charts or (charts is None and monotonic() - self._charts_drawn_at >= CHART_INTERVAL_S - 1e-3):
+            self._redraw_charts()
+        else:
+            self._charts_stale = True
+        if primary is not None:
+            h = primary.history
+            self.query_one(GpuView).show(h.system, h.pid)  # a no-op unless a new sample arrived
+            self._append_logs(primary)
+        findings = []
+        for slot in self.runs.values():
+            findings.extend(slot.history.findings())
+        # Rebuilding a DataTable resets its cursor and column widths: only do it when the findings changed.
+        if findings != self._findings_shown:
+            self._findings_shown = findings
+            self.query_one(FindingsView).set_findings(findings)
+            # DataTable measures new rows when idle, but can keep painting the header at the old widths
+            # until something else repaints it: repaint once the measuring has happened.
+            self.set_timer(REDRAW_INTERVAL_S, self._repaint_findings)
+
+    def _redraw_charts(self) -> None:
+        self.chart_redraws += 1
+        self._charts_drawn_at = monotonic()
+        self._charts_stale = False
         loss_series: list[ChartSeries] = []
         metric_series: list[ChartSeries] = []
         several = len(self.runs) > 1
@@ -427,20 +461,6 @@ class TrainPane(Pane):
                 metric_series.append(ChartSeries(f"{prefix}{key}", _points(h, key), color, band=False))
         self.query_one("#loss-chart", Chart).set_series(loss_series)
         self.query_one("#metric-chart", Chart).set_series(metric_series)
-        if primary is not None:
-            h = primary.history
-            self.query_one(GpuView).show(h.system, h.pid)
-            self._append_logs(primary)
-        findings = []
-        for slot in self.runs.values():
-            findings.extend(slot.history.findings())
-        # Rebuilding a DataTable resets its cursor and column widths: only do it when the findings changed.
-        if findings != self._findings_shown:
-            self._findings_shown = findings
-            self.query_one(FindingsView).set_findings(findings)
-            # DataTable measures new rows when idle, but can keep painting the header at the old widths
-            # until something else repaints it: repaint once the measuring has happened.
-            self.set_timer(REDRAW_INTERVAL_S, self._repaint_findings)
 
     def _repaint_findings(self) -> None:
         self.query_one(FindingsTable).refresh(layout=True)

@@ -51,11 +51,16 @@ class GpuView(Static):
         super().__init__("", **kwargs)
         self._system: System | None = None
         self._training_pid: int | None = None
+        self._shown = False
 
     def on_mount(self) -> None:
-        self.show(None)
+        self.update(self.render_text())
 
     def show(self, system: System | None, training_pid: int | None = None) -> None:
+        # Called at the pane's redraw rate, but samples arrive at 1-2 Hz: re-render only on a new one.
+        if self.is_mounted and self._shown and system is self._system and training_pid == self._training_pid:
+            return
+        self._shown = True
         self._system = system
         self._training_pid = training_pid
         self.update(self.render_text())

@@ -1,0 +1,156 @@
+"""UI cost of following a run: CPU of the app process while it attaches to a growing events.jsonl, and a 10k events/s burst.
+
+    python benchmarks/ui_follow.py [--seconds 8] [--rate 50] [--burst-rate 10000]
+
+A separate writer process appends step events to RUN_DIR/events.jsonl at a steady rate (a typical run logs
+tens of steps a second), while this process runs the real app headless on the Train pane, attached to it.
+CPU is measured with psutil as process CPU time over wall time (percent of one core). The baseline is the same
+app, in the same process, sitting idle on the Train pane for the same time, so the figure that matters is
+the difference: what following costs. Target (issue 6): under 5% of a core while following.
+
+The burst phase writes 10,000 events/s and reports whether the pane kept up (every event ingested, lag at the
+end) and how many redraws it made (target: at most ~10 a second, however many events arrive).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/ holds scripts named like stdlib modules (inspect.py); keep them from shadowing the real ones.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import psutil  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WRITER = r"""
+import sys, time
+from tui_trainer.engine.events import RunStarted, Step, System, to_json
+path, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+with open(path, "a", encoding="utf-8") as fh:
+    fh.write(to_json(RunStarted(run_id="bench", run_dir=path, total_steps=10**9)) + "\n")
+    fh.flush()
+    start = time.monotonic()
+    step = 0
+    tick = 0.02  # write in 50 small batches a second, flushed, like the engine
+    while True:
+        now = time.monotonic() - start
+        if now >= seconds:
+            break
+        due = int(now * rate)
+        lines = []
+        while step < due:
+            step += 1
+            lines.append(to_json(Step(step=step, epoch=0, loss=1.0 / step, lr=1e-3, grad_norm=1.0, samples_per_s=1000.0)))
+            if step % 500 == 0:
+                lines.append(to_json(System(cpu_percent=50.0, ram_used_bytes=1, ram_total_bytes=2)))
+        if lines:
+            fh.write("\n".join(lines) + "\n")
+            fh.flush()
+        time.sleep(tick)
+print(step)
+"""
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+async def measure(seconds: float, run_dir: Path | None, rate: float) -> dict:
+    from tui_trainer.app import make_app
+    from tui_trainer.panes.train import TrainPane
+
+    app = make_app(initial_pane="train", theme="textual-dark")
+    proc = psutil.Process()
+    result: dict = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrainPane)
+        await pilot.pause(0.5)  # let start-up work finish before measuring
+        writer = None
+        if run_dir is not None:
+            writer = subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(run_dir / "events.jsonl"), str(rate), str(seconds)],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            while not (run_dir / "events.jsonl").exists() and writer.poll() is None:
+                await asyncio.sleep(0.02)
+            pane.attach(run_dir)
+        redraws0 = pane.redraws
+        cpu0, wall0 = cpu_seconds(proc), time.monotonic()
+        await asyncio.sleep(seconds)
+        cpu1, wall1 = cpu_seconds(proc), time.monotonic()
+        result["cpu_percent"] = 100 * (cpu1 - cpu0) / (wall1 - wall0)
+        result["redraws_per_s"] = (pane.redraws - redraws0) / (wall1 - wall0)
+        if writer is not None:
+            written = int(writer.communicate(timeout=30)[0].strip() or 0)
+            history = pane.runs[pane.primary].history
+            seen_at_end = history.steps_seen
+            catch_up_start = time.monotonic()
+            while history.steps_seen < written and time.monotonic() - catch_up_start < 30:
+                await pilot.pause(0.05)
+            result.update(
+                written=written,
+                seen_at_end=seen_at_end,
+                seen=history.steps_seen,
+                catch_up_s=time.monotonic() - catch_up_start,
+                buckets=history.bucket_count(),
+            )
+        app.exit()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measured phase")
+    parser.add_argument(
+        "--rate", type=float, default=50.0, help="steady steps/s the writer appends while following"
+    )
+    parser.add_argument("--burst-rate", type=float, default=10_000.0, help="events/s of the burst phase")
+    args = parser.parse_args()
+
+    print(
+        f"cpu cores: {psutil.cpu_count()}, load average: {', '.join(f'{x:.2f}' for x in psutil.getloadavg())}"
+    )
+    idle = asyncio.run(measure(args.seconds, None, 0))
+    print(
+        f"baseline  idle Train pane:           {idle['cpu_percent']:5.1f}% of a core, {idle['redraws_per_s']:.1f} redraws/s"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "steady"
+        run_dir.mkdir()
+        steady = asyncio.run(measure(args.seconds, run_dir, args.rate))
+    extra = steady["cpu_percent"] - idle["cpu_percent"]
+    print(
+        f"following {args.rate:.0f} steps/s:            {steady['cpu_percent']:5.1f}% of a core "
+        f"(+{extra:.1f} over idle), {steady['redraws_per_s']:.1f} redraws/s, "
+        f"{steady['seen']}/{steady['written']} steps ingested"
+    )
+    print(f"  target: under 5% of a core while following -> {'OK' if steady['cpu_percent'] < 5 else 'OVER'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "burst"
+        run_dir.mkdir()
+        burst = asyncio.run(measure(min(args.seconds, 4.0), run_dir, args.burst_rate))
+    print(
+        f"burst {args.burst_rate:.0f} events/s:          {burst['cpu_percent']:5.1f}% of a core, "
+        f"{burst['redraws_per_s']:.1f} redraws/s, {burst['seen_at_end']}/{burst['written']} ingested when the "
+        f"writer stopped, all {burst['seen']} after {burst['catch_up_s']:.2f}s more; {burst['buckets']} buckets held"
+    )
+    kept_up = burst["seen"] == burst["written"] and burst["redraws_per_s"] <= 11
+    print(f"  target: keep up with redraws <= ~10/s -> {'OK' if kept_up else 'NO'}")
+    print(f"ratio following/idle CPU: {steady['cpu_percent'] / max(idle['cpu_percent'], 1e-9):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
