@@ -69,3 +69,13 @@ def test_sample_digits_folder_has_ten_classes():
     imbalance = [f for f in inspection.findings if f.id == "imbalance"][0]
     assert sorted(imbalance.evidence["class_counts"]) == [str(i) for i in range(10)]
     assert inspection.profile.column("width").min == 8
+
+
+def test_semicolon_csv_and_byte_order_mark(tmp_path: Path):
+    semi = tmp_path / "eu.csv"
+    semi.write_text("name;value\nx;1,5\ny;2\n", encoding="utf-8")
+    assert open_dataset(semi).lazy.collect().columns == ["name", "value"]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffa,b\n1,2\n1,2\n".encode())
+    inspection = inspect_dataset(bom)
+    assert inspection.profile.names == ["a", "b"] and inspection.profile.duplicates == 1

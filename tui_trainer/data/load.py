@@ -180,7 +180,7 @@ def _scan(path: Path, fmt: str) -> pl.LazyFrame:
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             path,
-            separator="\t" if fmt == "tsv" else ",",
+            separator=separator_of(path, fmt),
             null_values=NA_TOKENS,
             infer_schema_length=INFER_ROWS,
             raise_if_empty=True,
@@ -195,6 +195,21 @@ def _scan(path: Path, fmt: str) -> pl.LazyFrame:
         # JSON arrays have no lazy reader; read once, then hand a lazy frame to the same pipeline.
         return pl.read_json(path, infer_schema_length=INFER_ROWS).lazy()
     raise UserError(f"{path}: unsupported format {fmt!r}")
+
+
+def separator_of(path: Path, fmt: str) -> str:
+    """Tab for TSV; for CSV a comma, unless the header has none and has `;`, tab or `|` (European exports)."""
+    if fmt == "tsv":
+        return "\t"
+    try:
+        header = _head(path, 65536).split(b"\n", 1)[0]
+    except OSError:
+        return ","
+    if b"," in header:
+        return ","
+    counts = {sep: header.count(sep.encode()) for sep in (";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def explain_error(path: Path, fmt: str, exc: BaseException) -> UserError:
@@ -236,7 +251,7 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
     except OSError:
         return None
     if fmt in ("csv", "tsv"):
-        return _locate_ragged(path, "\t" if fmt == "tsv" else ",")
+        return _locate_ragged(path, separator_of(path, fmt))
     if fmt == "ndjson":
         import json
 
@@ -285,7 +300,7 @@ def explain_parse_failure(path: Path, fmt: str, exc: BaseException) -> UserError
     match = _PARSE_RE.search(message)
     if match and fmt in ("csv", "tsv"):
         value, col = match.group("value"), match.group("col")
-        line = _find_value_line(path, "\t" if fmt == "tsv" else ",", col, value)
+        line = _find_value_line(path, separator_of(path, fmt), col, value)
         where = f"line {line}, " if line else ""
         return UserError(
             f"{path}: mixed types / unparsable number: {where}column {col!r} has {value!r} where the earlier "
