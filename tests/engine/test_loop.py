@@ -251,3 +251,15 @@ def test_max_rows_samples_rows_across_the_file(tmp_path):
     cfg = write_config(tmp_path, data="sorted.csv")
     result, events = train(cfg, tmp_path / "run", ["data.max_rows=20", "train.epochs=1"])
     assert of(events, "run_started")[0].model_summary["num_classes"] == 2
+
+
+def test_data_recipe_is_applied_before_training(tmp_path):
+    from tui_trainer.data.recipe import Recipe, save_recipe
+
+    save_recipe(Recipe(drop_columns=["colour"]), tmp_path / "fix.toml")
+    cfg = write_config(tmp_path)
+    result, events = train(cfg, tmp_path / "run", ["data.recipe=fix.toml", "train.epochs=1"])
+    assert result.status == "completed"
+    encoding = json.loads((tmp_path / "run" / "encoding.json").read_text())
+    assert [f["name"] for f in encoding["features"]] == ["x1", "x2"]
+    assert of(events, "run_started")[0].model_summary["input_shape"] == [2]

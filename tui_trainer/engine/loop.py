@@ -53,6 +53,8 @@ log = logging.getLogger("tui_trainer.engine.loop")
 ADAPTIVE_EVERY_STEP = 20  # the first steps of a run are all reported: that is when things go wrong
 ADAPTIVE_INTERVAL_S = 0.1  # then at most ~10 step events a second (the UI redraws at most ~10 a second)
 DIST_LOG_EVERY = 10  # under torchrun, step events (and rank agreement) at fixed steps
+# Device losses held between step events; a huge `train.log_every` must not grow the list without bound.
+MAX_WINDOW = 4096
 
 
 @dataclass
@@ -619,7 +621,7 @@ class _Trainer:
                 t1 = perf()
                 next_step = self.step + 1
                 if log_every:
-                    due = next_step % log_every == 0
+                    due = next_step % log_every == 0 or (len(w_losses) >= MAX_WINDOW and not self.dist.enabled)
                 else:
                     due = (next_step - start_step) <= ADAPTIVE_EVERY_STEP or (t0 - last_emit) >= ADAPTIVE_INTERVAL_S
                 if autocast_dtype is not None:
