@@ -29,3 +29,21 @@ def subprocess_env(isolated_xdg: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "120"})
     return env
+
+
+@pytest.fixture(autouse=True)
+def fake_environment_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app opens on the Environment pane, whose first activation runs the audit (a torch child process).
+
+    App tests that are not about the audit get a deterministic fake instead, so they neither pay for
+    nor depend on this machine's torch; tests of the pane itself patch AUDIT_FUNCTION again.
+    """
+    from tests.panes.test_env import fake_result
+    from tui_trainer.panes import env
+
+    result = fake_result(gpu=False)
+
+    def audit(options, progress=None, cancel=None):
+        return result
+
+    monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
