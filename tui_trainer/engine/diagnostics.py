@@ -187,8 +187,9 @@ class Diagnostics:
                         "warning",
                         ev.step,
                         f"{share:.0%} of step time is spent waiting for data (threshold {self.t.data_wait_fraction:.0%})",
-                        "Move decoding/augmentation off the training loop (more DataLoader workers, pin_memory, "
-                        "pre-decoded/cached data), or use a larger batch.",
+                        "Make loading/augmentation cheaper or move it off the training loop (DataLoader workers, "
+                        "pin_memory, cached decoded data), or give each step more compute (a larger batch or model); "
+                        "raise diagnostics.data_wait_fraction if this is expected.",
                         data_wait_share=round(share, 4),
                         window=len(self._waits),
                     )
