@@ -26,6 +26,8 @@ class Inspection:
     profile: Profile
     findings: list[Finding]
     label: str | None = None
+    lf: pl.LazyFrame | None = None  # what was profiled: the in-memory copy, or the scan when streaming
+    engine: str = "streaming"
 
 
 def inspect_dataset(
@@ -71,7 +73,7 @@ def inspect_dataset(
             except Exception:  # noqa: BLE001 - we only want to know which file failed
                 failing = other
         raise explain_parse_failure(failing.path, failing.format, exc) from None
-    return Inspection(dataset, profile, findings, label)
+    return Inspection(dataset, profile, findings, label, lf, engine)
 
 
 def in_memory(dataset: Dataset) -> tuple[pl.LazyFrame, str]:

@@ -288,8 +288,6 @@ class DataPane(Pane):
         description="Inspecting a dataset",
     )
     def _open_worker(self, path: Path, label: str | None, run: int) -> None:
-        from tui_trainer.data.report import in_memory
-
         try:
             dataset = open_dataset(path)
             pager = Pager(dataset.lazy)
@@ -301,11 +299,11 @@ class DataPane(Pane):
                 dataset=dataset,
                 progress=lambda stage, fraction: self.post_message(self.Progress(stage, fraction, run)),
             )
-            lf, engine = in_memory(dataset)
         except UserError as exc:
             self.post_message(self.Failed(str(exc), run))
             return
-        self.post_message(self.Inspected(inspection, lf, engine, run))
+        lf = inspection.lf if inspection.lf is not None else dataset.lazy
+        self.post_message(self.Inspected(inspection, lf, inspection.engine, run))
 
     @on(Opened)
     def _on_opened(self, event: Opened) -> None:
@@ -630,7 +628,7 @@ class DataPane(Pane):
         except UserError as exc:
             self.post_message(self.Failed(str(exc), run))
             return
-        updated = Inspection(inspection.dataset, inspection.profile, findings, label)
+        updated = Inspection(inspection.dataset, inspection.profile, findings, label, lf, engine)
         self.post_message(self.Inspected(updated, lf, engine, run))
 
     # ----- open -----------------------------------------------------------------------------------------
