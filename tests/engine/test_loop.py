@@ -263,3 +263,39 @@ def test_data_recipe_is_applied_before_training(tmp_path):
     encoding = json.loads((tmp_path / "run" / "encoding.json").read_text())
     assert [f["name"] for f in encoding["features"]] == ["x1", "x2"]
     assert of(events, "run_started")[0].model_summary["input_shape"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("raise_expr", "code", "text"),
+    [
+        ("torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", "out_of_memory", "out of memory"),
+        ("ValueError('boom in forward')", "crash", "ValueError: boom in forward"),
+    ],
+    ids=["oom", "crash"],
+)
+def test_errors_mid_run_become_failed_events(tmp_path, raise_expr, code, text):
+    name = f"raiser_{code}"
+    (tmp_path / f"{name}.py").write_text(
+        "import torch, torch.nn as nn\n"
+        "class M(nn.Module):\n"
+        "    def __init__(self, n, k):\n"
+        "        super().__init__(); self.lin = nn.Linear(n, k); self.calls = 0\n"
+        "    def forward(self, x):\n"
+        "        self.calls += 1\n"
+        "        if self.calls == 3:\n"
+        f"            raise {raise_expr}\n"
+        "        return self.lin(x)\n"
+        "def build(input_shape, num_classes):\n"
+        "    return M(input_shape[0], num_classes)\n"
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace('name = "mlp"', f'factory = "{name}:build"'))
+    result, events = train(cfg, tmp_path / "run")
+    assert result.status == "failed" and result.code == code and result.exit_code == 1
+    failed = of(events, "failed")[0]
+    assert text in failed.error and failed.step == 1
+    if code == "crash":
+        assert "Traceback" in failed.traceback and "boom in forward" in failed.traceback
+    else:
+        assert "batch_size" in of(events, "diagnostic")[0].fix
+    assert EventFollower(tmp_path / "run").read_all()[-1].type == "failed"
