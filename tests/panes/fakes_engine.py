@@ -166,14 +166,27 @@ def scripted_run(
                     {
                         "index": 0,
                         "name": "NVIDIA H100 80GB HBM3",
-                        "utilization": 87,
-                        "memory_used": 20 * 1024**3,
-                        "memory_total": 80 * 1024**3,
-                        "temperature": 61,
+                        "utilization_percent": 87.0,
+                        "memory_used_bytes": 20 * 1024**3,
+                        "memory_total_bytes": 80 * 1024**3,
+                        "temperature_c": 61.0,
                         "power_w": 312.0,
+                        "power_limit_w": 700.0,
                         "processes": [
-                            {"pid": 4242, "name": "python", "used_memory": 18 * 1024**3, "is_training": True},
-                            {"pid": 999, "name": "jupyter", "used_memory": 2 * 1024**3, "is_training": False},
+                            {
+                                "pid": 4242,
+                                "name": "python",
+                                "user": "alice",
+                                "memory_bytes": 18 * 1024**3,
+                                "training": True,
+                            },
+                            {
+                                "pid": 999,
+                                "name": "jupyter",
+                                "user": "bob",
+                                "memory_bytes": 2 * 1024**3,
+                                "training": False,
+                            },
                         ],
                     }
                 ],

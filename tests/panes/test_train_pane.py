@@ -111,8 +111,9 @@ async def test_diagnostics_and_gpu_processes_are_shown(fake_launch):
         assert finding.id == "overfitting" and "regularisation" in finding.fix
         gpu_text = str(p.query_one(GpuView).render_text())
         assert "NVIDIA H100" in gpu_text and "87%" in gpu_text
-        assert "▶    4242 python" in gpu_text and "(training)" in gpu_text
-        assert "jupyter" in gpu_text
+        assert "▶    4242 python" in gpu_text and "alice" in gpu_text and "18.0 GiB (training)" in gpu_text
+        assert "312 W/700 W" in gpu_text and "61°C" in gpu_text and "20.0/80.0 GiB" in gpu_text
+        assert "     999 jupyter" in gpu_text and "2.0 GiB\n" in gpu_text
 
 
 async def test_failed_run_is_shown_without_crashing_the_app(fake_launch):

@@ -86,6 +86,27 @@ async def test_gpu_view_shows_cpu_and_ram_when_there_is_no_gpu():
         assert "No GPU" in text and "50%" in text and "8.0/16.0 GiB" in text
 
 
+async def test_gpu_view_reads_either_key_spelling_and_marks_the_training_pid():
+    """The engine's telemetry writes `memory_used_bytes`/`training`; older writers `memory_used`/`is_training`."""
+    app = ChartApp()
+    async with app.run_test(size=(110, 14)):
+        view = app.query_one(GpuView)
+        gpu = {
+            "index": 1,
+            "name": "Tesla T4",
+            "utilization": 50,
+            "memory_used": 4 * 1024**3,
+            "memory_total": 16 * 1024**3,
+            "temperature": 70,
+            "power_w": 35.5,
+            "processes": [{"pid": 77, "name": "train.py", "used_memory": 3 * 1024**3}],
+        }
+        view.show(System(gpus=[gpu], cpu_percent=5.0), training_pid=77)
+        text = str(view.render_text())
+        assert "GPU1 Tesla T4" in text and "50%" in text and "4.0/16.0 GiB" in text and "70°C" in text
+        assert "▶      77 train.py" in text and "3.0 GiB (training)" in text
+
+
 class Recorder:
     """A stand-in message target: records what the bridge posts, from its thread."""
 

@@ -26,6 +26,14 @@ def _bar(fraction: float | None, width: int = 10) -> str:
     return ("█" * full + partial).ljust(width)
 
 
+def _pick(data: dict[str, Any], *keys: str) -> Any:
+    """The first of `keys` that is set: the engine's telemetry spells them `*_bytes`, `*_percent`, `*_c`."""
+    for key in keys:
+        if data.get(key) is not None:
+            return data[key]
+    return None
+
+
 def _gib(value: Any) -> str:
     try:
         return f"{float(value) / GIB:.1f}"
@@ -92,8 +100,9 @@ class GpuView(Static):
         return text
 
     def _gpu(self, text: Text, gpu: dict[str, Any]) -> None:
-        util = gpu.get("utilization")
-        used, total = gpu.get("memory_used"), gpu.get("memory_total")
+        util = _pick(gpu, "utilization_percent", "utilization")
+        used = _pick(gpu, "memory_used_bytes", "memory_used")
+        total = _pick(gpu, "memory_total_bytes", "memory_total")
         util_f = float(util) / 100 if isinstance(util, int | float) else None
         mem_f = (
             float(used) / float(total)
@@ -108,18 +117,24 @@ class GpuView(Static):
         text.append("  mem ")
         text.append(_bar(mem_f), style=self._level_style(mem_f))
         text.append(f" {_gib(used)}/{_gib(total)} GiB")
-        text.append(f"  {_num(gpu.get('temperature'), '°C')}  {_num(gpu.get('power_w'), ' W')}\n")
+        limit = gpu.get("power_limit_w")
+        power = _num(gpu.get("power_w"), " W") + (
+            f"/{_num(limit, ' W')}" if isinstance(limit, int | float) else ""
+        )
+        text.append(f"  {_num(_pick(gpu, 'temperature_c', 'temperature'), '°C')}  {power}\n")
         processes = gpu.get("processes") or []
         for proc in processes:
-            training = bool(proc.get("is_training")) or (
+            training = bool(_pick(proc, "training", "is_training")) or (
                 self._training_pid is not None and proc.get("pid") == self._training_pid
             )
             marker = "▶" if training else " "
             style = f"bold {self._var('accent')}".strip() if training else ""
-            name = str(proc.get("name") or "?")
+            name = str(proc.get("name") or "?")[:24]
+            user = str(proc.get("user") or "")[:12]
+            memory = _gib(_pick(proc, "memory_bytes", "used_memory"))
             label = " (training)" if training else ""
             text.append(
-                f"  {marker} {proc.get('pid', '?'):>7} {name[:28]:<28} {_gib(proc.get('used_memory'))} GiB{label}\n",
+                f"  {marker} {proc.get('pid', '?'):>7} {name:<24} {user:<12} {memory} GiB{label}\n",
                 style=style,
             )
         if not processes:
