@@ -93,7 +93,7 @@ def test_sample_files_and_loading(tmp_path: Path) -> None:
     files = sample_files(tmp_path)
     assert files == [tmp_path / "images" / "a.png", tmp_path / "text" / "t.csv"]
     src = load_source(files[1])
-    assert src.kind == "text" and src.lines == ["one two three four five six seven"]
+    assert src.kind == "text" and src.lines == ["one two three four five six seven"] and src.shown == [0]
     with pytest.raises(UserError, match="no such file"):
         load_source(tmp_path / "missing.wav")
 
@@ -144,3 +144,33 @@ def test_any_sentence_gets_exactly_the_requested_edits(words, swaps, deletions, 
     assert res.edit_count == swaps + deletions + typos
     n_words = len([t for t in tokenize(res.text) if t.is_word])
     assert n_words == len(words) - deletions
+
+
+@pytest.mark.parametrize("labelled", [False, True])
+def test_text_preview_lines_are_the_cli_lines(tmp_path: Path, labelled: bool) -> None:
+    from tui_trainer.augment.text import augment_document, document_text
+
+    lines = [
+        "A Title",
+        "pos\tThe quick brown fox jumps over the lazy dog.",
+        "",
+        "neg\tA big old house stood on the hill.",
+        "x\tGood dogs run fast.",
+    ]
+    path = tmp_path / "d.txt"
+    path.write_text("\n".join(lines) + "\n")
+    p = default_pipeline()
+    p.set("text", "labelled", labelled)
+    preview = render_preview(load_source(path), p, seed=2, n=2)
+    assert preview is not None
+    for k, variant in enumerate(preview.variants):
+        spec = p.text_spec()
+        cli = document_text(
+            augment_document(path.read_text(), spec, np.random.default_rng([2, k]), labelled=labelled)
+        )
+        shown = [label + result.text for label, result in variant]
+        cli_lines = [line for line in cli.splitlines() if line.strip()]
+        # "A Title" and "x\tGood dogs run fast." have under six words: augmented (drawing from the rng) but not shown
+        assert shown == cli_lines[1:3]
+        if labelled:
+            assert [label for label, _ in variant] == ["pos\t", "neg\t"]

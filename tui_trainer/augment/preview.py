@@ -14,14 +14,15 @@ from typing import Any
 import numpy as np
 
 from tui_trainer.augment.pipeline import Pipeline
-from tui_trainer.augment.text import augment_text
+from tui_trainer.augment.text import TextResult, augment_text
 from tui_trainer.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".csv")
 AUDIO_SUFFIXES = (".wav", ".wave")
-PREVIEW_TEXT_LINES = 3
-PREVIEW_TEXT_CHARS = 400
+PREVIEW_TEXT_LINES = 4
+PREVIEW_MIN_WORDS = 6
+PREVIEW_MAX_LINES = 500
 
 
 def kind_of(path: Path) -> str:
@@ -56,7 +57,8 @@ class Source:
     path: Path
     kind: str
     image: np.ndarray | None = None
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # text: the examples up to the last one shown
+    shown: list[int] = field(default_factory=list)  # text: which of `lines` the preview displays
     audio: np.ndarray | None = None
     rate: int = 0
 
@@ -67,9 +69,7 @@ class Source:
             return f"{self.path.name} · image {w}×{h} · {c} channel{'s' if c != 1 else ''}"
         if self.kind == "audio" and self.audio is not None:
             return f"{self.path.name} · audio {self.audio.shape[0] / self.rate:.2f} s · {self.rate} Hz"
-        return (
-            f"{self.path.name} · text · first {len(self.lines)} example{'s' if len(self.lines) != 1 else ''}"
-        )
+        return f"{self.path.name} · text · {len(self.shown)} of the first {len(self.lines)} examples"
 
 
 def load_source(path: Path) -> Source:
@@ -89,32 +89,35 @@ def load_source(path: Path) -> Source:
 
         samples, rate = read_wav(path)
         return Source(path, kind, audio=samples, rate=rate)
-    return Source(path, kind, lines=_preview_lines(path, media.read_text(path)))
+    lines, shown = _preview_lines(path, media.read_text(path))
+    return Source(path, kind, lines=lines, shown=shown)
 
 
-def _preview_lines(path: Path, text: str) -> list[str]:
+def _preview_lines(path: Path, text: str) -> tuple[list[str], list[int]]:
+    """The examples (CSV text cells, or non-empty lines) up to the PREVIEW_TEXT_LINES-th with at least
+    PREVIEW_MIN_WORDS words, and the indices of those worth showing (a title line says little)."""
     if path.suffix.lower() == ".csv":
         import csv
         import io
 
         rows = list(csv.reader(io.StringIO(text)))
         if not rows:
-            return []
+            return [], []
         col = rows[0].index("text") if "text" in rows[0] else 0
-        lines = [r[col] for r in rows[1:] if col < len(r) and r[col].strip()]
+        examples = (r[col] for r in rows[1:] if col < len(r) and r[col].strip())
     else:
-        # Prose is hard-wrapped: a paragraph (lines up to a blank line) is one example.
-        paragraphs, current = [], []
-        for line in text.splitlines():
-            if line.strip():
-                current.append(line.strip())
-            elif current:
-                paragraphs.append(" ".join(current))
-                current = []
-        if current:
-            paragraphs.append(" ".join(current))
-        lines = [p for p in paragraphs if len(p.split()) >= 6] or paragraphs
-    return [line[:PREVIEW_TEXT_CHARS] for line in lines[:PREVIEW_TEXT_LINES]]
+        examples = (line for line in text.splitlines() if line.strip())
+    lines: list[str] = []
+    shown: list[int] = []
+    for line in examples:
+        lines.append(line)
+        if len(line.split()) >= PREVIEW_MIN_WORDS:
+            shown.append(len(lines) - 1)
+            if len(shown) == PREVIEW_TEXT_LINES:
+                break
+        if len(lines) >= PREVIEW_MAX_LINES:
+            break
+    return lines, shown or list(range(min(len(lines), PREVIEW_TEXT_LINES)))
 
 
 # ----- the variants ------------------------------------------------------------------------------
@@ -152,12 +155,18 @@ def render_preview(
         return Preview("image", seed, source.image, variants)
     if source.kind == "text":
         spec = pipeline.text_spec()
+        labelled = bool(pipeline.text.get("labelled", False)) and source.path.suffix.lower() != ".csv"
         for k in range(n):
             if cancelled():
                 return None
             rng = np.random.default_rng([seed, k])
-            variants.append([augment_text(line, spec, rng) for line in source.lines])
-        return Preview("text", seed, source.lines, variants)
+            # Same order of draws as `augment_document` / `augment_csv`, so these are the CLI's first lines.
+            results: list[tuple[str, TextResult]] = []
+            for line in source.lines:  # every line draws, shown or not, as in the CLI
+                label, body = line.split("\t", 1) if labelled and "\t" in line else ("", line)
+                results.append((label + "\t" if label else "", augment_text(body, spec, rng)))
+            variants.append([results[i] for i in source.shown])
+        return Preview("text", seed, [source.lines[i] for i in source.shown], variants)
     assert source.audio is not None
     colours = colours or {}
     waves, specs = [], []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 HELP = "Write augmented variants of an image, text or WAV file."
-DESCRIPTION = """Write N augmented variants of INPUT as DIR/<stem>-<k>.<ext> (k = 0..N-1): PNG for images,
-.txt for text (.csv stays .csv: one column augmented, the label column kept), .wav for audio. Variant k depends only on (--seed, k), so --n 4 gives the first four
-files of --n 8. The pipeline comes from --config (TOML, sections [image] [text] [audio]); flags
+DESCRIPTION = """Write N augmented variants of INPUT as DIR/<stem>-<k>.<ext> (k = 0..N-1): PNG for
+images, .txt for text (each line one example; a .csv stays .csv with one column augmented and the
+label column kept), .wav for audio. Variant k depends only on (--seed, k), so --n 4 gives the first
+four files of --n 8. The pipeline comes from --config (TOML, sections [image] [text] [audio]); flags
 override its keys. Without --config and without op flags the default pipeline is used.
 
 Single-value image flags apply exactly that value: --rotate DEG (counter-clockwise), --shift-x PX
@@ -69,7 +70,7 @@ FLAG_KEYS: dict[str, tuple[str, str, str]] = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "input", metavar="INPUT", help="an image (PNG/JPEG/...), a text file (.txt) or a WAV file"
+        "input", metavar="INPUT", help="an image (PNG/JPEG/...), a text file (.txt, .csv) or a WAV file"
     )
     parser.add_argument(
         "--config", metavar="FILE", help="pipeline TOML ([image] [text] [audio]); flags override its keys"

@@ -436,5 +436,5 @@ class AugmentPane(Pane):
                 if i == 0:
                     body = "\n\n".join(escape(line) for line in item)
                 else:
-                    body = "\n\n".join(highlight_edits(r) for r in item)
+                    body = "\n\n".join(escape(label) + highlight_edits(r) for label, r in item)
                 cell.query_one(".text-body", Static).update(body)
