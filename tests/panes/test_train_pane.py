@@ -364,3 +364,83 @@ def test_launch_engine_never_reuses_a_folder_holding_a_run(tmp_path):
         train_module.launch_engine(config, (), run_dir, False)
     with pytest.raises(UserError, match="no such run folder"):
         train_module.launch_engine(None, (), tmp_path / "missing", True)
+
+
+async def test_quitting_with_a_live_run_stops_it_with_a_checkpoint(fake_launch):
+    engine = FakeEngine(scripted_run(5))
+    fake_launch["engine"] = engine
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 5)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert engine.calls == ["stop"]
+
+
+TABULAR = """[data]
+path = "../penguins.csv"
+label = "species"
+
+[optim]
+lr = 0.003
+"""
+
+
+async def test_config_editor_validates_and_writes_back(tmp_path):
+    from textual.widgets import Label, TextArea
+
+    from tui_trainer.widgets.config_editor import ConfigEditor
+
+    config = tmp_path / "cfg" / "tabular.toml"
+    config.parent.mkdir()
+    config.write_text(TABULAR, encoding="utf-8")
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.config_path = config
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        editor = app.screen
+        assert isinstance(editor, ConfigEditor)
+        area = editor.query_one(TextArea)
+        assert "lr = 0.003" in area.text
+        # A wrong type is refused with the engine's message naming the key; the file is untouched.
+        area.text = TABULAR.replace("lr = 0.003", 'lr = "fast"')
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigEditor)
+        assert "lr" in str(editor.query_one("#config-error", Label).render())
+        assert config.read_text(encoding="utf-8") == TABULAR
+        # A valid edit is saved (atomically, through the engine's save_config) and the editor closes.
+        area.text = TABULAR.replace("lr = 0.003", "lr = 0.01")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfigEditor)
+        import tomllib
+
+        saved = tomllib.loads(config.read_text(encoding="utf-8"))
+        assert saved["optim"]["lr"] == 0.01 and saved["data"]["label"] == "species"
+        assert p.config_path == config
+
+
+async def test_config_editor_escape_writes_nothing(tmp_path):
+    from tui_trainer.widgets.config_editor import ConfigEditor
+
+    config = tmp_path / "tabular.toml"
+    config.write_text(TABULAR, encoding="utf-8")
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane(app).config_path = config
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigEditor)
+        await pilot.press("x", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfigEditor)
+    assert config.read_text(encoding="utf-8") == TABULAR

@@ -109,19 +109,20 @@ class GpuView(Static):
             if isinstance(used, int | float) and isinstance(total, int | float) and total
             else None
         )
+        limit = gpu.get("power_limit_w")
+        power = _num(gpu.get("power_w"), " W") + (
+            f"/{_num(limit, ' W')}" if isinstance(limit, int | float) else ""
+        )
         text.append(f"GPU{gpu.get('index', '?')} ", style="bold")
-        text.append(f"{gpu.get('name', '')}\n")
+        text.append(
+            f"{gpu.get('name', '')}  {_num(_pick(gpu, 'temperature_c', 'temperature'), '°C')}  {power}\n"
+        )
         text.append(" util ")
         text.append(_bar(util_f), style=self._level_style(util_f))
         text.append(f" {_num(util, '%'):>5}")
         text.append("  mem ")
         text.append(_bar(mem_f), style=self._level_style(mem_f))
-        text.append(f" {_gib(used)}/{_gib(total)} GiB")
-        limit = gpu.get("power_limit_w")
-        power = _num(gpu.get("power_w"), " W") + (
-            f"/{_num(limit, ' W')}" if isinstance(limit, int | float) else ""
-        )
-        text.append(f"  {_num(_pick(gpu, 'temperature_c', 'temperature'), '°C')}  {power}\n")
+        text.append(f" {_gib(used)}/{_gib(total)} GiB\n")
         processes = gpu.get("processes") or []
         for proc in processes:
             training = bool(_pick(proc, "training", "is_training")) or (
