@@ -104,3 +104,41 @@ def test_open_train_app_attaches_on_mount(tmp_path, monkeypatch):
     monkeypatch.setattr(TrainerApp, "run", fake_run)
     assert train_module.open_train_app(attach_dirs=(a, b)) == 0
     assert seen == {"labels": ["run-a", "run-b"], "primary": "run-a", "active": "train"}
+
+
+def test_open_train_app_starts_the_run_it_is_given(tmp_path, monkeypatch):
+    """`tui-trainer train CONFIG` in a terminal: the pane starts (or resumes) that run once mounted."""
+    import asyncio
+
+    from tests.panes.fakes_engine import FakeEngine
+    from tui_trainer.app import TrainerApp
+    from tui_trainer.panes import train as train_module
+
+    launches = []
+
+    def launch(config_path, overrides, run_dir, resume):
+        launches.append((config_path, overrides, run_dir, resume))
+        return FakeEngine(scripted_run(10, finish=True)), run_dir
+
+    seen = {}
+
+    def fake_run(self: TrainerApp, **_kwargs):
+        async def drive():
+            async with self.run_test(size=(120, 40)) as pilot:
+                pane = self.query_one(train_module.TrainPane)
+                for _ in range(100):
+                    if pane.primary and pane.runs[pane.primary].history.status == "completed":
+                        break
+                    await pilot.pause(0.05)
+                seen["status"] = pane.runs[pane.primary].history.status
+                self.exit(0)
+
+        asyncio.run(drive())
+
+    monkeypatch.setattr(train_module, "launch_engine", launch)
+    monkeypatch.setattr(TrainerApp, "run", fake_run)
+    code = train_module.open_train_app(
+        config_path=tmp_path / "c.toml", overrides=["optim.lr=0.1"], run_dir=tmp_path / "r", resume=True
+    )
+    assert code == 0 and seen == {"status": "completed"}
+    assert launches == [(tmp_path / "c.toml", ("optim.lr=0.1",), tmp_path / "r", True)]
