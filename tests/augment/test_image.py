@@ -301,3 +301,21 @@ def test_colour_and_noise_leave_alpha_alone_in_both_paths() -> None:
     batch = _batch(img, 10)
     got = augment_batch_torch(batch, spec, torch.Generator().manual_seed(0))
     assert torch.equal(got[:, 3], batch[:, 3])
+
+
+def test_positive_shear_moves_rows_below_the_centre_left() -> None:
+    img = np.zeros((9, 9), dtype=np.uint8)
+    img[6, 4] = 255  # two rows below the centre (4, 4)
+    out = _apply(img, shear=(45.0, 45.0), fill_mode="constant", interpolation="nearest")
+    assert out[6, 2] == 255 and out.sum() == 255
+
+
+def test_random_crop_is_a_window_resized_back() -> None:
+    img = _img(8, 8)
+    out = _apply(img, crop_scale=(0.25, 0.25), crop_ratio=(1.0, 1.0), interpolation="nearest")
+    windows = [
+        np.repeat(np.repeat(img[t : t + 4, left : left + 4], 2, axis=0), 2, axis=1)
+        for t in range(5)
+        for left in range(5)
+    ]
+    assert any(np.array_equal(out, w) for w in windows)
