@@ -299,3 +299,20 @@ def test_errors_mid_run_become_failed_events(tmp_path, raise_expr, code, text):
     else:
         assert "batch_size" in of(events, "diagnostic")[0].fix
     assert EventFollower(tmp_path / "run").read_all()[-1].type == "failed"
+
+
+def test_single_process_order_is_distributed_samplers(table_config, tmp_path):
+    """The fast single-process epoch order must equal DistributedSampler's, so resume and DDP agree."""
+    import torch
+    from torch.utils.data import DistributedSampler
+
+    from tui_trainer.engine.distributed import DistContext
+    from tui_trainer.engine.loop import _Trainer
+
+    trainer = _Trainer(load_config(table_config), tmp_path, None, None, False, None, DistContext())
+    trainer.x_train = torch.zeros(37, 2)
+    trainer.device = torch.device("cpu")
+    for epoch in (0, 1, 5):
+        sampler = DistributedSampler(range(37), num_replicas=1, rank=0, shuffle=True, seed=trainer.cfg.train.seed)
+        sampler.set_epoch(epoch)
+        assert trainer._epoch_order(epoch).tolist() == list(sampler)
