@@ -71,17 +71,23 @@ def restore_rng(rng: dict[str, Any], augment_generator: Any = None) -> None:
     import numpy as np
     import torch
 
+    # RNG states must be CPU byte tensors, whatever map_location the checkpoint was loaded with.
     version, state, gauss = rng["python"]
     random.setstate((version, tuple(state), gauss))
     n = rng["numpy"]
     np.random.set_state(
-        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+        (n["name"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
     )
-    torch.set_rng_state(rng["torch"])
+    torch.set_rng_state(rng["torch"].cpu())
     if rng.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
+        states = [s.cpu() for s in rng["cuda"]]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)
+        else:  # another GPU count than when saved: restore the devices both have
+            for index, s in enumerate(states[: torch.cuda.device_count()]):
+                torch.cuda.set_rng_state(s, index)
     if augment_generator is not None and "augment" in rng:
-        augment_generator.set_state(rng["augment"])
+        augment_generator.set_state(rng["augment"].cpu())
 
 
 def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:

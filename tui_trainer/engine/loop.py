@@ -406,6 +406,12 @@ class _Trainer:
             if loaded is not None and loaded.state:
                 self._restore(loaded.state)
                 resumed_from = self.step
+                saved_world = int(loaded.state.get("world_size") or 1)
+                if saved_world != self.dist.world_size:
+                    notes.append(
+                        f"warning: the checkpoint was written by {saved_world} process(es), this run has "
+                        f"{self.dist.world_size}; the data order from here differs from the original run's"
+                    )
                 notes.append(f"resumed from {loaded.path.name} (step {self.step}, epoch {self.epoch}, batch {self.batch_in_epoch})")
             else:
                 notes.append("--resume: no usable checkpoint in the run directory; starting from step 0")
