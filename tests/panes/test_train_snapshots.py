@@ -61,3 +61,18 @@ def test_snapshot_two_runs_overlaid(snap_compare, tmp_path):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_collapse_lab_view(snap_compare):
+    """`v` shows the collapse lab (issue 7) in place of the monitor, focus inside it so its keys work."""
+    app = make_app(theme="textual-dark", initial_pane="train")
+
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+        await pilot.press("v")
+        await pilot.pause(0.3)
+        pane = app.query_one(TrainPane)
+        assert pane.query_one("#train-views").current == "collapse-lab"
+        assert app.focused is not None and pane.query_one("#collapse-lab") in app.focused.ancestors
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
