@@ -114,3 +114,19 @@ def test_wav_round_trip_and_unreadable_file(tmp_path: Path) -> None:
 def test_spectrogram_peaks_at_the_tone() -> None:
     f, _t, db = spectrogram_db(_tone(1000), RATE)
     assert abs(f[np.argmax(db.mean(axis=1))] - 1000) < 40
+
+
+@pytest.mark.parametrize("n", [1, 3, 15, 16, 100, 700])
+def test_every_op_survives_very_short_clips(n: int) -> None:
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32) * 0.1
+    spec = AudioSpec(
+        gain_db=(-3, 3),
+        snr_db=(10, 10),
+        shift=(-0.2, 0.2),
+        speed=(1.5, 1.5),
+        pitch=(2, 2),
+        time_mask=0.2,
+        freq_mask=0.2,
+    )
+    y = augment_audio(x, RATE, spec, np.random.default_rng(1))
+    assert len(y) == max(1, round(n / 1.5)) and np.isfinite(y).all()

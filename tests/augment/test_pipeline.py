@@ -63,6 +63,9 @@ def test_exact_keys_add_to_ranges() -> None:
         ("[image]\nnormalize_mean = [0.5]\n", "normalize_mean and normalize_std"),
         ("[image\n", "not valid TOML"),
         ("image = 3\n", "[image] must be a table"),
+        ("[audio]\nspeed = 0\n", "[audio] speed: values must be > 0"),
+        ("[image]\ncrop_scale = [0.0, 1.0]\n", "[image] crop_scale: values must be > 0 and ≤ 1"),
+        ("[image]\nblur_sigma = -1\n", "[image] blur_sigma: values must be ≥ 0"),
     ],
 )
 def test_malformed_config_names_the_key(tmp_path: Path, toml: str, needle: str) -> None:

@@ -123,8 +123,18 @@ def _ratio(factor: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
+MIN_FFT = 16  # signals shorter than this are left as they are by pitch shift and frequency masking
+
+
+def _fft_size(n: int, wanted: int) -> int:
+    """The largest power of two ≤ min(n, wanted), so short clips still get a valid STFT."""
+    size = 1 << (max(1, min(n, wanted)).bit_length() - 1)
+    return max(size, 1)
+
+
 def _stretch(x: np.ndarray, rate: float, n_fft: int = 1024) -> np.ndarray:
     """Phase-vocoder time stretch of a mono signal: `rate` > 1 shortens it, the pitch stays."""
+    n_fft = _fft_size(len(x), n_fft)
     hop = n_fft // 4
     window = np.hanning(n_fft)
     pad = np.pad(x.astype(np.float64), (n_fft, n_fft))
@@ -151,7 +161,7 @@ def _stretch(x: np.ndarray, rate: float, n_fft: int = 1024) -> np.ndarray:
 
 def pitch_shift(x: np.ndarray, semitones: float) -> np.ndarray:
     """Shift the pitch by `semitones` keeping the length: speed change, then stretch back to the original length."""
-    if semitones == 0.0:
+    if semitones == 0.0 or x.shape[0] < MIN_FFT:
         return x.copy()
     factor = 2.0 ** (semitones / 12.0)
     n = x.shape[0]
@@ -176,6 +186,9 @@ def freq_mask(x: np.ndarray, rate: int, lo_bin: int, width: int, n_fft: int = 51
     """Zero STFT bins [lo_bin, lo_bin + width) and resynthesise; the length is kept."""
     from scipy.signal import istft, stft
 
+    if x.shape[0] < MIN_FFT:
+        return x.copy()
+    n_fft = _fft_size(x.shape[0], n_fft)
     chans = x[:, None] if x.ndim == 1 else x
     outs = []
     for c in range(chans.shape[1]):
@@ -203,7 +216,7 @@ def augment_audio(x: np.ndarray, rate: int, spec: AudioSpec, rng: np.random.Gene
         length = int(rng.integers(0, int(spec.time_mask * y.shape[0]) + 1))
         y = time_mask(y, int(rng.integers(0, max(1, y.shape[0] - length + 1))), length)
     if spec.freq_mask > 0:
-        bins = 512 // 2 + 1
+        bins = _fft_size(y.shape[0], 512) // 2 + 1
         width = int(rng.integers(0, int(spec.freq_mask * bins) + 1))
         y = freq_mask(y, rate, int(rng.integers(0, bins - width + 1)), width)
     if spec.snr_db is not None:

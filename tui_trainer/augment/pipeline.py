@@ -149,6 +149,7 @@ def validate_value(section: str, key: str, value: Any, source: str = "pipeline")
             raise UserError(
                 f"{where}: a single zoom_range z means [1 − z, 1 + z], so it must be in [0, 1), got {value!r}"
             )
+        _check_bounds(where, key, [float(value)])
         return value
     if (
         isinstance(value, list)
@@ -158,9 +159,38 @@ def validate_value(section: str, key: str, value: Any, source: str = "pipeline")
     ):
         if kind == "zoom_range" and value[0] <= 0:
             raise UserError(f"{where}: zoom_range bounds must be > 0, got {value!r}")
+        _check_bounds(where, key, [float(value[0]), float(value[1])])
         return [float(value[0]), float(value[1])]
     expected = "a [lo, hi] pair" if kind == "pair" else "a number or a [lo, hi] pair with lo ≤ hi"
     raise UserError(f"{where}: expected {expected}, got {value!r}")
+
+
+# key → (lowest allowed, whether the lowest itself is allowed, highest allowed) for range-like values.
+BOUNDS: dict[str, tuple[float, bool, float]] = {
+    "crop_scale": (0.0, False, 1.0),
+    "crop_ratio": (0.0, False, math.inf),
+    "erase_scale": (0.0, False, 1.0),
+    "erase_ratio": (0.0, False, math.inf),
+    "brightness": (0.0, True, math.inf),
+    "contrast": (0.0, True, math.inf),
+    "saturation": (0.0, True, math.inf),
+    "noise_std": (0.0, True, math.inf),
+    "blur_sigma": (0.0, True, 50.0),
+    "speed": (0.0, False, 20.0),
+    "pitch": (-48.0, True, 48.0),
+    "shift": (-1.0, True, 1.0),
+}
+
+
+def _check_bounds(where: str, key: str, values: list[float]) -> None:
+    if key not in BOUNDS:
+        return
+    lo, inclusive, hi = BOUNDS[key]
+    for v in values:
+        if (v < lo or (v == lo and not inclusive)) or v > hi:
+            low = f"{'≥' if inclusive else '>'} {lo:g}"
+            high = f" and ≤ {hi:g}" if math.isfinite(hi) else ""
+            raise UserError(f"{where}: values must be {low}{high}, got {v:g}")
 
 
 def _rng(value: Any, default: tuple[float, float]) -> tuple[float, float]:
