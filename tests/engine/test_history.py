@@ -197,3 +197,20 @@ def test_format_duration():
     assert format_duration(42) == "42s"
     assert format_duration(185) == "3m05s"
     assert format_duration(3720) == "1h02m"
+
+
+def test_resume_drops_the_steps_after_the_checkpoint_so_curves_do_not_double_back():
+    history = RunHistory(capacity=64)
+    history.add(RunStarted(run_id="r", run_dir="/r", total_steps=500, time=0.0))
+    for i in range(1, 151):
+        history.add(_step(i, loss=1.0 / i))
+    # killed at step 150; the newest checkpoint was at step 100
+    history.add(RunStarted(run_id="r", run_dir="/r", total_steps=500, resumed_from_step=100, time=10.0))
+    assert history.step == 100
+    points = history.series["train_loss"].points()
+    assert points[-1].first_step <= 100
+    for i in range(101, 121):
+        history.add(_step(i, loss=0.5 / i, t=10.0 + i * 0.01))
+    steps = [p.first_step for p in history.series["train_loss"].points()]
+    assert steps == sorted(steps)
+    assert history.latest("train_loss") == pytest.approx(0.5 / 120)

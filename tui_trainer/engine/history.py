@@ -134,6 +134,21 @@ class Series:
         self._buckets = merged
         self.width *= 2
 
+    def truncate_after(self, step: int) -> None:
+        """Forget values logged after `step` (a resumed run repeats them from its checkpoint).
+
+        A bucket that straddles `step` is kept whole: buckets cannot be split, and it is at most one bucket.
+        """
+        buckets = self._buckets
+        while buckets and buckets[-1][_FIRST] > step:
+            dropped = buckets.pop()
+            self.total -= dropped[_N]
+        if buckets:
+            self.latest = buckets[-1][_SUM] / buckets[-1][_N]
+            self.latest_step = buckets[-1][_LAST]
+        else:
+            self.latest = self.latest_step = None
+
     def points(self) -> list[Point]:
         return [Point(b[_FIRST], b[_LAST], b[_N], b[_SUM] / b[_N], b[_MIN], b[_MAX]) for b in self._buckets]
 
@@ -221,6 +236,12 @@ class RunHistory:
         self.finished = None
         self.failure = None
         self._rate.clear()
+        if e.resumed_from_step is not None:
+            # Steps after the checkpoint were lost with the old process and are trained again: drop them, so
+            # the curves continue from the checkpoint instead of doubling back.
+            for series in self.series.values():
+                series.truncate_after(e.resumed_from_step)
+            self.step = e.resumed_from_step
         if not self.label:
             self.label = e.run_id
         where = f" from step {e.resumed_from_step}" if e.resumed_from_step is not None else ""
