@@ -174,3 +174,17 @@ def test_text_preview_lines_are_the_cli_lines(tmp_path: Path, labelled: bool) ->
         assert shown == cli_lines[1:3]
         if labelled:
             assert [label for label, _ in variant] == ["pos\t", "neg\t"]
+
+
+def test_large_images_are_previewed_on_a_smaller_copy(tmp_path: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    from tui_trainer.augment import preview
+
+    monkeypatch.setattr(preview, "PREVIEW_MAX_SIDE", 16)
+    Image.fromarray(np.zeros((20, 40, 3), dtype=np.uint8)).save(tmp_path / "big.png")
+    Image.fromarray(np.zeros((10, 12, 3), dtype=np.uint8)).save(tmp_path / "small.png")
+    big = load_source(tmp_path / "big.png")
+    assert big.image.shape == (8, 16, 3) and "40×20, previewed at 16×8" in big.describe()
+    small = load_source(tmp_path / "small.png")
+    assert small.image.shape == (10, 12, 3) and small.full_size is None

@@ -21,6 +21,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".csv")
 AUDIO_SUFFIXES = (".wav", ".wave")
 PREVIEW_TEXT_LINES = 4
+PREVIEW_MAX_SIDE = 1024
 PREVIEW_MIN_WORDS = 6
 PREVIEW_MAX_LINES = 500
 
@@ -61,12 +62,20 @@ class Source:
     shown: list[int] = field(default_factory=list)  # text: which of `lines` the preview displays
     audio: np.ndarray | None = None
     rate: int = 0
+    full_size: tuple[int, int] | None = (
+        None  # image: (w, h) of the file when the preview works on a smaller copy
+    )
 
     def describe(self) -> str:
         if self.kind == "image" and self.image is not None:
             h, w = self.image.shape[:2]
             c = 1 if self.image.ndim == 2 else self.image.shape[2]
-            return f"{self.path.name} · image {w}×{h} · {c} channel{'s' if c != 1 else ''}"
+            size = (
+                f"{w}×{h}"
+                if self.full_size is None
+                else f"{self.full_size[0]}×{self.full_size[1]}, previewed at {w}×{h}"
+            )
+            return f"{self.path.name} · image {size} · {c} channel{'s' if c != 1 else ''}"
         if self.kind == "audio" and self.audio is not None:
             return f"{self.path.name} · audio {self.audio.shape[0] / self.rate:.2f} s · {self.rate} Hz"
         return f"{self.path.name} · text · {len(self.shown)} of the first {len(self.lines)} examples"
@@ -83,7 +92,13 @@ def load_source(path: Path) -> Source:
         raise UserError(f"{path}: not a file")
     kind = kind_of(path)
     if kind == "image":
-        return Source(path, kind, image=media.read_image(path))
+        image = media.read_image(path)
+        h, w = image.shape[:2]
+        if max(h, w) <= PREVIEW_MAX_SIDE:
+            return Source(path, kind, image=image)
+        # A terminal shows a few hundred pixels at most; a 24-megapixel photo would cost seconds per key press.
+        # Pixel-valued parameters (shifts in px, blur sigma) act on the smaller copy's pixels.
+        return Source(path, kind, image=_shrink(image, PREVIEW_MAX_SIDE), full_size=(w, h))
     if kind == "audio":
         from tui_trainer.augment.audio import read_wav
 
@@ -91,6 +106,17 @@ def load_source(path: Path) -> Source:
         return Source(path, kind, audio=samples, rate=rate)
     lines, shown = _preview_lines(path, media.read_text(path))
     return Source(path, kind, lines=lines, shown=shown)
+
+
+def _shrink(image: np.ndarray, side: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if image.dtype == np.uint16:
+        return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.NEAREST))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
 
 
 def _preview_lines(path: Path, text: str) -> tuple[list[str], list[int]]:
