@@ -341,7 +341,11 @@ class TrainPane(Pane):
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
+        group = event.worker.group or ""
+        # Only this pane's workers: the collapse lab's bubble up here too and it reports its own.
+        if event.state != WorkerState.ERROR or not (
+            group == "train-launch" or group.startswith("train-run-")
+        ):
             return
         from tui_trainer.errors import UserError
 
