@@ -124,10 +124,15 @@ def clean(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.fill_nan(None) if dtype.is_float() else col
 
 
+def _clean_name(index: int) -> str:
+    return f"__clean:{index}"
+
+
 def _aggregates(name: str, dtype: pl.DataType, index: int) -> list[pl.Expr]:
     kind = kind_of(dtype)
     col = pl.col(name)
-    b = clean(name, dtype)
+    # Float columns are cleaned (NaN -> null) once, into a helper column, rather than once per statistic.
+    b = pl.col(_clean_name(index)) if dtype.is_float() else col
     p = f"{index}:"
     exprs = [col.null_count().alias(p + "nulls")]
     if dtype.is_float():
@@ -189,7 +194,8 @@ def profile_frame(
         exprs.append(row_hash(names, schema).n_unique().alias("__distinct"))
     for index, name in enumerate(names):
         exprs += _aggregates(name, schema[name], index)
-    row = lf.select(exprs).collect(engine=engine).row(0, named=True)
+    helpers = [clean(n, schema[n]).alias(_clean_name(i)) for i, n in enumerate(names) if schema[n].is_float()]
+    row = lf.with_columns(helpers).select(exprs).collect(engine=engine).row(0, named=True)
     rows = int(row["__rows"])
     report("statistics", 0.5)
     columns = [_column_from_row(name, schema[name], index, row, rows) for index, name in enumerate(names)]

@@ -157,6 +157,7 @@ class DataPane(Pane):
     class Opened(Message):
         dataset: Dataset
         pager: Pager
+        first_page: pl.DataFrame | None  # read before profiling starts, so it shows at once
         run: int
 
     @dataclass
@@ -291,7 +292,11 @@ class DataPane(Pane):
         try:
             dataset = open_dataset(path)
             pager = Pager(dataset.lazy)
-            self.post_message(self.Opened(dataset, pager, run))
+            try:
+                first_page = pager.page(0, PAGE_SIZE)
+            except Exception:  # noqa: BLE001 - the profile below reports what is wrong with the file
+                first_page = None
+            self.post_message(self.Opened(dataset, pager, first_page, run))
             inspection = inspect_dataset(
                 path,
                 label=label,
@@ -318,7 +323,9 @@ class DataPane(Pane):
         self._set_status(f"{_display(event.dataset.path)} ({event.dataset.format}) · profiling…")
         self.query_one("#data-columns", DataTable).clear()
         self.query_one(FindingsView).set_findings([])
-        self._request_page(0)
+        if event.first_page is not None:
+            self._on_page(self.PageReady(event.first_page, 0, None))
+        self._request_page(0, count_only=event.first_page is not None)
 
     @on(Progress)
     def _on_progress(self, event: Progress) -> None:
@@ -444,14 +451,14 @@ class DataPane(Pane):
         return text
 
     # ----- table view -------------------------------------------------------------------------------------
-    def _request_page(self, offset: int) -> None:
+    def _request_page(self, offset: int, count_only: bool = False) -> None:
         if self.pager is not None and self.dataset is not None:
-            self._page_worker(self.pager, max(0, offset), self.dataset)
+            self._page_worker(self.pager, max(0, offset), self.dataset, count_only)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-page", description="Reading a page")
-    def _page_worker(self, pager: Pager, offset: int, dataset: Dataset) -> None:
+    def _page_worker(self, pager: Pager, offset: int, dataset: Dataset, count_only: bool = False) -> None:
         try:
-            if offset == 0:
+            if offset == 0 and not count_only:
                 # The first page comes before the row count: counting a large CSV reads all of it.
                 self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, None))
             total = pager.total_rows()
