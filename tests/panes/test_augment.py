@@ -15,7 +15,7 @@ from textual.widgets import Input, OptionList, Static
 from tui_trainer import paths
 from tui_trainer.app import make_app
 from tui_trainer.augment.pipeline import Pipeline, load_pipeline
-from tui_trainer.panes.augment import AudioCell, AugmentPane, PreviewReady, VariantCell
+from tui_trainer.panes.augment import AudioCell, AugmentPane, VariantCell
 from tui_trainer.widgets.pixel_image import PixelImage, fit_size, half_block_rows
 
 SIZE = (120, 40)
@@ -75,7 +75,7 @@ async def test_opens_a_sample_image_and_renders_the_librarys_variants(samples: P
         assert np.array_equal(images[0], _gradient())
         for k in range(8):
             assert np.array_equal(images[k + 1], _expected(pane.pipeline, _gradient(), 0, k))
-        assert sum(isinstance(m, PreviewReady) for m in messages) >= 1
+        assert sum(isinstance(m, AugmentPane.PreviewReady) for m in messages) >= 1
         assert "gradient.png · image 32×24" in str(app.query_one("#aug-file", Static).content)
 
 

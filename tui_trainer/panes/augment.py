@@ -61,24 +61,6 @@ EDIT_STYLES = {
 }
 
 
-class PreviewReady(Message):
-    """A render finished; `generation` says which request it answers (older ones are dropped)."""
-
-    def __init__(self, generation: int, source: Source, preview: Preview, seconds: float) -> None:
-        super().__init__()
-        self.generation = generation
-        self.source = source
-        self.preview = preview
-        self.seconds = seconds
-
-
-class PreviewFailed(Message):
-    def __init__(self, generation: int, message: str) -> None:
-        super().__init__()
-        self.generation = generation
-        self.message = message
-
-
 @dataclass
 class _Request:
     generation: int
@@ -147,6 +129,24 @@ class AugmentPane(Pane):
     PANE_ID = "augment"
     TITLE = "Augment"
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    class PreviewReady(Message):
+        """A render finished; `generation` says which request it answers (older ones are dropped)."""
+
+        def __init__(self, generation: int, source: Source, preview: Preview, seconds: float) -> None:
+            super().__init__()
+            self.generation = generation
+            self.source = source
+            self.preview = preview
+            self.seconds = seconds
+
+    class PreviewFailed(Message):
+        """The file could not be read (a UserError's message); older requests are dropped the same way."""
+
+        def __init__(self, generation: int, message: str) -> None:
+            super().__init__()
+            self.generation = generation
+            self.message = message
 
     BINDINGS = [
         Binding("right,plus,equals_sign", "nudge(1)", "Increase parameter"),
@@ -363,10 +363,10 @@ class AugmentPane(Pane):
             if preview is None:
                 return
             self.post_message(
-                PreviewReady(request.generation, source, preview, time.perf_counter() - started)
+                AugmentPane.PreviewReady(request.generation, source, preview, time.perf_counter() - started)
             )
         except UserError as exc:
-            self.post_message(PreviewFailed(request.generation, str(exc)))
+            self.post_message(AugmentPane.PreviewFailed(request.generation, str(exc)))
 
     @on(Worker.StateChanged)
     def _on_worker_state(self, event: Worker.StateChanged) -> None:
@@ -374,8 +374,7 @@ class AugmentPane(Pane):
             log.error("augment preview failed: %s", event.worker.error)
             self.query_one("#aug-status", Static).update(f"seed {self.seed} · render failed")
 
-    @on(PreviewFailed)
-    def _on_failed(self, message: PreviewFailed) -> None:
+    def on_augment_pane_preview_failed(self, message: AugmentPane.PreviewFailed) -> None:
         if message.generation != self._generation:
             return
         self.notify(message.message, severity="error", markup=False)
@@ -383,8 +382,7 @@ class AugmentPane(Pane):
         if self.source is not None:
             self.path = self.source.path  # stay on the file that worked
 
-    @on(PreviewReady)
-    async def _on_ready(self, message: PreviewReady) -> None:
+    async def on_augment_pane_preview_ready(self, message: AugmentPane.PreviewReady) -> None:
         if message.generation != self._generation:
             return  # a newer request is on its way
         kind_changed = message.source.kind != self.kind
