@@ -241,3 +241,27 @@ def test_unknown_label_column_is_a_user_error():
 
     with pytest.raises(UserError, match="--label 'nope'"):
         inspect_frame(pl.DataFrame({"a": [1]}), label="nope")
+
+
+def test_offending_rows_filter_selects_exactly_the_counted_rows():
+    import numpy as np
+
+    from tui_trainer.data.checks import offending_rows
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=400)
+    x[[5, 50, 300]] = [9.0, -8.0, 12.0]
+    x[[7, 8]] = np.nan
+    df = pl.DataFrame({"x": x, "k": rng.integers(0, 3, 400), "z": [0.0] * 100 + [1.0] * 300})
+    df = pl.concat([df, df.slice(10, 4)])
+    _, findings = inspect_frame(df)
+    checked = 0
+    for finding in findings:
+        condition = offending_rows(finding, df.schema)
+        if condition is None:
+            continue
+        selected = df.filter(condition).height
+        assert selected == finding.evidence["count"], finding.id
+        checked += 1
+    assert {"missing", "outliers_zscore", "outliers_iqr", "duplicates", "zeros"} <= {f.id for f in findings}
+    assert checked >= 5
