@@ -139,22 +139,24 @@ def _stretch(x: np.ndarray, rate: float, n_fft: int = 1024) -> np.ndarray:
     window = np.hanning(n_fft)
     pad = np.pad(x.astype(np.float64), (n_fft, n_fft))
     frames = 1 + (len(pad) - n_fft) // hop
-    spec = np.stack([np.fft.rfft(window * pad[i * hop : i * hop + n_fft]) for i in range(frames)])
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
+    spec = np.fft.rfft(window * pad[idx], axis=1)
     steps = np.arange(0, frames - 1, rate)
     expected = 2 * np.pi * hop * np.arange(spec.shape[1]) / n_fft
-    phase = np.angle(spec[0])
+    i = steps.astype(int)
+    frac = (steps - i)[:, None]
+    mag = (1 - frac) * np.abs(spec[i]) + frac * np.abs(spec[i + 1])
+    # Phase advances by the bin's expected rotation plus the measured deviation, accumulated over steps.
+    delta = np.angle(spec[i + 1]) - np.angle(spec[i]) - expected
+    delta -= 2 * np.pi * np.round(delta / (2 * np.pi))
+    advance = np.cumsum(expected + delta, axis=0)
+    phase = np.angle(spec[0]) + np.vstack([np.zeros((1, spec.shape[1])), advance[:-1]])
+    synth = np.fft.irfft(mag * np.exp(1j * phase), n_fft, axis=1) * window
     out = np.zeros(len(steps) * hop + n_fft)
     norm = np.zeros_like(out)
-    for k, t in enumerate(steps):
-        i = int(t)
-        frac = t - i
-        mag = (1 - frac) * np.abs(spec[i]) + frac * np.abs(spec[i + 1])
-        frame = np.fft.irfft(mag * np.exp(1j * phase), n_fft) * window
-        out[k * hop : k * hop + n_fft] += frame
+    for k in range(len(steps)):
+        out[k * hop : k * hop + n_fft] += synth[k]
         norm[k * hop : k * hop + n_fft] += window**2
-        delta = np.angle(spec[i + 1]) - np.angle(spec[i]) - expected
-        delta -= 2 * np.pi * np.round(delta / (2 * np.pi))
-        phase = phase + expected + delta
     out = out / np.where(norm > 1e-8, norm, 1.0)
     return out[n_fft:].astype(np.float32)
 
