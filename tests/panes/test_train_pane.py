@@ -26,7 +26,7 @@ async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.02)
-    await pilot.pause(0.15)  # let the redraw timer run once more
+    await pilot.pause(train_module.REDRAW_INTERVAL_S + 0.05)  # let the redraw timer run once more
 
 
 @pytest.fixture
