@@ -50,7 +50,14 @@ def make_csv(path: Path, rows: int) -> None:
     x = rng.normal(size=(rows, FEATURES))
     y = (x[:, :4].argmax(axis=1)).astype(int)
     header = ",".join(f"f{i}" for i in range(FEATURES)) + ",label"
-    np.savetxt(path, np.column_stack([x, y]), delimiter=",", header=header, comments="", fmt=["%.5f"] * FEATURES + ["%d"])
+    np.savetxt(
+        path,
+        np.column_stack([x, y]),
+        delimiter=",",
+        header=header,
+        comments="",
+        fmt=["%.5f"] * FEATURES + ["%d"],
+    )
 
 
 def write_config(folder: Path, epochs: int, device: str) -> Path:
@@ -115,7 +122,10 @@ def bare_loop(data, epochs: int, device, naive_log: Path | None = None) -> tuple
             opt.step()
             steps += 1
             if fh is not None:
-                fh.write(json.dumps({"type": "step", "step": steps, "loss": loss.item(), "time": time.time()}) + "\n")
+                fh.write(
+                    json.dumps({"type": "step", "step": steps, "loss": loss.item(), "time": time.time()})
+                    + "\n"
+                )
                 fh.flush()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -167,7 +177,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--hidden", default="512,512", help="MLP hidden sizes, comma-separated (default 512,512)")
+    parser.add_argument(
+        "--hidden", default="512,512", help="MLP hidden sizes, comma-separated (default 512,512)"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args()
     if args.threads:
@@ -181,8 +193,10 @@ def main() -> None:
         config = load_config(write_config(folder, args.epochs, args.device))
         data = tensors(config)
         device, _ = pick_device(args.device)
-        print(f"device {device}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.rows} rows x {FEATURES} features, MLP {HIDDEN}, "
-              f"batch {BATCH}, {args.epochs} epochs, best of {args.repeats}")
+        print(
+            f"device {device}, torch {torch.__version__} ({torch.get_num_threads()} threads), {args.rows} rows x {FEATURES} features, MLP {HIDDEN}, "
+            f"batch {BATCH}, {args.epochs} epochs, best of {args.repeats}"
+        )
         bare_loop(data, 1, device)  # warm-up: allocator, kernels, thread pools
         wall: dict[str, list[float]] = {"bare": [], "engine": [], "naive": []}
         cpu: dict[str, list[float]] = {"bare": [], "engine": [], "naive": []}
@@ -203,10 +217,17 @@ def main() -> None:
         best = {k: max(v) for k, v in wall.items()}
         med = {k: statistics.median(v) for k, v in cpu.items()}
         print(f"{'':24}{'wall steps/s':>14}{'ratio':>8}{'CPU steps/s':>14}{'ratio':>8}")
-        for key, label in (("bare", "bare PyTorch loop"), ("engine", "tui-trainer engine"), ("naive", "naive per-step logging")):
-            print(f"{label:24}{best[key]:14.1f}{best[key] / best['bare']:8.3f}{med[key]:14.1f}{med[key] / med['bare']:8.3f}")
+        for key, label in (
+            ("bare", "bare PyTorch loop"),
+            ("engine", "tui-trainer engine"),
+            ("naive", "naive per-step logging"),
+        ):
+            print(
+                f"{label:24}{best[key]:14.1f}{best[key] / best['bare']:8.3f}{med[key]:14.1f}{med[key] / med['bare']:8.3f}"
+            )
         print("target: engine ratio >= 0.98")
         print(f"follower (UI side) CPU while following: {follower_share * 100:.2f}% of a core (target < 5%)")
+
 
 if __name__ == "__main__":
     main()

@@ -117,7 +117,18 @@ class MonitorRun:
         """Record one training step (values may be tensors; they are read at flush time)."""
         self._check_open()
         self._pending.append(
-            ("step", dict(step=step, epoch=epoch, loss=loss, lr=lr, grad_norm=grad_norm, samples_per_s=samples_per_s, metrics=metrics))
+            (
+                "step",
+                dict(
+                    step=step,
+                    epoch=epoch,
+                    loss=loss,
+                    lr=lr,
+                    grad_norm=grad_norm,
+                    samples_per_s=samples_per_s,
+                    metrics=metrics,
+                ),
+            )
         )
         self.last_step = step
         if time.monotonic() - self._last_flush >= self._flush_interval:
@@ -129,7 +140,9 @@ class MonitorRun:
         self._pending.append(("eval", dict(step=step, val_loss=val_loss, epoch=epoch, metrics=metrics)))
         self.flush()
 
-    def checkpoint(self, step: int, path: str | Path, epoch: int | None = None, reason: str = "periodic") -> None:
+    def checkpoint(
+        self, step: int, path: str | Path, epoch: int | None = None, reason: str = "periodic"
+    ) -> None:
         """Record that your loop saved a checkpoint at `path`; flushes."""
         self._check_open()
         self._pending.append(("checkpoint", dict(step=step, path=str(path), epoch=epoch, reason=reason)))
@@ -162,7 +175,9 @@ class MonitorRun:
                     epoch=kw["epoch"],
                     metrics={k: _num(v) for k, v in kw["metrics"].items()},  # type: ignore[misc]
                 )
-                if math.isfinite(event.val_loss) and (self._best_val is None or event.val_loss < self._best_val):
+                if math.isfinite(event.val_loss) and (
+                    self._best_val is None or event.val_loss < self._best_val
+                ):
                     self._best_val = event.val_loss
             elif kind == "checkpoint":
                 event = Checkpoint(**kw)
@@ -178,7 +193,10 @@ class MonitorRun:
     def _raised(self, diag: Diagnostic) -> None:
         self.diagnostics.append(diag)
         if self._echo:
-            print(f"tui-trainer monitor: [{diag.severity}] {diag.code} at step {diag.step}: {diag.message}", file=sys.stderr)
+            print(
+                f"tui-trainer monitor: [{diag.severity}] {diag.code} at step {diag.step}: {diag.message}",
+                file=sys.stderr,
+            )
         if self._on_diagnostic is not None:
             self._on_diagnostic(diag)
 

@@ -75,5 +75,9 @@ def test_rng_round_trip_restores_every_generator(tmp_path):
     expected = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=gen).item())
     restored = ckpt.load_checkpoint_file(path)  # weights_only=True inside
     ckpt.restore_rng(restored["rng"], gen)
-    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=gen).item()) == expected
-
+    assert (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1).item(),
+        torch.rand(1, generator=gen).item(),
+    ) == expected

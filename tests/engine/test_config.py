@@ -61,7 +61,13 @@ def test_ranges_are_checked(tmp_path):
 def test_overrides_are_toml_typed(table_config):
     cfg = load_config(
         table_config,
-        ["optim.lr=0.5", "model.hidden=[8, 4]", "train.grad_clip=1", "data.label=colour", "train.stop_on_nan=false"],
+        [
+            "optim.lr=0.5",
+            "model.hidden=[8, 4]",
+            "train.grad_clip=1",
+            "data.label=colour",
+            "train.stop_on_nan=false",
+        ],
     )
     assert cfg.optim.lr == 0.5 and isinstance(cfg.optim.lr, float)
     assert cfg.model.hidden == [8, 4]

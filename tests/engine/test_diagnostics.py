@@ -40,7 +40,14 @@ def healthy_run():
             base = 2.0 * math.exp(-step / 150) + 0.02
             noise = 0.05 * base * math.sin(step * 1.7)
             events.append(
-                Step(step=step, epoch=epoch, loss=base + noise, grad_norm=1.0 + 0.5 * math.cos(step), data_wait_s=0.001, compute_s=0.01)
+                Step(
+                    step=step,
+                    epoch=epoch,
+                    loss=base + noise,
+                    grad_norm=1.0 + 0.5 * math.cos(step),
+                    data_wait_s=0.001,
+                    compute_s=0.01,
+                )
             )
         val = 2.0 * math.exp(-step / 150) + 0.05
         events.append(Eval(step=step, val_loss=val, metrics={"accuracy": min(0.99, 0.4 + step / 1000)}))
@@ -97,7 +104,9 @@ def test_underfitting_when_loss_stalls_high():
 
 def test_plateau_when_loss_stalls_midway():
     d = Diagnostics(Thresholds(plateau_steps=100))
-    losses = [2.0 * math.exp(-i / 10) + 0.8 for i in range(60)] + [0.8 + 0.005 * math.sin(i) for i in range(200)]
+    losses = [2.0 * math.exp(-i / 10) + 0.8 for i in range(60)] + [
+        0.8 + 0.005 * math.sin(i) for i in range(200)
+    ]
     out = d.feed_all(steps(losses))
     assert codes(out) == ["plateau"]
     assert out[0].severity == "info"
@@ -204,8 +213,15 @@ def test_thresholds_from_config_section():
 
 def test_codes_cover_the_issue_list():
     assert set(CODES) == {
-        "overfitting", "underfitting", "plateau", "exploding_gradients", "vanishing_gradients",
-        "nan_loss", "lr_too_high", "dataloader_bottleneck", "majority_class",
+        "overfitting",
+        "underfitting",
+        "plateau",
+        "exploding_gradients",
+        "vanishing_gradients",
+        "nan_loss",
+        "lr_too_high",
+        "dataloader_bottleneck",
+        "majority_class",
     }
 
 

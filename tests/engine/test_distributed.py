@@ -23,11 +23,33 @@ def test_two_gloo_processes_train_with_one_writer(tmp_path, subprocess_env):
     env = dict(subprocess_env, OMP_NUM_THREADS="1")
     result = subprocess.run(
         [
-            sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-            "--master-port", str(free_port()), "-m", "tui_trainer", "train", str(cfg), "--headless",
-            "--run-dir", str(run_dir), "--set", "train.epochs=2", "--set", "train.checkpoint_every=3",
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc-per-node",
+            "2",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(free_port()),
+            "-m",
+            "tui_trainer",
+            "train",
+            str(cfg),
+            "--headless",
+            "--run-dir",
+            str(run_dir),
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.checkpoint_every=3",
         ],
-        capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=180, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     events = EventFollower(run_dir).read_all()

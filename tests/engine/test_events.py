@@ -29,7 +29,9 @@ SAMPLES = [
     Eval(step=3, val_loss=0.4, metrics={"accuracy": 0.9}, time=1.0),
     EpochEnd(epoch=0, step=3, train_loss=0.5, time=1.0),
     Checkpoint(step=3, path="/tmp/r/checkpoints/step-00000003.pt", time=1.0),
-    Diagnostic(code="overfitting", severity="warning", step=3, message="m", evidence={"a": [1, 2]}, fix="f", time=1.0),
+    Diagnostic(
+        code="overfitting", severity="warning", step=3, message="m", evidence={"a": [1, 2]}, fix="f", time=1.0
+    ),
     System(gpus=[{"index": 0, "processes": [{"pid": 1, "training": True}]}], cpu_percent=12.5, time=1.0),
     Log(message="hello", time=1.0),
     Failed(error="boom", traceback="tb", step=3, code="crash", time=1.0),

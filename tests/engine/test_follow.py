@@ -42,7 +42,9 @@ def test_follower_skips_malformed_line_with_warning(tmp_path, caplog):
 
 def test_follower_restarts_when_file_is_replaced(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_text(to_json(Step(step=1, epoch=0, loss=1.0)) + "\n" + to_json(Step(step=2, epoch=0, loss=1.0)) + "\n")
+    path.write_text(
+        to_json(Step(step=1, epoch=0, loss=1.0)) + "\n" + to_json(Step(step=2, epoch=0, loss=1.0)) + "\n"
+    )
     follower = EventFollower(tmp_path)
     assert len(follower.poll()) == 2
     path.unlink()

@@ -9,8 +9,15 @@ from tui_trainer.engine.headless import ProgressPrinter, default_run_dir
 
 
 def feed(printer, n_steps):
-    printer(RunStarted(run_id="r", run_dir="/tmp/r", config={"train": {"epochs": 2}}, total_steps=n_steps,
-                       model_summary={"params": 10, "train_samples": 5, "val_samples": 1}))
+    printer(
+        RunStarted(
+            run_id="r",
+            run_dir="/tmp/r",
+            config={"train": {"epochs": 2}},
+            total_steps=n_steps,
+            model_summary={"params": 10, "train_samples": 5, "val_samples": 1},
+        )
+    )
     for i in range(1, n_steps + 1):
         printer(Step(step=i, epoch=0, loss=1.0 / i, lr=0.1, samples_per_s=100.0))
         printer(System(cpu_percent=1.0))
@@ -29,7 +36,11 @@ def test_plain_mode_prints_bounded_lines_and_news():
     assert lines[0].startswith("run r on cpu: 10 parameters")
     assert lines[1].startswith("step 1/10000  epoch 1/2  loss 1")
     assert "[info] plateau at step 10000: flat" in lines and "    fix: try a schedule" in lines
-    assert lines[-2].startswith("step 10000/10000") and "val_loss 0.5" in lines[-2] and "val_acc 0.750" in lines[-2]
+    assert (
+        lines[-2].startswith("step 10000/10000")
+        and "val_loss 0.5" in lines[-2]
+        and "val_acc 0.750" in lines[-2]
+    )
     assert lines[-1] == "finished (completed) at step 10000 in 1.0 s"
 
 

@@ -122,7 +122,9 @@ def test_pause_save_resume_commands(table_config, tmp_path):
 
 
 def test_absurd_learning_rate_yields_divergence_diagnostic(table_config, tmp_path):
-    result, events = train(table_config, tmp_path / "run", ["optim.lr=1e6", "optim.name=sgd", "train.grad_clip=0"])
+    result, events = train(
+        table_config, tmp_path / "run", ["optim.lr=1e6", "optim.name=sgd", "train.grad_clip=0"]
+    )
     codes = {d.code for d in of(events, "diagnostic")}
     assert codes & {"lr_too_high", "nan_loss"}, codes
     if "nan_loss" in codes:
@@ -162,7 +164,9 @@ def test_preflight_shape_mismatch_fails_with_layer_and_shapes(tmp_path):
         "    return nn.Sequential(nn.Linear(input_shape[0], width), nn.ReLU(), nn.Linear(width + 3, num_classes))\n"
     )
     cfg = write_config(tmp_path)
-    cfg.write_text(cfg.read_text().replace('name = "mlp"', 'factory = "shapes_b:build"\nkwargs = { width = 6 }'))
+    cfg.write_text(
+        cfg.read_text().replace('name = "mlp"', 'factory = "shapes_b:build"\nkwargs = { width = 6 }')
+    )
     result, events = train(cfg, tmp_path / "run")
     assert result.status == "failed" and result.code == "shape_mismatch" and result.exit_code == 1
     diag = of(events, "diagnostic")[0]
@@ -202,7 +206,9 @@ def test_absent_device_and_fp16_on_cpu_fall_back_with_notes(table_config, tmp_pa
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the fallback path is for CPU-only machines")
-    result, events = train(table_config, tmp_path / "run", ["train.device=cuda", "train.precision=fp16", "train.epochs=1"])
+    result, events = train(
+        table_config, tmp_path / "run", ["train.device=cuda", "train.precision=fp16", "train.epochs=1"]
+    )
     notes = " ".join(e.message for e in of(events, "log"))
     assert "no CUDA device" in notes and "fp16" in notes and "fp32 instead" in notes
     assert of(events, "run_started")[0].device == "cpu"
@@ -234,7 +240,13 @@ def test_lr_schedules_change_the_lr(table_config, tmp_path, overrides):
 def test_images_with_augment_pipeline(tmp_path):
     cfg = load_config(
         SAMPLE_DATA / "configs" / "images.toml",
-        ["data.max_rows=80", "train.epochs=1", "train.batch_size=16", "telemetry.enabled=false", "train.log_every=1"],
+        [
+            "data.max_rows=80",
+            "train.epochs=1",
+            "train.batch_size=16",
+            "telemetry.enabled=false",
+            "train.log_every=1",
+        ],
     )
     events = []
     result = run_training(cfg, tmp_path / "run", emit=events.append)
@@ -268,7 +280,11 @@ def test_data_recipe_is_applied_before_training(tmp_path):
 @pytest.mark.parametrize(
     ("raise_expr", "code", "text"),
     [
-        ("torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')", "out_of_memory", "out of memory"),
+        (
+            "torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')",
+            "out_of_memory",
+            "out of memory",
+        ),
         ("ValueError('boom in forward')", "crash", "ValueError: boom in forward"),
     ],
     ids=["oom", "crash"],
@@ -313,6 +329,8 @@ def test_single_process_order_is_distributed_samplers(table_config, tmp_path):
     trainer.x_train = torch.zeros(37, 2)
     trainer.device = torch.device("cpu")
     for epoch in (0, 1, 5):
-        sampler = DistributedSampler(range(37), num_replicas=1, rank=0, shuffle=True, seed=trainer.cfg.train.seed)
+        sampler = DistributedSampler(
+            range(37), num_replicas=1, rank=0, shuffle=True, seed=trainer.cfg.train.seed
+        )
         sampler.set_epoch(epoch)
         assert trainer._epoch_order(epoch).tolist() == list(sampler)

@@ -14,7 +14,9 @@ def test_log_eval_finish_writes_engine_events(tmp_path):
     run_dir = tmp_path / "mine"
     with monitor.start(run_dir, config={"optim": {"lr": 0.1}}, flush_interval_s=60) as run:
         for step in range(1, 21):
-            run.log(step=step, loss=torch.tensor(1.0 / step), lr=0.1, grad_norm=torch.tensor(0.5), accuracy=0.5)
+            run.log(
+                step=step, loss=torch.tensor(1.0 / step), lr=0.1, grad_norm=torch.tensor(0.5), accuracy=0.5
+            )
         # Buffered: nothing but run_started on disk until a flush.
         assert [e.type for e in EventFollower(run_dir).read_all()] == ["run_started"]
         run.eval(step=20, val_loss=0.3, accuracy=0.9)
@@ -22,7 +24,9 @@ def test_log_eval_finish_writes_engine_events(tmp_path):
     events = EventFollower(run_dir).read_all()
     assert [e.type for e in events][:2] == ["run_started", "step"]
     steps = [e for e in events if e.type == "step"]
-    assert len(steps) == 20 and steps[-1].loss == pytest.approx(0.05) and steps[0].metrics == {"accuracy": 0.5}
+    assert (
+        len(steps) == 20 and steps[-1].loss == pytest.approx(0.05) and steps[0].metrics == {"accuracy": 0.5}
+    )
     assert events[0].config == {"optim": {"lr": 0.1}}
     assert events[-1].type == "finished" and events[-1].best_val_loss == 0.3
     assert read_run(run_dir).status == "finished"

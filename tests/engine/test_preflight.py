@@ -92,7 +92,13 @@ def test_summary_and_state_untouched():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng_before = torch.get_rng_state()
     summary = run_preflight(model, x, y, ce(), "classification", 3)
-    assert [layer["type"] for layer in summary["layers"]] == ["Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert [layer["type"] for layer in summary["layers"]] == [
+        "Linear",
+        "BatchNorm1d",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
     assert summary["layers"][0]["output_shape"] == [16, 8]
     assert summary["params"] == 4 * 8 + 8 + 16 + 8 * 3 + 3
     assert summary["trainable_params"] == summary["params"]

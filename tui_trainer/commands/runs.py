@@ -14,9 +14,19 @@ exit status: 0 listed (also when there are no runs), 2 ROOT is not a folder."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("root", nargs="?", default="runs", metavar="ROOT", help="folder holding run directories (default: runs)")
+    parser.add_argument(
+        "root",
+        nargs="?",
+        default="runs",
+        metavar="ROOT",
+        help="folder holding run directories (default: runs)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON list of runs")
-    parser.add_argument("--status", choices=("running", "finished", "failed", "stopped", "killed"), help="only runs with this status")
+    parser.add_argument(
+        "--status",
+        choices=("running", "finished", "failed", "stopped", "killed"),
+        help="only runs with this status",
+    )
 
 
 def _age(started: float | None) -> str:
@@ -51,9 +61,15 @@ def run(args: argparse.Namespace) -> int:
 
     rows = [("RUN", "STATUS", "STARTED", "STEP", "LOSS", "BEST VAL", "DETAIL")]
     for r in runs:
-        step = "-" if r.last_step is None else (f"{r.last_step}/{r.total_steps}" if r.total_steps else str(r.last_step))
+        step = (
+            "-"
+            if r.last_step is None
+            else (f"{r.last_step}/{r.total_steps}" if r.total_steps else str(r.last_step))
+        )
         detail = r.detail if r.status != "finished" else (r.detail if r.detail != "completed" else "")
-        rows.append((r.run_id, r.status, _age(r.started), step, num(r.last_loss), num(r.best_val_loss), detail[:60]))
+        rows.append(
+            (r.run_id, r.status, _age(r.started), step, num(r.last_loss), num(r.best_val_loss), detail[:60])
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=False)) + "  " + row[-1])

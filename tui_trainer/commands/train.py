@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Train from a TOML config: headless progress for CI/tmux, or the live monitor; --resume continues a run."
+HELP = (
+    "Train from a TOML config: headless progress for CI/tmux, or the live monitor; --resume continues a run."
+)
 DESCRIPTION = """\
 Train the model a TOML config describes ([data], [model], [optim], [train], [augment], [diagnostics],
 [telemetry]; see sample_data/configs/). Events go to RUN_DIR/events.jsonl and checkpoints to
@@ -17,16 +19,29 @@ exit status: 0 finished (completed, early-stopped or stopped), 1 the run failed 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", metavar="CONFIG", help="training config (TOML); optional with --resume")
-    parser.add_argument("--headless", action="store_true", help="no UI: print progress lines and exit with the run's status")
-    parser.add_argument("--run-dir", metavar="DIR", help="where events.jsonl and checkpoints go (default runs/<config>-<time>)")
     parser.add_argument(
-        "--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+        "config", nargs="?", metavar="CONFIG", help="training config (TOML); optional with --resume"
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="no UI: print progress lines and exit with the run's status"
+    )
+    parser.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="where events.jsonl and checkpoints go (default runs/<config>-<time>)",
+    )
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
         help="override a config key, TOML-typed (repeatable): --set optim.lr=0.01 --set model.hidden=[64,64]",
     )
     parser.add_argument("--json", action="store_true", help="headless: print every event as a JSON line")
     parser.add_argument(
-        "--resume", metavar="RUN_DIR",
+        "--resume",
+        metavar="RUN_DIR",
         help="continue a stopped or killed run from its last good checkpoint (uses RUN_DIR/config.toml unless CONFIG is given)",
     )
 
@@ -58,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
             )
         config_path = Path(args.config) if args.config else run_dir / "config.toml"
         if not config_path.is_file():
-            raise ConfigError(f"--resume {args.resume}: {config_path} not found; give the CONFIG the run was started with")
+            raise ConfigError(
+                f"--resume {args.resume}: {config_path} not found; give the CONFIG the run was started with"
+            )
     else:
         if not args.config:
             raise UserError("give a CONFIG (e.g. sample_data/configs/tabular.toml), or --resume RUN_DIR")
@@ -76,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
             from tui_trainer.panes.train import open_train_app
 
             return int(
-                open_train_app(config_path=config_path, overrides=list(args.overrides), run_dir=run_dir, resume=resume) or 0
+                open_train_app(
+                    config_path=config_path, overrides=list(args.overrides), run_dir=run_dir, resume=resume
+                )
+                or 0
             )
-        print("tui-trainer: stdout is not a terminal, so training runs headless (pass --headless to silence this note)")
+        print(
+            "tui-trainer: stdout is not a terminal, so training runs headless (pass --headless to silence this note)"
+        )
     return run_headless(config, run_dir, resume=resume, json_lines=args.json)

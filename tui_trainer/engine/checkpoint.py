@@ -132,7 +132,9 @@ def load_checkpoint_file(path: Path, map_location: str = "cpu") -> dict[str, Any
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, wrong file: all mean "do not use this one"
-        raise ValueError(f"{path.name} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        raise ValueError(
+            f"{path.name} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError(f"{path.name} is not a tui-trainer checkpoint (not a dict)")
     missing = [k for k in REQUIRED_KEYS if k not in data]
@@ -153,7 +155,9 @@ def load_latest_checkpoint(run_dir: Path, map_location: str = "cpu") -> LoadedCh
     skipped: list[str] = []
     for _, path in reversed(list_checkpoints(run_dir)):
         try:
-            return LoadedCheckpoint(path=path, state=load_checkpoint_file(path, map_location), skipped=skipped)
+            return LoadedCheckpoint(
+                path=path, state=load_checkpoint_file(path, map_location), skipped=skipped
+            )
         except ValueError as exc:
             skipped.append(str(exc))
     if skipped:

@@ -29,15 +29,21 @@ def _choices(*values: str) -> dict[str, Any]:
 
 @dataclass
 class DataConfig:
-    path: str = ""  # a table file (CSV/TSV/Parquet/JSON/NDJSON/Arrow) or an image folder with class sub-folders
+    path: str = (
+        ""  # a table file (CSV/TSV/Parquet/JSON/NDJSON/Arrow) or an image folder with class sub-folders
+    )
     kind: str = field(default="auto", metadata=_choices("auto", "table", "images"))
     label: str = "label"  # table: the column to predict
-    features: list[str] = field(default_factory=list)  # table: feature columns ([] = every column but the label)
+    features: list[str] = field(
+        default_factory=list
+    )  # table: feature columns ([] = every column but the label)
     recipe: str = ""  # table: a Data-pane recipe applied before training
     task: str = field(default="auto", metadata=_choices("auto", "classification", "regression"))
     val_fraction: float = 0.2  # held out, seeded by train.seed; ignored when val_file is set
     val_file: str = ""
-    image_size: list[int] = field(default_factory=list)  # images: [height, width] to resize to ([] = as found)
+    image_size: list[int] = field(
+        default_factory=list
+    )  # images: [height, width] to resize to ([] = as found)
     max_rows: int = 0  # 0 = all rows/images
 
 
@@ -71,7 +77,9 @@ class TrainSettings:
     checkpoint_every: int = 200  # steps; 0 = only at the end of the run and when stopped
     keep_checkpoints: int = 3
     eval_every: int = 0  # steps; 0 = at the end of each epoch
-    log_every: int = 0  # steps between `step` events; 0 = adaptive (every step for the first 20, then ~10 a second)
+    log_every: int = (
+        0  # steps between `step` events; 0 = adaptive (every step for the first 20, then ~10 a second)
+    )
     max_steps: int = 0  # 0 = no limit beyond epochs
     device: str = field(default="auto", metadata=_choices("auto", "cpu", "cuda", "mps"))
     precision: str = field(default="fp32", metadata=_choices("fp32", "bf16", "fp16"))
@@ -162,7 +170,9 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
 
     def bad() -> ConfigError:
         shown = repr(value) if not isinstance(value, dict) else "a table"
-        return ConfigError(f"{where}: `{key}` must be a {_type_name(tp)}, got {shown} ({type(value).__name__})")
+        return ConfigError(
+            f"{where}: `{key}` must be a {_type_name(tp)}, got {shown} ({type(value).__name__})"
+        )
 
     origin = typing.get_origin(tp)
     if origin is list:
@@ -215,7 +225,12 @@ def _validate_ranges(config: TrainConfig, where: str) -> None:
     t, o, d = config.train, config.optim, config.data
     need(t.epochs >= 1, "train.epochs", "an integer >= 1", t.epochs)
     need(t.batch_size >= 1, "train.batch_size", "an integer >= 1", t.batch_size)
-    need(t.checkpoint_every >= 0, "train.checkpoint_every", "an integer >= 0 (steps; 0 = end only)", t.checkpoint_every)
+    need(
+        t.checkpoint_every >= 0,
+        "train.checkpoint_every",
+        "an integer >= 0 (steps; 0 = end only)",
+        t.checkpoint_every,
+    )
     need(t.keep_checkpoints >= 1, "train.keep_checkpoints", "an integer >= 1", t.keep_checkpoints)
     need(t.log_every >= 0, "train.log_every", "an integer >= 0", t.log_every)
     need(t.eval_every >= 0, "train.eval_every", "an integer >= 0", t.eval_every)
@@ -225,16 +240,33 @@ def _validate_ranges(config: TrainConfig, where: str) -> None:
     need(o.weight_decay >= 0, "optim.weight_decay", "a number >= 0", o.weight_decay)
     need(0.0 <= d.val_fraction < 1.0, "data.val_fraction", "a number in [0, 1)", d.val_fraction)
     need(len(d.image_size) in (0, 2), "data.image_size", "[] or [height, width]", d.image_size)
-    need(all(h >= 1 for h in config.model.hidden), "model.hidden", "a list of integers >= 1", config.model.hidden)
-    need(all(c >= 1 for c in config.model.channels), "model.channels", "a list of integers >= 1", config.model.channels)
+    need(
+        all(h >= 1 for h in config.model.hidden),
+        "model.hidden",
+        "a list of integers >= 1",
+        config.model.hidden,
+    )
+    need(
+        all(c >= 1 for c in config.model.channels),
+        "model.channels",
+        "a list of integers >= 1",
+        config.model.channels,
+    )
     need(0.0 <= config.model.dropout < 1.0, "model.dropout", "a number in [0, 1)", config.model.dropout)
     need(config.telemetry.interval_s > 0, "telemetry.interval_s", "a number > 0", config.telemetry.interval_s)
     if config.model.factory:
-        need(":" in config.model.factory, "model.factory", 'of the form "module:function"', config.model.factory)
+        need(
+            ":" in config.model.factory,
+            "model.factory",
+            'of the form "module:function"',
+            config.model.factory,
+        )
     need(bool(d.path), "data.path", "set to a table file or an image folder", d.path)
 
 
-def config_from_dict(data: dict[str, Any], where: str = "config", base_dir: Path | None = None) -> TrainConfig:
+def config_from_dict(
+    data: dict[str, Any], where: str = "config", base_dir: Path | None = None
+) -> TrainConfig:
     """Build and validate a TrainConfig from a TOML-shaped dict; `where` names the file in messages."""
     config = TrainConfig(base_dir=base_dir or Path.cwd())
     if not isinstance(data, dict):
@@ -260,7 +292,9 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     key = key.strip()
     parts = key.split(".")
     if len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set {text!r}: KEY must be SECTION.NAME, e.g. optim.lr (tables: {', '.join(SECTIONS)})")
+        raise ConfigError(
+            f"--set {text!r}: KEY must be SECTION.NAME, e.g. optim.lr (tables: {', '.join(SECTIONS)})"
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -288,7 +322,9 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
     for text in overrides:
         section, name, value = parse_override(text)
         if section not in SECTIONS:
-            raise ConfigError(f"--set {text!r}: unknown table `{section}`; known tables: {', '.join(SECTIONS)}")
+            raise ConfigError(
+                f"--set {text!r}: unknown table `{section}`; known tables: {', '.join(SECTIONS)}"
+            )
         table = data.setdefault(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"--set {text!r}: `{section}` in {path} is not a table")

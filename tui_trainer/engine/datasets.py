@@ -86,7 +86,9 @@ def _read_table(config: TrainConfig, path: Path):
         try:
             from tui_trainer.data.recipe import apply_recipe, load_recipe
         except ImportError as exc:
-            raise UserError(f"data.recipe is set but recipes are not available in this version ({exc})") from None
+            raise UserError(
+                f"data.recipe is set but recipes are not available in this version ({exc})"
+            ) from None
         lazy = apply_recipe(lazy, load_recipe(recipe_path))
     try:
         frame = lazy.collect()
@@ -97,7 +99,10 @@ def _read_table(config: TrainConfig, path: Path):
     if config.data.max_rows and frame.height > config.data.max_rows:
         # A random subset (seeded), not the first rows: files are often sorted by class.
         frame = (
-            frame.with_row_index("_row").sample(n=config.data.max_rows, seed=config.train.seed).sort("_row").drop("_row")
+            frame.with_row_index("_row")
+            .sample(n=config.data.max_rows, seed=config.train.seed)
+            .sort("_row")
+            .drop("_row")
         )
     return frame
 
@@ -110,7 +115,9 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
     frame = _read_table(config, path)
     label = config.data.label
     if label not in frame.columns:
-        raise UserError(f"data.label: column {label!r} is not in {path.name}; columns: {', '.join(frame.columns)}")
+        raise UserError(
+            f"data.label: column {label!r} is not in {path.name}; columns: {', '.join(frame.columns)}"
+        )
     notes: list[str] = []
     before = frame.height
     frame = frame.filter(pl.col(label).is_not_null())
@@ -166,20 +173,28 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
         if val_frame is not None:
             unknown = sorted({str(v) for v in val_frame[label].to_list() if v not in index})
             if unknown:
-                raise UserError(f"data.val_file: label value(s) {', '.join(unknown[:5])} never appear in the training data")
+                raise UserError(
+                    f"data.val_file: label value(s) {', '.join(unknown[:5])} never appear in the training data"
+                )
             y_val = torch.tensor([index[v] for v in val_frame[label].to_list()], dtype=torch.long)
         counts = torch.bincount(y_train, minlength=len(values))
         majority = float(counts.max()) / max(1, int(counts.sum()))
         encoding["classes"] = class_names
         num_classes = len(values)
         if num_classes < 2:
-            notes.append(f"warning: {label!r} has a single class ({class_names[0]!r}); there is nothing to learn")
+            notes.append(
+                f"warning: {label!r} has a single class ({class_names[0]!r}); there is nothing to learn"
+            )
         elif majority >= 0.9:
-            notes.append(f"warning: the majority class {class_names[int(counts.argmax())]!r} is {majority:.0%} of the training rows")
+            notes.append(
+                f"warning: the majority class {class_names[int(counts.argmax())]!r} is {majority:.0%} of the training rows"
+            )
     else:
         if not (y_dtype.is_numeric()):
             raise UserError(f"data.task = 'regression' needs a numeric label, but {label!r} is {y_dtype}")
-        y_train = torch.tensor(train_frame[label].cast(pl.Float64).to_numpy(), dtype=torch.float32).unsqueeze(1)
+        y_train = torch.tensor(train_frame[label].cast(pl.Float64).to_numpy(), dtype=torch.float32).unsqueeze(
+            1
+        )
         y_val = (
             torch.tensor(val_frame[label].cast(pl.Float64).to_numpy(), dtype=torch.float32).unsqueeze(1)
             if val_frame is not None
@@ -200,7 +215,9 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
             std = 1.0 if (std is None or std == 0 or std != std) else float(std)
             nulls = col.null_count() + int(col.is_nan().sum())
             if nulls:
-                notes.append(f"{name}: {nulls} missing value(s) in the training split filled with the mean {mean:.4g}")
+                notes.append(
+                    f"{name}: {nulls} missing value(s) in the training split filled with the mean {mean:.4g}"
+                )
 
             def enc(s, mean=mean, std=std):
                 arr = s.cast(pl.Float64).fill_nan(None).fill_null(mean).to_numpy()
@@ -348,5 +365,7 @@ def _load_images(config: TrainConfig, root: Path) -> TrainingData:
         class_names=classes,
         majority_share=float(counts.max()) / max(1, int(counts.sum())),
         encoding={"classes": classes, "mode": mode, "scale": "pixels / 255"},
-        notes=[f"{len(train_files)} training and {len(val_files)} validation images, {len(classes)} classes, {mode}"],
+        notes=[
+            f"{len(train_files)} training and {len(val_files)} validation images, {len(classes)} classes, {mode}"
+        ],
     )

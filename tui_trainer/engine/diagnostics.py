@@ -76,7 +76,9 @@ class Diagnostics:
         self._low_grad = 0
         self._waits: deque[tuple[float, float]] = deque(maxlen=max(1, self.t.data_wait_window))
         self._train_since_eval: list[float] = []
-        self._evals: list[tuple[int, float, float | None]] = []  # (step, val_loss, train loss since previous eval)
+        self._evals: list[
+            tuple[int, float, float | None]
+        ] = []  # (step, val_loss, train loss since previous eval)
         self._majority_hits = 0
         self._last_step = 0
 
@@ -97,10 +99,14 @@ class Diagnostics:
 
     # -- helpers -----------------------------------------------------------------------------------------
 
-    def _raise(self, code: str, severity: str, at_step: int | None, message: str, fix: str, **evidence: Any) -> list[Diagnostic]:
+    def _raise(
+        self, code: str, severity: str, at_step: int | None, message: str, fix: str, **evidence: Any
+    ) -> list[Diagnostic]:
         if code in self.raised:
             return []
-        diag = Diagnostic(code=code, severity=severity, step=at_step, message=message, evidence=evidence, fix=fix)
+        diag = Diagnostic(
+            code=code, severity=severity, step=at_step, message=message, evidence=evidence, fix=fix
+        )
         self.raised[code] = diag
         return [diag]
 
@@ -124,7 +130,11 @@ class Diagnostics:
             )
             # A blow-up to NaN after the loss had been climbing is divergence: say that too, it names the cause.
             recent = list(self._recent_losses)
-            if len(recent) >= 2 and recent[-1] > recent[0] and (self.initial_loss is None or recent[-1] >= self.initial_loss):
+            if (
+                len(recent) >= 2
+                and recent[-1] > recent[0]
+                and (self.initial_loss is None or recent[-1] >= self.initial_loss)
+            ):
                 out += self._diverged(ev.step, recent[-1], recent)
             return out
         loss = float(loss)
@@ -251,7 +261,7 @@ class Diagnostics:
                 step,
                 f"the training loss improved only {improvement:.2%} over the last {step - first_step} steps "
                 f"(at {share:.0%} of its initial value)",
-                "Try an LR schedule (optim.schedule = \"plateau\" or \"cosine\"), a higher learning rate, "
+                'Try an LR schedule (optim.schedule = "plateau" or "cosine"), a higher learning rate, '
                 "or a different optimiser (adam).",
                 **evidence,
             )

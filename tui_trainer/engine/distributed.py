@@ -50,7 +50,9 @@ def init_from_env(use_cuda: bool) -> DistContext:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, backend=backend)
+    return DistContext(
+        rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, backend=backend
+    )
 
 
 def agree(ctx: DistContext, flags: list[int], device) -> list[int]:

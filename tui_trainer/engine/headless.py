@@ -58,11 +58,15 @@ def _fmt_eta(seconds: float | None) -> str:
 class ProgressPrinter:
     """Turns events into output lines; `json_lines`, `tty` pick the mode."""
 
-    def __init__(self, out: IO[str], json_lines: bool = False, tty: bool | None = None, interval_s: float | None = None):
+    def __init__(
+        self, out: IO[str], json_lines: bool = False, tty: bool | None = None, interval_s: float | None = None
+    ):
         self.out = out
         self.json_lines = json_lines
         self.tty = out.isatty() if tty is None else tty
-        self.interval = interval_s if interval_s is not None else (TTY_INTERVAL_S if self.tty else PLAIN_INTERVAL_S)
+        self.interval = (
+            interval_s if interval_s is not None else (TTY_INTERVAL_S if self.tty else PLAIN_INTERVAL_S)
+        )
         self.total_steps: int | None = None
         self.epochs: int | None = None
         self.step: int | None = None
@@ -129,7 +133,11 @@ class ProgressPrinter:
             self.total_steps = event.total_steps
             self.epochs = (event.config.get("train") or {}).get("epochs")
             summary = event.model_summary or {}
-            resumed = f", resumed from step {event.resumed_from_step}" if event.resumed_from_step is not None else ""
+            resumed = (
+                f", resumed from step {event.resumed_from_step}"
+                if event.resumed_from_step is not None
+                else ""
+            )
             self._line(
                 f"run {event.run_id} on {event.device}{resumed}: {summary.get('params', '?')} parameters, "
                 f"{summary.get('train_samples', '?')} training / {summary.get('val_samples', '?')} validation samples, "
@@ -167,8 +175,12 @@ class ProgressPrinter:
             self.step = event.step
             if self._pending or not self._status_shown:
                 self._progress(force=True)
-            best = f", best val_loss {_fmt_num(event.best_val_loss)}" if event.best_val_loss is not None else ""
-            self._line(f"finished ({event.status}) at step {event.step} in {_fmt_num(event.duration_s, '.1f')} s{best}")
+            best = (
+                f", best val_loss {_fmt_num(event.best_val_loss)}" if event.best_val_loss is not None else ""
+            )
+            self._line(
+                f"finished ({event.status}) at step {event.step} in {_fmt_num(event.duration_s, '.1f')} s{best}"
+            )
         elif isinstance(event, System):
             pass
 
@@ -183,7 +195,9 @@ def default_run_dir(config_path: Path | None, root: Path = Path("runs")) -> Path
     return path
 
 
-def run_headless(config: Any, run_dir: Path, resume: bool, json_lines: bool, out: IO[str] | None = None) -> int:
+def run_headless(
+    config: Any, run_dir: Path, resume: bool, json_lines: bool, out: IO[str] | None = None
+) -> int:
     """Train in this process; returns the exit status (0 finished, 1 failed or stopped on NaN)."""
     from tui_trainer.engine.loop import run_training
 

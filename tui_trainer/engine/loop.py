@@ -120,7 +120,9 @@ def pick_device(asked: str, local_rank: int = 0) -> tuple[Any, list[str]]:
         if cuda:
             return torch.device("cuda", local_rank % max(1, torch.cuda.device_count())), notes
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only"
-        notes.append(f"train.device = 'cuda' but no CUDA device is available (torch {torch.__version__}, {build} build); training on the CPU")
+        notes.append(
+            f"train.device = 'cuda' but no CUDA device is available (torch {torch.__version__}, {build} build); training on the CPU"
+        )
         return torch.device("cpu"), notes
     if asked == "mps":
         if mps:
@@ -135,13 +137,17 @@ def pick_precision(asked: str, device: Any) -> tuple[str, list[str]]:
 
     notes: list[str] = []
     if asked == "fp16" and device.type != "cuda":
-        notes.append(f"train.precision = 'fp16' needs a CUDA device (GradScaler); on {device.type} training in fp32 instead")
+        notes.append(
+            f"train.precision = 'fp16' needs a CUDA device (GradScaler); on {device.type} training in fp32 instead"
+        )
         return "fp32", notes
     if asked == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         notes.append("train.precision = 'bf16' is not supported by this GPU; training in fp32 instead")
         return "fp32", notes
     if asked == "bf16" and device.type == "mps":
-        notes.append("train.precision = 'bf16' autocast is not supported on MPS here; training in fp32 instead")
+        notes.append(
+            "train.precision = 'bf16' autocast is not supported on MPS here; training in fp32 instead"
+        )
         return "fp32", notes
     return asked, notes
 
@@ -149,7 +155,9 @@ def pick_precision(asked: str, device: Any) -> tuple[str, list[str]]:
 class _Emitter:
     """Writes events to events.jsonl and passes them on; feeds diagnostics. Thread-safe enough for telemetry."""
 
-    def __init__(self, writer: EventLog | None, sink: Callable[[Event], None] | None, diagnostics: Diagnostics | None):
+    def __init__(
+        self, writer: EventLog | None, sink: Callable[[Event], None] | None, diagnostics: Diagnostics | None
+    ):
         self.writer = writer
         self.sink = sink
         self.diagnostics = diagnostics
@@ -201,7 +209,11 @@ def run_training(
     want_cuda = config.train.device in ("auto", "cuda") and torch.cuda.is_available()
     dist_ctx = distributed.init_from_env(want_cuda)
     writer = EventLog(run_dir) if dist_ctx.is_main else None
-    diags = Diagnostics(Thresholds.from_config(config.diagnostics)) if config.diagnostics.enabled and dist_ctx.is_main else None
+    diags = (
+        Diagnostics(Thresholds.from_config(config.diagnostics))
+        if config.diagnostics.enabled and dist_ctx.is_main
+        else None
+    )
     emitter = _Emitter(writer, emit if dist_ctx.is_main else None, diags)
     trainer = _Trainer(config, run_dir, emitter, commands, resume, data, dist_ctx)
     try:
@@ -213,7 +225,16 @@ def run_training(
 
 
 class _Trainer:
-    def __init__(self, config: TrainConfig, run_dir: Path, emit: _Emitter, commands: Any, resume: bool, data: Any, dist_ctx: Any):
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        emit: _Emitter,
+        commands: Any,
+        resume: bool,
+        data: Any,
+        dist_ctx: Any,
+    ):
         self.cfg = config
         self.run_dir = run_dir
         self.emit = emit
@@ -272,7 +293,14 @@ class _Trainer:
 
             if isinstance(exc, PreflightError):
                 self.emit(
-                    Diagnostic(code=exc.code, severity="error", step=0, message=exc.message, evidence=exc.evidence, fix=exc.fix)
+                    Diagnostic(
+                        code=exc.code,
+                        severity="error",
+                        step=0,
+                        message=exc.message,
+                        evidence=exc.evidence,
+                        fix=exc.fix,
+                    )
                 )
                 return self._fail(f"preflight: {exc.message}", exc.code)
             return self._fail(f"{type(exc).__name__}: {exc}", "crash", tb=traceback.format_exc())
@@ -285,7 +313,9 @@ class _Trainer:
 
     def _fail(self, error: str, code: str | None, tb: str = "", fix: str = "") -> RunResult:
         if fix:
-            self.emit(Diagnostic(code=code or "failed", severity="error", step=self.step, message=error, fix=fix))
+            self.emit(
+                Diagnostic(code=code or "failed", severity="error", step=self.step, message=error, fix=fix)
+            )
         self.emit(Failed(error=error, traceback=tb, step=self.step, code=code))
         self.emit.sync()
         return RunResult(
@@ -303,7 +333,9 @@ class _Trainer:
         )
 
     def _finish(self, status: str) -> RunResult:
-        if self.model is not None and (self.last_ckpt is None or not self.last_ckpt.name.endswith(f"{self.step:08d}.pt")):
+        if self.model is not None and (
+            self.last_ckpt is None or not self.last_ckpt.name.endswith(f"{self.step:08d}.pt")
+        ):
             self._save_checkpoint("final" if status == "completed" else status)
         self.emit(
             Finished(
@@ -361,7 +393,11 @@ class _Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_encoding(data, self.run_dir)
-            if not self.resume or not (self.run_dir / "config.toml").exists() or cfg.source != (self.run_dir / "config.toml").resolve():
+            if (
+                not self.resume
+                or not (self.run_dir / "config.toml").exists()
+                or cfg.source != (self.run_dir / "config.toml").resolve()
+            ):
                 save_config(cfg, self.run_dir / "config.toml", absolute_paths=True)
 
         self.loss_fn = torch.nn.CrossEntropyLoss() if data.task == "classification" else torch.nn.MSELoss()
@@ -378,7 +414,9 @@ class _Trainer:
         n = int(self.x_train.shape[0])
         bs = min(cfg.train.batch_size, n)
         first = torch.arange(bs, device=self.device)
-        summary = run_preflight(model, self.x_train[first], self.y_train[first], self.loss_fn, data.task, data.num_classes)
+        summary = run_preflight(
+            model, self.x_train[first], self.y_train[first], self.loss_fn, data.task, data.num_classes
+        )
 
         self.model = distributed.wrap_model(self.dist, model, self.device)
         self.optimizer = self._make_optimizer(model)
@@ -395,7 +433,9 @@ class _Trainer:
             self.aug_gen = torch.Generator(device="cpu")
             self.aug_gen.manual_seed(seed + 1)
         elif cfg.augment.pipeline:
-            notes.append("augment.pipeline is set but the data are a table; augmentation applies to images only")
+            notes.append(
+                "augment.pipeline is set but the data are a table; augmentation applies to images only"
+            )
 
         resumed_from = None
         skipped: list[str] = []
@@ -412,7 +452,9 @@ class _Trainer:
                         f"warning: the checkpoint was written by {saved_world} process(es), this run has "
                         f"{self.dist.world_size}; the data order from here differs from the original run's"
                     )
-                notes.append(f"resumed from {loaded.path.name} (step {self.step}, epoch {self.epoch}, batch {self.batch_in_epoch})")
+                notes.append(
+                    f"resumed from {loaded.path.name} (step {self.step}, epoch {self.epoch}, batch {self.batch_in_epoch})"
+                )
             else:
                 notes.append("--resume: no usable checkpoint in the run directory; starting from step 0")
 
@@ -452,10 +494,16 @@ class _Trainer:
                 )
             )
         for note in notes:
-            level = "warning" if ("instead" in note or "no usable" in note or note.startswith("warning: ")) else "info"
+            level = (
+                "warning"
+                if ("instead" in note or "no usable" in note or note.startswith("warning: "))
+                else "info"
+            )
             self.emit(Log(message=note.removeprefix("warning: "), level=level))
         if self.emit.diagnostics is not None:
-            self.emit.diagnostics.majority_share = data.majority_share if data.task == "classification" else None
+            self.emit.diagnostics.majority_share = (
+                data.majority_share if data.task == "classification" else None
+            )
 
     def _make_optimizer(self, model: Any) -> Any:
         import torch
@@ -477,7 +525,9 @@ class _Trainer:
         if o.schedule == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=max(1, self.total_steps))
         if o.schedule == "plateau":
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=o.gamma, patience=o.plateau_patience)
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, factor=o.gamma, patience=o.plateau_patience
+            )
         return None
 
     def _load_augment(self) -> Any:
@@ -487,7 +537,9 @@ class _Trainer:
         try:
             from tui_trainer.augment.pipeline import load_pipeline
         except ImportError as exc:
-            raise UserError(f"augment.pipeline is set but the augment module is not available in this version ({exc})") from None
+            raise UserError(
+                f"augment.pipeline is set but the augment module is not available in this version ({exc})"
+            ) from None
         return load_pipeline(path)
 
     def _batches_per_epoch(self, n: int) -> int:
@@ -510,7 +562,11 @@ class _Trainer:
             gen.manual_seed(self.cfg.train.seed + epoch)
             return torch.randperm(n, generator=gen).to(self.device)
         sampler = DistributedSampler(
-            range(n), num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=self.cfg.train.seed
+            range(n),
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=self.cfg.train.seed,
         )
         sampler.set_epoch(epoch)
         return torch.tensor(list(iter(sampler)), dtype=torch.long, device=self.device)
@@ -548,7 +604,9 @@ class _Trainer:
     def _save_checkpoint(self, reason: str) -> None:
         if not self.dist.is_main:
             return
-        path = ckpt.save_checkpoint(self.run_dir, self.step, self._state(), keep=self.cfg.train.keep_checkpoints)
+        path = ckpt.save_checkpoint(
+            self.run_dir, self.step, self._state(), keep=self.cfg.train.keep_checkpoints
+        )
         self.last_ckpt = path
         self.emit(Checkpoint(step=self.step, path=str(path), epoch=self.epoch, reason=reason))
         self.emit.sync()
@@ -634,9 +692,13 @@ class _Trainer:
                 t1 = perf()
                 next_step = self.step + 1
                 if log_every:
-                    due = next_step % log_every == 0 or (len(w_losses) >= MAX_WINDOW and not self.dist.enabled)
+                    due = next_step % log_every == 0 or (
+                        len(w_losses) >= MAX_WINDOW and not self.dist.enabled
+                    )
                 else:
-                    due = (next_step - start_step) <= ADAPTIVE_EVERY_STEP or (t0 - last_emit) >= ADAPTIVE_INTERVAL_S
+                    due = (next_step - start_step) <= ADAPTIVE_EVERY_STEP or (
+                        t0 - last_emit
+                    ) >= ADAPTIVE_INTERVAL_S
                 if autocast_dtype is not None:
                     with torch.autocast(device_type=device_type, dtype=autocast_dtype):
                         out = model(xb)
@@ -692,9 +754,13 @@ class _Trainer:
                                 if not math.isfinite(values[bad])
                                 else f"gradient norm became {gn} (loss {values[bad]:.4g})"
                             )
-                            raise StopTraining("failed", "nan_loss", f"{what} at step {s} (epoch {e}, batch {bi}); stopped")
+                            raise StopTraining(
+                                "failed", "nan_loss", f"{what} at step {s} (epoch {e}, batch {bi}); stopped"
+                            )
                     elif flags[0] and cfg.stop_on_nan:
-                        raise StopTraining("failed", "nan_loss", f"another rank saw a non-finite loss by step {self.step}")
+                        raise StopTraining(
+                            "failed", "nan_loss", f"another rank saw a non-finite loss by step {self.step}"
+                        )
                     finite = [v for v in values if math.isfinite(v)]
                     mean_loss = sum(finite) / len(finite) if finite else float("nan")
                     this_epoch = [v for v in values[carried:] if math.isfinite(v)]
@@ -752,7 +818,12 @@ class _Trainer:
                 early = self._evaluate(train_loss)
                 model.train()
             self.emit(
-                EpochEnd(epoch=self.epoch, step=self.step, train_loss=train_loss, duration_s=round(time.time() - epoch_start, 3))
+                EpochEnd(
+                    epoch=self.epoch,
+                    step=self.step,
+                    train_loss=train_loss,
+                    duration_s=round(time.time() - epoch_start, 3),
+                )
             )
             if self.scheduler is not None and self.cfg.optim.schedule == "step":
                 self.scheduler.step()

@@ -38,7 +38,9 @@ def build_cnn(input_shape: tuple[int, ...], num_classes: int, channels: list[int
     import torch.nn as nn
 
     if len(input_shape) != 3:
-        raise UserError(f"model.name = 'cnn' needs images (channels, height, width); the data has shape {input_shape}")
+        raise UserError(
+            f"model.name = 'cnn' needs images (channels, height, width); the data has shape {input_shape}"
+        )
     in_ch, h, w = input_shape
     layers: list[nn.Module] = []
     for ch in channels:
@@ -88,9 +90,13 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
         try:
             model = func(**kwargs)
         except TypeError as exc:
-            raise UserError(f"model.factory {m.factory}: calling it with {sorted(kwargs)} failed: {exc}") from None
+            raise UserError(
+                f"model.factory {m.factory}: calling it with {sorted(kwargs)} failed: {exc}"
+            ) from None
         if not isinstance(model, nn.Module):
-            raise UserError(f"model.factory {m.factory} returned {type(model).__name__}, not a torch.nn.Module")
+            raise UserError(
+                f"model.factory {m.factory} returned {type(model).__name__}, not a torch.nn.Module"
+            )
         return model
     name = m.name
     if name == "auto":

@@ -186,11 +186,15 @@ def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError
     leaf_done = [records[n] for n in order if records[n]["leaf"]]
     if leaf_done:
         prev = leaf_done[-1]
-        before = f" The layer before it, `{prev['name']}` ({prev['type']}), output {_fmt(prev['output_shape'])}."
-    code = "dtype_mismatch" if "dtype" in text.lower() or "expected scalar type" in text.lower() else "shape_mismatch"
-    message = (
-        f"layer `{name or '(model)'}` ({module!r}) failed on input {_fmt(in_shape)} ({in_dtype}){expected}: {text}.{before}"
+        before = (
+            f" The layer before it, `{prev['name']}` ({prev['type']}), output {_fmt(prev['output_shape'])}."
+        )
+    code = (
+        "dtype_mismatch"
+        if "dtype" in text.lower() or "expected scalar type" in text.lower()
+        else "shape_mismatch"
     )
+    message = f"layer `{name or '(model)'}` ({module!r}) failed on input {_fmt(in_shape)} ({in_dtype}){expected}: {text}.{before}"
     fix = (
         "Make this layer's input size match what the previous layer produces (e.g. in_features = the flattened "
         "size shown above), or reshape/flatten before it."

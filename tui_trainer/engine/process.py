@@ -21,7 +21,15 @@ from tui_trainer.engine.events import Event, Failed, Finished
 QUEUE_MAX = 10_000
 
 
-def _child_main(config_dict: dict[str, Any], base_dir: str, source: str | None, run_dir: str, resume: bool, events, commands) -> None:
+def _child_main(
+    config_dict: dict[str, Any],
+    base_dir: str,
+    source: str | None,
+    run_dir: str,
+    resume: bool,
+    events,
+    commands,
+) -> None:
     import logging
     import traceback
 

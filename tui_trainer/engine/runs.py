@@ -118,7 +118,12 @@ def read_run(run_dir: Path) -> RunInfo:
     start = tail[last_start_idx] if last_start_idx is not None else first_start
     segment = tail[last_start_idx:] if last_start_idx is not None else tail
     if start is not None:
-        info.pid, info.host, info.device, info.total_steps = start.pid, start.host, start.device, start.total_steps
+        info.pid, info.host, info.device, info.total_steps = (
+            start.pid,
+            start.host,
+            start.device,
+            start.total_steps,
+        )
     if tail:
         info.updated = tail[-1].time
     for event in segment:

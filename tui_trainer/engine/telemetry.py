@@ -132,7 +132,13 @@ class TelemetrySampler:
                     rss = int(self._proc.memory_info().rss)
             except Exception:
                 pass
-        return System(gpus=gpus, cpu_percent=cpu, ram_used_bytes=ram_used, ram_total_bytes=ram_total, process_rss_bytes=rss)
+        return System(
+            gpus=gpus,
+            cpu_percent=cpu,
+            ram_used_bytes=ram_used,
+            ram_total_bytes=ram_total,
+            process_rss_bytes=rss,
+        )
 
     def start(self, emit: Callable[[System], None]) -> None:
         def loop() -> None:
