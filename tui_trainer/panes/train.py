@@ -2,12 +2,13 @@
 
 Events reach it through `TrainBridge` workers (one per run: the live one, attached ones, overlays) as Messages;
 handlers feed each run's `RunHistory`, and a timer redraws at most ten times a second from those stores, so a
-burst of 10,000 events costs ten frames. Nothing here imports torch: starting a run goes through
+burst of 10,000 events costs a handful of frames. Nothing here imports torch: starting a run goes through
 `engine.process.start_engine`, imported when a run starts, which spawns the training process.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -43,7 +44,9 @@ from tui_trainer.widgets.gpu_view import GpuView
 # core (benchmarks/ui_follow.py).
 REDRAW_INTERVAL_S = 0.25
 CHART_INTERVAL_S = 0.5
+STOP_WAIT_S = 15.0  # how long quitting waits for a live run to checkpoint and end
 DEFAULT_CONFIG = "sample_data/configs/tabular.toml"
+log = logging.getLogger(__name__)
 
 # Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
 RUN_COLORS: tuple[tuple[str, str], ...] = (
@@ -231,13 +234,17 @@ class TrainPane(Pane):
         return None
 
     def on_unmount(self) -> None:
-        # Quitting with a live run: ask it to stop cleanly (finish the step, checkpoint) so it can be resumed.
+        # Quitting with a live run (the user confirmed): stop it cleanly (the step finishes, a checkpoint is
+        # written, `finished` says stopped) so it can be resumed, and wait for that before the app goes.
         for slot in self.runs.values():
             if slot.live and slot.bridge.is_alive():
                 try:
-                    slot.bridge.stop()
+                    if not slot.bridge.stop_and_wait(STOP_WAIT_S):
+                        log.warning(
+                            "the training process did not stop within %ss; it ends with the app", STOP_WAIT_S
+                        )
                 except Exception:  # the process may already be gone; nothing to save then
-                    pass
+                    log.debug("stopping the run on quit failed", exc_info=True)
 
     # ----- starting and following runs ----------------------------------------------------
     def _new_key(self, stem: str) -> str:

@@ -208,5 +208,19 @@ class TrainBridge:
     def checkpoint(self) -> None:
         self._require_handle().checkpoint()
 
+    def stop_and_wait(self, timeout: float) -> bool:
+        """Ask the live run to stop and wait up to `timeout` s for its process to end; True when it ended.
+
+        For quitting the app: the engine child is a daemon, so leaving without waiting would kill it before its
+        stop checkpoint. The queue is drained meanwhile (its events are already in events.jsonl), because a
+        child whose queue pipe is full cannot flush it and exit.
+        """
+        handle = self._require_handle()
+        handle.stop()
+        deadline = time.monotonic() + timeout
+        while handle.is_alive() and time.monotonic() < deadline:
+            handle.poll(0.1)
+        return not handle.is_alive()
+
     def is_alive(self) -> bool:
         return self.handle is not None and self.handle.is_alive()
