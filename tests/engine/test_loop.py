@@ -334,3 +334,28 @@ def test_single_process_order_is_distributed_samplers(table_config, tmp_path):
         )
         sampler.set_epoch(epoch)
         assert trainer._epoch_order(epoch).tolist() == list(sampler)
+
+
+def test_real_overfitting_run_is_diagnosed(tmp_path):
+    """Twenty penguins, a wide MLP, a high learning rate: it memorises the training rows and val loss climbs."""
+    cfg = load_config(
+        SAMPLE_DATA / "configs" / "tabular.toml",
+        [
+            "data.max_rows=40",
+            "data.val_fraction=0.5",
+            "model.hidden=[256, 256]",
+            "model.dropout=0.0",
+            "optim.lr=0.01",
+            "optim.schedule=none",
+            "train.batch_size=8",
+            "train.epochs=10",
+            "train.checkpoint_every=0",
+            "telemetry.enabled=false",
+        ],
+    )
+    events = []
+    result = run_training(cfg, tmp_path / "run", emit=events.append)
+    assert result.status == "completed"
+    overfit = [d for d in of(events, "diagnostic") if d.code == "overfitting"]
+    assert overfit, [d.code for d in of(events, "diagnostic")]
+    assert overfit[0].evidence["val_losses"][-1] > overfit[0].evidence["val_losses"][0]
