@@ -171,3 +171,10 @@ def test_commands_on_an_attached_run_are_refused():
     bridge = TrainBridge("k", Recorder(), FakeEngine())  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="attached"):
         bridge.stop()
+
+
+def test_stop_and_wait_returns_once_the_engine_has_ended():
+    engine = FakeEngine(scripted_run(5))
+    bridge = TrainBridge.live("k", Recorder(), engine)  # type: ignore[arg-type]
+    assert bridge.stop_and_wait(5.0) is True
+    assert engine.calls == ["stop"] and not engine.is_alive()
