@@ -532,7 +532,7 @@ class TrainPane(Pane):
     def action_new_run(self) -> None:
         from tui_trainer.widgets.path_prompt import PathPrompt
 
-        default = str(self.config_path) if self.config_path else DEFAULT_CONFIG
+        default = str(self.config_path) if self.config_path else _default_config()
 
         def chosen(value: str | None) -> None:
             if value:
@@ -636,6 +636,15 @@ class TrainPane(Pane):
         switcher = self.query_one("#train-views", ContentSwitcher)
         switcher.current = "collapse-lab" if switcher.current == "train-monitor" else "train-monitor"
         self.call_after_refresh(self._focus_inside)
+
+
+def _default_config() -> str:
+    """The sample config, relative when run from the checkout (as the README writes it), else absolute."""
+    if Path(DEFAULT_CONFIG).is_file():
+        return DEFAULT_CONFIG
+    from tui_trainer.paths import repo_root
+
+    return str(repo_root() / DEFAULT_CONFIG)
 
 
 def _points(history: RunHistory, key: str) -> list[tuple[float, float, float, float]]:
