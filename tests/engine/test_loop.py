@@ -359,3 +359,21 @@ def test_real_overfitting_run_is_diagnosed(tmp_path):
     overfit = [d for d in of(events, "diagnostic") if d.code == "overfitting"]
     assert overfit, [d.code for d in of(events, "diagnostic")]
     assert overfit[0].evidence["val_losses"][-1] > overfit[0].evidence["val_losses"][0]
+
+
+def test_stop_is_read_between_sparse_step_events(table_config, tmp_path):
+    """With train.log_every far beyond the run, a stop still lands within a step or two of arriving."""
+    import threading
+    import time
+
+    commands = collections.deque()
+    threading.Timer(0.5, lambda: commands.append(Stop())).start()
+    t0 = time.monotonic()
+    result, events = train(
+        table_config,
+        tmp_path / "run",
+        ["train.log_every=1000000", "train.epochs=100000", "train.checkpoint_every=0"],
+        commands=commands,
+    )
+    assert result.status == "stopped" and time.monotonic() - t0 < 30
+    assert of(events, "step")[-1].step == result.step  # the window up to the stop was reported

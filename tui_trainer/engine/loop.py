@@ -53,6 +53,7 @@ log = logging.getLogger("tui_trainer.engine.loop")
 ADAPTIVE_EVERY_STEP = 20  # the first steps of a run are all reported: that is when things go wrong
 ADAPTIVE_INTERVAL_S = 0.1  # then at most ~10 step events a second (the UI redraws at most ~10 a second)
 DIST_LOG_EVERY = 10  # under torchrun, step events (and rank agreement) at fixed steps
+CONTROL_INTERVAL_S = 0.1  # how often commands (pause/stop/checkpoint) are read between step events
 # Device losses held between step events; a huge `train.log_every` must not grow the list without bound.
 MAX_WINDOW = 4096
 
@@ -667,7 +668,7 @@ class _Trainer:
         w_wait = 0.0
         w_compute = 0.0
         w_start = perf()
-        last_emit = perf()
+        last_emit = last_control = perf()
         grad_norm = None
         epoch_loss_sum = 0.0
         epoch_loss_n = 0
@@ -699,6 +700,12 @@ class _Trainer:
                     due = (next_step - start_step) <= ADAPTIVE_EVERY_STEP or (
                         t0 - last_emit
                     ) >= ADAPTIVE_INTERVAL_S
+                if not due and not self.dist.enabled and t0 - last_control >= CONTROL_INTERVAL_S:
+                    # With a sparse train.log_every, commands are still read ~10 times a second; one that
+                    # arrived makes this step report, where pause/stop/checkpoint are acted on.
+                    last_control = t0
+                    self._handle_commands()
+                    due = self.stop_requested is not None or self.paused or self.save_requested
                 if autocast_dtype is not None:
                     with torch.autocast(device_type=device_type, dtype=autocast_dtype):
                         out = model(xb)
