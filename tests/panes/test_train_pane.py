@@ -262,6 +262,13 @@ async def test_overlay_draws_two_runs_on_one_chart(tmp_path):
         # The primary run (the header) stays the one attached first.
         assert "run-a" in str(p.query_one("#run-header").render())
         assert max(pt[3] for pt in chart.series[2].points) > max(pt[3] for pt in chart.series[0].points)
+        # x takes the overlays off the charts and stops following them.
+        overlay = next(s for s in p.runs.values() if s.history.label == "run-b")
+        await pilot.press("x")
+        await pilot.pause()
+        assert [s.label for s in chart.series] == ["train", "val"]
+        assert list(p.runs) == [p.primary] and p.runs[p.primary].history.label == "run-a"
+        await wait_until(pilot, lambda: overlay.worker.is_finished)
 
 
 async def test_a_burst_of_ten_thousand_events_costs_a_bounded_number_of_redraws(fake_launch):
@@ -337,7 +344,7 @@ async def test_every_train_key_is_in_the_palette_and_help():
     async with app.run_test(size=(120, 40)):
         sections = dict(app.key_sections())
         keys = {k for k, _ in sections["Train pane"]}
-        assert {"n", "p", "s", "c", "a", "o", "l", "e", "v"} <= keys
+        assert {"n", "p", "s", "c", "a", "o", "x", "l", "e", "v"} <= keys
         titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
         assert "Train: Overlay another run" in titles and "Train: Pause / resume the run" in titles
 

@@ -155,6 +155,7 @@ class TrainPane(Pane):
         Binding("c", "checkpoint", "Checkpoint now"),
         Binding("a", "attach", "Attach to a run folder"),
         Binding("o", "overlay", "Overlay another run"),
+        Binding("x", "clear_overlays", "Remove overlaid runs"),
         Binding("l", "toggle_log_scale", "Log scale on/off"),
         Binding("e", "edit_config", "View / edit the config"),
         Binding("v", "toggle_view", "Monitor / Collapse lab"),
@@ -591,6 +592,18 @@ class TrainPane(Pane):
                 self.overlay(Path(value))
 
         self.app.push_screen(PathPrompt("Overlay another run folder on the charts:", "runs/"), chosen)
+
+    def action_clear_overlays(self) -> None:
+        """Keep only the main run (and a live one): stop following the others and take them off the charts."""
+        keep = {self.primary} | {slot.key for slot in self.runs.values() if slot.live and slot.bridge.is_alive()}
+        removed = [key for key in self.runs if key not in keep]
+        for key in removed:
+            slot = self.runs.pop(key)
+            if slot.worker is not None:
+                slot.worker.cancel()
+        if removed:
+            self.redraw(charts=True)
+            self.notify(f"Removed {len(removed)} overlaid run(s)", timeout=3)
 
     def action_toggle_log_scale(self) -> None:
         for chart in self.query(Chart):
