@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="without a terminal (or with --summary): print the summaries as one JSON list instead of text",
+        help="print the summaries as one JSON list and exit (implies --summary)",
     )
     parser.add_argument(
         "--summary",
