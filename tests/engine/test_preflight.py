@@ -108,3 +108,21 @@ def test_summary_and_state_untouched():
         assert torch.equal(value, before[key]), key
     assert torch.equal(torch.get_rng_state(), rng_before)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_functional_mismatch_in_forward_names_the_source_line():
+    import torch.nn.functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(3, 5))
+
+        def forward(self, x):
+            return F.linear(x, self.w)  # the bad line: x has 4 features, w expects 5
+
+    with pytest.raises(PreflightError) as err:
+        run_preflight(Net(), torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2]), ce(), "classification", 3)
+    msg = err.value.message
+    assert "layer `(model)` (Net" in msg and "(6, 4)" in msg
+    assert "test_preflight.py:" in msg and "F.linear(x, self.w)" in msg

@@ -194,7 +194,12 @@ def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError
         if "dtype" in text.lower() or "expected scalar type" in text.lower()
         else "shape_mismatch"
     )
-    message = f"layer `{name or '(model)'}` ({module!r}) failed on input {_fmt(in_shape)} ({in_dtype}){expected}: {text}.{before}"
+    where = _user_frame(exc)
+    shown = repr(module) if len(repr(module)) <= 120 else type(module).__name__
+    message = f"layer `{name or '(model)'}` ({shown}) failed on input {_fmt(in_shape)} ({in_dtype}){expected}: {text}."
+    if where:
+        message += f" At {where}."
+    message += before
     fix = (
         "Make this layer's input size match what the previous layer produces (e.g. in_features = the flattened "
         "size shown above), or reshape/flatten before it."
@@ -213,8 +218,27 @@ def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError
             "weight_shape": list(weight.shape) if weight is not None and hasattr(weight, "shape") else None,
             "model_input_shape": list(xb.shape),
             "error": text,
+            "where": where,
         },
     )
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """`file:line `code`` of the innermost frame outside torch: the line in the user's forward() that failed."""
+    import os
+    import traceback
+
+    import torch
+
+    torch_dir = os.path.dirname(torch.__file__)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        filename = os.path.abspath(frame.filename)
+        if filename.startswith(torch_dir) or filename.startswith(here):
+            continue
+        code = (frame.line or "").strip()
+        return f"{os.path.basename(filename)}:{frame.lineno}" + (f" `{code}`" if code else "")
+    return None
 
 
 def _check_output(out: Any, yb: Any, task: str, num_classes: int) -> None:
