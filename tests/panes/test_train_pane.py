@@ -171,6 +171,31 @@ async def test_launch_error_is_a_notification_naming_the_key(monkeypatch):
         pane(app).start_run(Path("cfg.toml"))
         await wait_until(pilot, lambda: any("optim.lr" in n.message for n in app._notifications))
         assert pane(app).runs == {}
+        assert not pane(app)._launching  # a failed start does not block the next one
+
+
+async def test_a_second_start_while_one_is_starting_is_refused(monkeypatch, tmp_path):
+    import threading
+
+    gate = threading.Event()
+    launches = []
+
+    def slow_launch(*args):
+        launches.append(args)
+        gate.wait(5)
+        return FakeEngine(scripted_run(3, finish=True)), tmp_path / "run"
+
+    monkeypatch.setattr(train_module, "launch_engine", slow_launch)
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        p.start_run(Path("cfg.toml"))
+        await pilot.pause()
+        assert any("already starting" in n.message for n in app._notifications)
+        gate.set()
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.status == "completed")
+        assert len(launches) == 1 and len(p.runs) == 1
 
 
 async def test_quit_asks_while_a_run_is_live(fake_launch):

@@ -143,9 +143,8 @@ def ensure_resource_tracker() -> None:
 class TrainPane(Pane):
     PANE_ID = "train"
     TITLE = "Train"
-    can_focus = (
-        True  # keeps the pane's keys working in a view with nothing focusable (the collapse lab placeholder)
-    )
+    # Focusable itself, so the pane's keys still work in a view with nothing focusable in it.
+    can_focus = True
     DEFAULT_CSS = (Path(__file__).with_suffix(".tcss")).read_text(encoding="utf-8")
 
     BINDINGS = [
@@ -176,6 +175,7 @@ class TrainPane(Pane):
         self._charts_drawn_at = -1.0
         self._charts_stale = False
         self.metrics_messages = 0
+        self._launching = False
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -267,6 +267,11 @@ class TrainPane(Pane):
                 "A run is already live here: stop it (s) before starting another.", severity="warning"
             )
             return
+        if self._launching:
+            # A spawn cannot be cancelled half-way; a second one would start a second engine.
+            self.notify("A run is already starting.", severity="warning")
+            return
+        self._launching = True
         if config_path is not None:
             self.config_path = Path(config_path)
         self._launch(config_path, tuple(overrides), run_dir, resume)
@@ -293,7 +298,7 @@ class TrainPane(Pane):
             config_path,
         )
         self._add_slot(slot, primary=True)
-        self.notify(f"Run started in {run_dir}", timeout=4)
+        self.notify(f"Run started in {run_dir}", timeout=4, markup=False)
 
     def attach(self, run_dir: Path) -> None:
         """Follow `run_dir/events.jsonl` as the main run on screen."""
@@ -306,14 +311,14 @@ class TrainPane(Pane):
     def _follow(self, run_dir: Path, primary: bool) -> None:
         problem = check_run_dir(run_dir)
         if problem:
-            self.notify(problem, severity="error", timeout=8)
+            self.notify(problem, severity="error", timeout=8, markup=False)
             return
         for slot in self.runs.values():
             if slot.run_dir is not None and slot.run_dir.resolve() == run_dir.resolve():
                 if primary:
                     self.primary = slot.key
                     self._mark_dirty()
-                self.notify(f"Already following {run_dir}", timeout=3)
+                self.notify(f"Already following {run_dir}", timeout=3, markup=False)
                 return
         key = self._new_key(run_dir.name or "run")
         slot = RunSlot(
@@ -350,6 +355,12 @@ class TrainPane(Pane):
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
         group = event.worker.group or ""
+        if group == "train-launch" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            self._launching = False
         # Only this pane's workers: the collapse lab's bubble up here too and it reports its own.
         if event.state != WorkerState.ERROR or not (
             group == "train-launch" or group.startswith("train-run-")
@@ -595,7 +606,9 @@ class TrainPane(Pane):
 
     def action_clear_overlays(self) -> None:
         """Keep only the main run (and a live one): stop following the others and take them off the charts."""
-        keep = {self.primary} | {slot.key for slot in self.runs.values() if slot.live and slot.bridge.is_alive()}
+        keep = {self.primary} | {
+            slot.key for slot in self.runs.values() if slot.live and slot.bridge.is_alive()
+        }
         removed = [key for key in self.runs if key not in keep]
         for key in removed:
             slot = self.runs.pop(key)
