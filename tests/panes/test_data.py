@@ -204,7 +204,12 @@ def test_snapshot_of_penguins_profile(snap_compare, size):
         pane.open_path(PENGUINS)
         await _settle(pilot.app, pilot)
         pane.query_one("#data-columns").focus()
-        # DataTable measures column widths on idle; give the findings table its idle turn before the capture.
-        await pilot.pause(0.3)
+        # DataTable measures column widths when idle; wait (bounded) until the findings table has done so.
+        table = pane.query_one(FindingsTable)
+        for _ in range(100):
+            if table.row_count and list(table.columns.values())[1].content_width > len("Id"):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
 
     assert snap_compare(make_app(initial_pane="data"), terminal_size=size, run_before=run_before)
