@@ -213,3 +213,22 @@ def test_snapshot_of_penguins_profile(snap_compare, size):
         await pilot.pause()
 
     assert snap_compare(make_app(initial_pane="data"), terminal_size=size, run_before=run_before)
+
+
+async def test_arrow_keys_scroll_across_page_boundaries():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        await pilot.press("t")
+        rows = pane.query_one("#data-rows", DataTable)
+        rows.move_cursor(row=PAGE_SIZE - 1)
+        await pilot.press("down")
+        await _settle(app, pilot)
+        assert str(rows.get_row_at(0)[0]) == str(PAGE_SIZE) and rows.cursor_row == 0
+        await pilot.press("up")
+        await _settle(app, pilot)
+        assert str(rows.get_row_at(0)[0]) == "0" and rows.cursor_row == PAGE_SIZE - 1
+        rows.move_cursor(row=0)
+        await pilot.press("up")  # the first row of the first page: nothing before it
+        await _settle(app, pilot)
+        assert str(rows.get_row_at(0)[0]) == "0" and rows.cursor_row == 0

@@ -131,6 +131,31 @@ class ChooseLabelScreen(ModalScreen[str | None]):
         self.dismiss(self._current)
 
 
+class RowsTable(DataTable):
+    """The table view's page: an arrow key past its first or last row asks the pane for the next page."""
+
+    @dataclass
+    class EdgeReached(Message):
+        table: RowsTable
+        step: int  # +1 past the last row, -1 before the first
+
+        @property
+        def control(self) -> RowsTable:
+            return self.table
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.EdgeReached(self, 1))
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(self.EdgeReached(self, -1))
+            return
+        super().action_cursor_up()
+
+
 class DataPane(Pane):
     PANE_ID = "data"
     TITLE = "Data"
@@ -217,7 +242,7 @@ class DataPane(Pane):
         self._offset = 0
         self._total: int | None = None
         self._busy: str | None = None
-        self._sort_state: tuple[str | None, bool] = (None, False)
+        self._cursor_to_end = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -235,7 +260,7 @@ class DataPane(Pane):
                     placeholder="filter: pl.col(\"x\") > 3  or  x > 3 AND species = 'Adelie'",
                     id="data-filter",
                 )
-                yield DataTable(id="data-rows", cursor_type="cell", zebra_stripes=True)
+                yield RowsTable(id="data-rows", cursor_type="cell", zebra_stripes=True)
         yield Static(
             "Recipe: (empty) · m drop missing · i fill · d duplicates · x outliers · c constant · w save",
             id="data-recipe",
@@ -488,8 +513,11 @@ class DataPane(Pane):
                 table.add_column(name, key=name)
         for row in event.frame.iter_rows():
             table.add_row(*(_cell(v) for v in row))
-        if same_columns and table.row_count:
-            table.move_cursor(row=0, column=column)  # keep the column the user sorts or reads by
+        if table.row_count:
+            # Keep the column the user sorts or reads by; arriving from the page below puts the cursor at the end.
+            row = table.row_count - 1 if self._cursor_to_end else 0
+            table.move_cursor(row=row, column=column if same_columns else 0)
+        self._cursor_to_end = False
         self._update_rows_title()
 
     @on(TotalReady)
@@ -522,6 +550,19 @@ class DataPane(Pane):
     def _show_rows_view(self) -> None:
         self.query_one("#data-views", ContentSwitcher).current = "data-rows-view"
         self.query_one("#data-rows", DataTable).focus()
+
+    @on(RowsTable.EdgeReached)
+    def _on_edge(self, event: RowsTable.EdgeReached) -> None:
+        """Arrow keys past the page's first or last row scroll into the neighbouring page."""
+        event.stop()
+        if self.pager is None:
+            return
+        full_page = event.table.row_count == PAGE_SIZE
+        if event.step > 0 and full_page and (self._total is None or self._offset + PAGE_SIZE < self._total):
+            self._request_page(self._offset + PAGE_SIZE)
+        elif event.step < 0 and self._offset > 0:
+            self._cursor_to_end = True
+            self._request_page(self._offset - PAGE_SIZE)
 
     def action_page(self, step: int) -> None:
         if self.pager is None:
