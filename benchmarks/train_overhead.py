@@ -190,7 +190,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tui-trainer-bench-") as tmp:
         folder = Path(tmp)
         make_csv(folder / "data.csv", args.rows)
-        config = load_config(write_config(folder, args.epochs, args.device))
+        config_path = write_config(folder, args.epochs, args.device)
+        config = load_config(config_path)
         data = tensors(config)
         device, _ = pick_device(args.device)
         print(
@@ -227,6 +228,23 @@ def main() -> None:
             )
         print("target: engine ratio >= 0.98")
         print(f"follower (UI side) CPU while following: {follower_share * 100:.2f}% of a core (target < 5%)")
+
+        # The engine's own cost per step, where the model costs next to nothing (a 4-unit MLP), in CPU time:
+        # steadier than a ratio of two noisy throughputs, and it predicts the ratio at any step time.
+        saved, HIDDEN = HIDDEN, [4]
+        tiny = load_config(config_path, ["model.hidden=[4]"])
+        costs = []
+        for r in range(args.repeats):
+            s, _, c = bare_loop(data, args.epochs, device)
+            s2, _, c2, _ = engine_run(tiny, data, folder / f"tiny{r}")
+            costs.append((c2 / s2 - c / s) * 1e6)
+        HIDDEN = saved
+        fixed = statistics.median(costs)
+        step_us = 1e6 / med["bare"]
+        print(
+            f"engine cost per step (median of {args.repeats}, 4-unit MLP): {fixed:.1f} us; against the bare "
+            f"{step_us:.0f} us step above that predicts a ratio of {step_us / (step_us + fixed):.3f}"
+        )
 
 
 if __name__ == "__main__":
