@@ -111,3 +111,13 @@ def test_save_config_round_trips(table_config, tmp_path):
     assert config_to_dict(again) == config_to_dict(cfg, absolute_paths=True)
     assert again.resolve(again.data.path) == table_config.parent / "data.csv"
     assert not list(out.parent.glob("*.tmp"))
+
+
+def test_override_paths_are_relative_to_the_current_directory(table_config, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(table_config, ["data.path=mine.csv", "augment.pipeline=/abs/aug.toml"])
+    assert cfg.resolve(cfg.data.path) == elsewhere / "mine.csv"
+    assert cfg.augment.pipeline == "/abs/aug.toml"
+    assert cfg.resolve(load_config(table_config).data.path) == table_config.parent / "data.csv"

@@ -1,7 +1,7 @@
 """Training configs in TOML: typed dataclasses, validation that names the key, `--set KEY=VALUE` overrides.
 
 Relative paths in a config (data, recipe, augment pipeline, val file) are relative to the config file's
-folder, so a config travels with its data. `TrainConfig.base_dir` remembers that folder; it is not written
+folder, so a config travels with its data; paths given with `--set` are relative to the current directory. `TrainConfig.base_dir` remembers that folder; it is not written
 back. A run directory gets a copy with absolute paths (`config_to_dict(config, absolute_paths=True)`), so
 `--resume RUN_DIR` works from anywhere.
 """
@@ -329,6 +329,9 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
         if not isinstance(table, dict):
             raise ConfigError(f"--set {text!r}: `{section}` in {path} is not a table")
         _check_value(section, name, value, f"--set {text!r} (config {path})")
+        if (section, name) in PATH_KEYS and value and not Path(value).expanduser().is_absolute():
+            # A path typed on the command line means what the shell means: relative to the current directory.
+            value = str(Path.cwd() / Path(value).expanduser())
         table[name] = value
     config = config_from_dict(data, where=str(path), base_dir=path.resolve().parent)
     config.source = path.resolve()
