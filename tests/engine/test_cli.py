@@ -103,13 +103,20 @@ def test_bad_key_exits_2_naming_it(tmp_path, subprocess_env):
 
 
 def test_existing_run_dir_needs_resume(tmp_path, subprocess_env):
+    cfg = str(write_config(tmp_path))
     run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    (run_dir / "events.jsonl").write_text("")
-    result = cli(
-        "train", str(write_config(tmp_path)), "--headless", "--run-dir", str(run_dir), env=subprocess_env
+    # A first attempt that failed on its data (no run_started) does not block the folder...
+    bad = cli(
+        "train", cfg, "--headless", "--run-dir", str(run_dir), "--set", "data.label=nope", env=subprocess_env
     )
-    assert result.returncode == 2 and "--resume" in result.stderr
+    assert bad.returncode == 2 and "data.label" in bad.stderr and "nope" in bad.stderr
+    ok = cli(
+        "train", cfg, "--headless", "--run-dir", str(run_dir), "--set", "train.epochs=1", env=subprocess_env
+    )
+    assert ok.returncode == 0, ok.stderr
+    # ...but a run that started does.
+    again = cli("train", cfg, "--headless", "--run-dir", str(run_dir), env=subprocess_env)
+    assert again.returncode == 2 and "--resume" in again.stderr
 
 
 def test_nan_run_exits_1(tmp_path, subprocess_env):

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("give a CONFIG (e.g. sample_data/configs/tabular.toml), or --resume RUN_DIR")
         config_path = Path(args.config)
         run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config_path)
-        if (run_dir / EVENTS_FILE).exists():
+        if (run_dir / EVENTS_FILE).exists() and _has_started(run_dir):
             raise UserError(
                 f"--run-dir {run_dir} already holds a run (events.jsonl); continue it with --resume {run_dir} "
                 "or choose another --run-dir"
@@ -102,3 +102,10 @@ def run(args: argparse.Namespace) -> int:
             "tui-trainer: stdout is not a terminal, so training runs headless (pass --headless to silence this note)"
         )
     return run_headless(config, run_dir, resume=resume, json_lines=args.json)
+
+
+def _has_started(run_dir) -> bool:
+    """Whether a run folder holds a run that got as far as starting (not only a config error)."""
+    from tui_trainer.engine.runs import read_run
+
+    return read_run(run_dir).started is not None
