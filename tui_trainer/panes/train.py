@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 # Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
 RUN_COLORS: tuple[tuple[str, str], ...] = (
     ("primary", "accent"),
+    ("success", "error"),  # second: many themes share accent and warning, so a second run must avoid both
     ("secondary", "warning"),
-    ("success", "error"),
     ("foreground", "panel-lighten-3"),
 )
 
