@@ -270,7 +270,7 @@ def test_data_recipe_is_applied_before_training(tmp_path):
 
     save_recipe(Recipe(drop_columns=["colour"]), tmp_path / "fix.toml")
     cfg = write_config(tmp_path)
-    result, events = train(cfg, tmp_path / "run", ["data.recipe=fix.toml", "train.epochs=1"])
+    result, events = train(cfg, tmp_path / "run", [f"data.recipe={tmp_path / 'fix.toml'}", "train.epochs=1"])
     assert result.status == "completed"
     encoding = json.loads((tmp_path / "run" / "encoding.json").read_text())
     assert [f["name"] for f in encoding["features"]] == ["x1", "x2"]
@@ -377,3 +377,21 @@ def test_stop_is_read_between_sparse_step_events(table_config, tmp_path):
     )
     assert result.status == "stopped" and time.monotonic() - t0 < 30
     assert of(events, "step")[-1].step == result.step  # the window up to the stop was reported
+
+
+def test_resume_from_run_folder_finds_the_factory_beside_the_original_config(tmp_path):
+    (tmp_path / "factory_resume_c.py").write_text(
+        "import torch.nn as nn\n"
+        "def build(input_shape, num_classes):\n"
+        "    return nn.Sequential(nn.Linear(input_shape[0], num_classes))\n"
+    )
+    cfg = write_config(tmp_path)
+    cfg.write_text(cfg.read_text().replace('name = "mlp"', 'factory = "factory_resume_c:build"'))
+    run_dir = tmp_path / "runs" / "r"
+    train(cfg, run_dir, ["train.epochs=1"])
+    import sys
+
+    sys.modules.pop("factory_resume_c", None)
+    sys.path[:] = [p for p in sys.path if p != str(tmp_path)]
+    result, events = train(run_dir / "config.toml", run_dir, ["train.epochs=2"], resume=True)
+    assert result.status == "completed" and of(events, "run_started")[0].resumed_from_step is not None

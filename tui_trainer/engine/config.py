@@ -51,6 +51,7 @@ class DataConfig:
 class ModelConfig:
     name: str = field(default="auto", metadata=_choices("auto", "mlp", "cnn"))
     factory: str = ""  # "module:function" returning an nn.Module; overrides name
+    factory_path: str = ""  # folder searched first for the factory's module ("" = the config file's folder)
     kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the factory
     hidden: list[int] = field(default_factory=lambda: [64, 64])  # mlp hidden sizes
     channels: list[int] = field(default_factory=lambda: [16, 32])  # cnn conv channels
@@ -145,6 +146,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("data", "recipe"),
     ("data", "val_file"),
     ("augment", "pipeline"),
+    ("model", "factory_path"),
 )
 _HINTS_CACHE: dict[type, dict[str, Any]] = {}
 
@@ -347,6 +349,9 @@ def config_to_dict(config: TrainConfig, absolute_paths: bool = False) -> dict[st
         for section, name in PATH_KEYS:
             if out[section][name]:
                 out[section][name] = str(config.resolve(out[section][name]))
+        if out["model"]["factory"] and not out["model"]["factory_path"]:
+            # A copy saved elsewhere (the run folder) must still find the factory beside the original config.
+            out["model"]["factory_path"] = str(config.base_dir)
     return out
 
 

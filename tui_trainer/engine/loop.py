@@ -394,12 +394,8 @@ class _Trainer:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_encoding(data, self.run_dir)
-            if (
-                not self.resume
-                or not (self.run_dir / "config.toml").exists()
-                or cfg.source != (self.run_dir / "config.toml").resolve()
-            ):
-                save_config(cfg, self.run_dir / "config.toml", absolute_paths=True)
+            # The effective config (overrides included, paths absolute): what a later --resume continues with.
+            save_config(cfg, self.run_dir / "config.toml", absolute_paths=True)
 
         self.loss_fn = torch.nn.CrossEntropyLoss() if data.task == "classification" else torch.nn.MSELoss()
         model = build_model(cfg, data.input_shape, data.num_classes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from typing import Any
 
@@ -57,7 +58,7 @@ def build_cnn(input_shape: tuple[int, ...], num_classes: int, channels: list[int
 
 
 def load_factory(spec: str):
-    """Import `module:function`; the config file's folder and the cwd are searched first."""
+    """Import `module:function` (build_model puts model.factory_path and the cwd on sys.path first)."""
     module_name, _, func_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -74,9 +75,10 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
 
     m = config.model
     if m.factory:
-        base = str(config.base_dir)
-        if base not in sys.path:
-            sys.path.insert(0, base)
+        folders = [str(config.resolve(m.factory_path) if m.factory_path else config.base_dir), os.getcwd()]
+        for folder in reversed(folders):
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
         func = load_factory(m.factory)
         kwargs: dict[str, Any] = dict(m.kwargs)
         try:
