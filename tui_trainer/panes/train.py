@@ -515,7 +515,8 @@ class TrainPane(Pane):
         h = slot.history
         text = Text(no_wrap=True, overflow="ellipsis")
         status = "paused" if slot.user_paused and not h.is_over and h.status != "paused" else h.status
-        style = {"failed": "bold red", "running": "bold green", "paused": "bold yellow"}.get(status, "bold")
+        variable = {"failed": "error", "running": "success", "paused": "warning"}.get(status)
+        style = f"bold {self.app.theme_variables.get(variable, '')}".strip() if variable else "bold"
         text.append(f"{h.label or slot.key} ", style="bold")
         text.append(f"[{status}]", style=style)
         text.append("  live" if slot.live else "  attached", style="dim")
