@@ -265,3 +265,19 @@ def test_offending_rows_filter_selects_exactly_the_counted_rows():
         checked += 1
     assert {"missing", "outliers_zscore", "outliers_iqr", "duplicates", "zeros"} <= {f.id for f in findings}
     assert checked >= 5
+
+
+def test_long_float_columns_get_an_estimated_distinct_count(monkeypatch):
+    from tui_trainer.data import profile as profile_module
+    from tui_trainer.data.checks import CheckOptions, run_checks
+    from tui_trainer.data.profile import profile_frame
+
+    monkeypatch.setattr(profile_module, "APPROX_UNIQUE_ROWS", 100)
+    df = pl.DataFrame({"x": [float(i) for i in range(300)], "k": list(range(300))})
+    profile = profile_frame(df.lazy(), engine="auto", rows_hint=df.height)
+    x, k = profile.column("x"), profile.column("k")
+    assert x.unique_approx and abs(x.unique - 300) <= 9  # HyperLogLog, within 3%
+    assert not k.unique_approx and k.unique == 300  # integers stay exact (id-like detection needs them)
+    findings = run_checks(df.lazy(), profile, CheckOptions(engine="auto"))
+    assert ("x",) not in by_id(findings, "unique") and ("k",) in by_id(findings, "id_like")
+    assert profile_frame(df.lazy(), engine="auto").column("x").unique == 300  # no hint: exact

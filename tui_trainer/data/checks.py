@@ -295,7 +295,7 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
                         distinct=distinct,
                     )
                 )
-            if ratio >= t.unique:
+            if ratio >= t.unique and not col.unique_approx:
                 out.append(
                     _finding(
                         "unique",

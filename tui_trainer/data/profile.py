@@ -21,6 +21,8 @@ EXAMPLES = 5
 # Up to this many values, a column's quartiles and outliers are computed with numpy (bit-for-bit the
 # reference definitions); longer columns use the same formulas as Polars expressions.
 EXACT_LIMIT = 20_000_000
+# Above this many rows (when known up front), float columns get an estimated distinct count.
+APPROX_UNIQUE_ROWS = 1_000_000
 
 Progress = Callable[[str, float], None]
 
@@ -37,6 +39,7 @@ class ColumnProfile:
     nan: int = 0
     infinite: int = 0
     unique: int | None = None  # distinct non-missing values
+    unique_approx: bool = False  # True: a HyperLogLog estimate (float columns longer than APPROX_UNIQUE_ROWS)
     mean: float | None = None
     std: float | None = None  # sample standard deviation (ddof=1), as pandas reports it
     std_pop: float | None = None  # ddof=0, what scipy.stats.zscore divides by
@@ -128,7 +131,7 @@ def _clean_name(index: int) -> str:
     return f"__clean:{index}"
 
 
-def _aggregates(name: str, dtype: pl.DataType, index: int) -> list[pl.Expr]:
+def _aggregates(name: str, dtype: pl.DataType, index: int, approx_unique: bool = False) -> list[pl.Expr]:
     kind = kind_of(dtype)
     col = pl.col(name)
     # Float columns are cleaned (NaN -> null) once, into a helper column, rather than once per statistic.
@@ -137,7 +140,10 @@ def _aggregates(name: str, dtype: pl.DataType, index: int) -> list[pl.Expr]:
     exprs = [col.null_count().alias(p + "nulls")]
     if dtype.is_float():
         exprs += [col.is_nan().sum().alias(p + "nan"), col.is_infinite().sum().alias(p + "infinite")]
-    if dtype != pl.Object:
+    if dtype.is_float() and approx_unique:
+        # HyperLogLog: ~0.1 s instead of ~0.4 s per 10M-value float column; marked approximate in the profile.
+        exprs.append((b.drop_nulls() + 0.0).approx_n_unique().alias(p + "approx_unique"))
+    elif dtype != pl.Object:
         # Distinct values via 64-bit hashes: ~5x faster than n_unique on floats, collisions ~n²/2⁶⁵.
         hashed = (b + 0.0 if dtype.is_float() else b).hash()
         exprs.append(hashed.n_unique().alias(p + "n_unique"))
@@ -180,29 +186,30 @@ def profile_frame(
     zscore: float = 3.0,
     iqr: float = 1.5,
     engine: str = "streaming",
+    rows_hint: int | None = None,
 ) -> Profile:
     """Profile every column of `lf`: one aggregate pass, then one numeric pass for quartiles, outliers and histograms.
 
     `zscore` and `iqr` are the outlier thresholds (|z| > zscore; outside the IQR fences times `iqr`).
+    `rows_hint`, when the row count is known before reading, lets long float columns use an estimated
+    distinct count (exact counts cost ~0.4 s per 10M floats).
     """
     report = progress or (lambda _stage, _fraction: None)
     schema = lf.collect_schema()
     names = schema.names()
     report("statistics", 0.0)
     exprs: list[pl.Expr] = [pl.len().alias("__rows")]
-    if names:
-        exprs.append(row_hash(names, schema).n_unique().alias("__distinct"))
+    approx = rows_hint is not None and rows_hint > APPROX_UNIQUE_ROWS
     for index, name in enumerate(names):
-        exprs += _aggregates(name, schema[name], index)
+        exprs += _aggregates(name, schema[name], index, approx)
     helpers = [clean(n, schema[n]).alias(_clean_name(i)) for i, n in enumerate(names) if schema[n].is_float()]
     row = lf.with_columns(helpers).select(exprs).collect(engine=engine).row(0, named=True)
     rows = int(row["__rows"])
     report("statistics", 0.5)
     columns = [_column_from_row(name, schema[name], index, row, rows) for index, name in enumerate(names)]
-    distinct = int(row.get("__distinct") or 0) if rows and names else rows
-    profile = Profile(rows=rows, columns=columns, distinct_rows=distinct, zscore=zscore, iqr=iqr)
-    if profile.duplicates > 0:
-        profile.duplicate_examples = first_rows(lf, ~row_hash(names, schema).is_first_distinct(), engine)
+    profile = Profile(rows=rows, columns=columns, distinct_rows=rows, zscore=zscore, iqr=iqr)
+    if rows and names:
+        profile.distinct_rows, profile.duplicate_examples = _repeated_rows(lf, names, schema, engine)
     numeric = [c for c in columns if c.kind == "numeric" and c.count > 0]
     for done, col in enumerate(c for c in numeric if c.count <= EXACT_LIMIT):
         _numeric_exact(lf, schema, col, zscore, iqr, engine)
@@ -215,6 +222,19 @@ def profile_frame(
             col.histogram = [count for _value, count in col.top]
     report("distributions", 1.0)
     return profile
+
+
+def _repeated_rows(
+    lf: pl.LazyFrame, names: list[str], schema: pl.Schema, engine: str
+) -> tuple[int, list[int]]:
+    """Distinct rows, and the first rows that repeat an earlier one, from one hash set of row hashes."""
+    hashes = lf.select(row_hash(names, schema).alias("h")).collect(engine=engine)["h"]
+    first = hashes.arg_unique().to_numpy()  # index of each hash's first occurrence
+    if len(first) == len(hashes):
+        return len(first), []
+    repeats = np.ones(len(hashes), dtype=bool)
+    repeats[first] = False
+    return len(first), np.flatnonzero(repeats)[:EXAMPLES].tolist()
 
 
 def first_rows(
@@ -314,6 +334,9 @@ def _column_from_row(
     if p + "n_unique" in row:
         # n_unique counts null as a value; "unique" here means distinct non-missing values.
         col.unique = int(row[p + "n_unique"]) - (1 if col.missing > 0 else 0)
+    elif p + "approx_unique" in row:
+        col.unique = min(col.count, int(row[p + "approx_unique"] or 0))
+        col.unique_approx = True
     if kind == "numeric":
         col.mean = _float(row[p + "mean"])
         col.std = _float(row[p + "std"])

@@ -45,8 +45,10 @@ def inspect_dataset(
     other = open_dataset(against) if against is not None else None
     t = thresholds or Thresholds()
     try:
-        lf, engine = in_memory(dataset)
-        profile = profile_frame(lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine)
+        lf, engine, rows_hint = in_memory(dataset)
+        profile = profile_frame(
+            lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint
+        )
         mixed = {c.name: (c.count, c.numeric_strings or 0) for c in profile.columns if c.kind == "text"}
         check_mixed_columns(dataset, mixed)
         report("checks", 0.0)
@@ -76,15 +78,19 @@ def inspect_dataset(
     return Inspection(dataset, profile, findings, label, lf, engine)
 
 
-def in_memory(dataset: Dataset) -> tuple[pl.LazyFrame, str]:
+def in_memory(dataset: Dataset) -> tuple[pl.LazyFrame, str, int | None]:
     """Read the data once into memory when it comfortably fits, else keep streaming it from disk.
 
     Profiling runs several passes; on a 10M-row Parquet, reading once and running them in memory is
     ~3x faster than streaming each pass from disk, for ~1 GB of RAM.
     """
     if dataset.format == "images" or _fits(dataset.path):
-        return dataset.lazy.collect().lazy(), "auto"
-    return dataset.lazy, "streaming"
+        frame = dataset.lazy.collect()
+        return frame.lazy(), "auto", frame.height
+    rows = None
+    if dataset.format in ("parquet", "ipc"):
+        rows = int(dataset.lazy.select(pl.len()).collect().item())  # from the file's metadata
+    return dataset.lazy, "streaming", rows
 
 
 def _fits(path: Path) -> bool:
