@@ -60,3 +60,21 @@ def test_sampler_thread_emits_at_its_interval():
     assert done.wait(5)
     sampler.stop()
     assert all(e.type == "system" and len(e.gpus) == 2 for e in got)
+
+
+def test_engine_writes_system_events_with_the_training_process_marked(tmp_path, monkeypatch):
+    from tests.engine.conftest import write_config
+    from tui_trainer.engine import telemetry
+    from tui_trainer.engine.config import load_config
+    from tui_trainer.engine.follow import EventFollower
+    from tui_trainer.engine.loop import run_training
+
+    monkeypatch.setattr(telemetry, "_load_nvml", lambda: FakeNVML(training_pid=os.getpid()))
+    cfg = load_config(write_config(tmp_path), ["telemetry.enabled=true", "telemetry.interval_s=0.01"])
+    run_training(cfg, tmp_path / "run")
+    systems = [e for e in EventFollower(tmp_path / "run").read_all() if e.type == "system"]
+    assert systems, "no system events"
+    gpu0 = systems[0].gpus[0]
+    marked = [p for p in gpu0["processes"] if p["training"]]
+    assert [p["pid"] for p in marked] == [os.getpid()]
+    assert systems[0].cpu_percent is not None
