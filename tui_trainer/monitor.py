@@ -57,6 +57,32 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
+_NUMERIC_KEYS = ("loss", "lr", "grad_norm", "samples_per_s", "val_loss")
+
+
+def _read_tensors(pending: list[tuple[str, dict[str, Any]]]) -> None:
+    """Replace one-element tensors in `pending` by floats, one device read per device.
+
+    `.item()` per value would be one device-to-host copy (and stream wait) each; stacking them first
+    makes a flush of a thousand logged steps cost one copy.
+    """
+    slots: dict[Any, list[tuple[dict[str, Any], str]]] = {}
+    for _, kw in pending:
+        for table in (kw, kw.get("metrics") or {}):
+            for key, value in table.items():
+                if key in _NUMERIC_KEYS or table is not kw:
+                    if type(value).__module__.startswith("torch") and hasattr(value, "device"):
+                        slots.setdefault(value.device, []).append((table, key))
+    if not slots:
+        return
+    import torch
+
+    for items in slots.values():
+        stacked = torch.stack([table[key].detach().reshape(()).float() for table, key in items])
+        for (table, key), number in zip(items, stacked.tolist(), strict=True):
+            table[key] = number
+
+
 class MonitorRun:
     """One monitored run; see the module docstring."""
 
@@ -156,6 +182,7 @@ class MonitorRun:
         """Write everything pending in one write and run the diagnostics over it."""
         pending, self._pending = self._pending, []
         self._last_flush = time.monotonic()
+        _read_tensors(pending)
         events: list[Event] = []
         for kind, kw in pending:
             if kind == "step":
