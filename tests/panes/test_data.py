@@ -232,3 +232,17 @@ async def test_arrow_keys_scroll_across_page_boundaries():
         await pilot.press("up")  # the first row of the first page: nothing before it
         await _settle(app, pilot)
         assert str(rows.get_row_at(0)[0]) == "0" and rows.cursor_row == 0
+
+
+def test_snapshot_of_filtered_table_view(snap_compare):
+    async def run_before(pilot) -> None:
+        pane = pilot.app.query_one(DataPane)
+        pane.open_path(PENGUINS)
+        await _settle(pilot.app, pilot)
+        await pilot.press("t", "slash")
+        await pilot.press(*"sex is null", "enter")
+        await _settle(pilot.app, pilot)
+        pane.query_one("#data-rows").focus()
+        await pilot.pause()
+
+    assert snap_compare(make_app(initial_pane="data"), terminal_size=(120, 40), run_before=run_before)
