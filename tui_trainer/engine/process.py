@@ -19,6 +19,7 @@ from tui_trainer.engine.events import Event, Failed, Finished
 # The child's events are small and bounded in rate, but a UI that stops draining must not make the
 # engine block forever on a full queue; past this size the child drops queue copies (the file keeps all).
 QUEUE_MAX = 10_000
+FLUSH_GRACE_S = 10.0  # how long a finished child waits for the UI to take its last events
 
 
 def _child_main(
@@ -54,8 +55,17 @@ def _child_main(
             emit(Failed(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), code="crash"))
         logging.getLogger("tui_trainer.engine.process").debug("engine child failed", exc_info=True)
         code = 2 if isinstance(exc, UserError) else 1
+    # Let the queue's feeder thread push the last events into the pipe, but not forever: if the UI stopped
+    # reading, the pipe stays full; everything is in events.jsonl anyway, so leave after a grace period.
     events.close()
-    events.join_thread()  # make sure every event reached the pipe before the process exits
+    import os
+    import threading
+
+    flusher = threading.Thread(target=events.join_thread, daemon=True)
+    flusher.start()
+    flusher.join(FLUSH_GRACE_S)
+    if flusher.is_alive():
+        os._exit(code)
     raise SystemExit(code)
 
 
