@@ -243,3 +243,39 @@ def test_resume_refuses_a_run_that_is_still_running(tmp_path, subprocess_env):
         "train", str(tmp_path / "cfg.toml"), "--resume", str(run_dir), "--headless", env=subprocess_env
     )
     assert result.returncode == 2 and "still running" in result.stderr
+
+
+def test_sigusr1_checkpoints_and_sigusr2_pauses(tmp_path, subprocess_env):
+    cfg = write_config(tmp_path)
+    run_dir = tmp_path / "run"
+    proc = popen(
+        "train",
+        str(cfg),
+        "--headless",
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "train.epochs=100000",
+        "--set",
+        "train.checkpoint_every=0",
+        env=subprocess_env,
+    )
+    try:
+        wait_for(run_dir, lambda evs: sum(e.type == "step" for e in evs) >= 3)
+        proc.send_signal(signal.SIGUSR1)
+        wait_for(run_dir, lambda evs: any(e.type == "checkpoint" and e.reason == "manual" for e in evs))
+        proc.send_signal(signal.SIGUSR2)
+        wait_for(
+            run_dir, lambda evs: any(e.type == "log" and e.message.startswith("paused at step") for e in evs)
+        )
+        proc.send_signal(signal.SIGUSR2)
+        wait_for(
+            run_dir, lambda evs: any(e.type == "log" and e.message.startswith("resumed at step") for e in evs)
+        )
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert EventFollower(run_dir).read_all()[-1].status == "stopped"

@@ -11,7 +11,8 @@ DESCRIPTION = """\
 Train the model a TOML config describes ([data], [model], [optim], [train], [augment], [diagnostics],
 [telemetry]; see sample_data/configs/). Events go to RUN_DIR/events.jsonl and checkpoints to
 RUN_DIR/checkpoints/. Without --headless the app opens on the Train pane (when stdout is a terminal).
-Ctrl-C / SIGTERM stop gracefully: the step finishes, a checkpoint is written, the run ends as stopped.
+Ctrl-C / SIGTERM stop gracefully: the step finishes, a checkpoint is written, the run ends as stopped;
+headless, SIGUSR1 saves a checkpoint now and SIGUSR2 pauses / resumes (kill -USR1 PID).
 Under `torchrun --nproc-per-node N -m tui_trainer train ... --headless` it trains with DDP (rank 0 writes).
 
 exit status: 0 finished (completed, early-stopped or stopped), 1 the run failed or stopped on NaN,

@@ -1,4 +1,7 @@
-"""Headless training for CI, tmux and nohup: the engine in this process, progress on stdout, SIGINT → graceful stop.
+"""Headless training for CI, tmux and nohup: the engine in this process, progress on stdout, signals as controls.
+
+Signals: SIGINT/SIGTERM stop gracefully (a second Ctrl-C interrupts at once), SIGUSR1 saves a checkpoint
+now, SIGUSR2 pauses / resumes (`kill -USR1 PID` from another shell; the pid is in `run_started`).
 
 Three output modes:
 - `--json`: every event as one JSON line (the same line as in events.jsonl);
@@ -18,7 +21,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from tui_trainer.engine.control import Stop
+from tui_trainer.engine.control import Pause, Resume, SaveCheckpoint, Stop
 from tui_trainer.engine.events import (
     Checkpoint,
     Diagnostic,
@@ -207,15 +210,26 @@ def run_headless(
     commands: collections.deque[Any] = collections.deque()
     signals_seen: list[int] = []
 
+    paused = [False]
+
     def on_signal(signum: int, frame: Any) -> None:
+        # deque.append is atomic, so this is safe from a signal handler; the loop acts after the step.
+        if signum == getattr(signal, "SIGUSR1", None):
+            commands.append(SaveCheckpoint())
+            return
+        if signum == getattr(signal, "SIGUSR2", None):
+            paused[0] = not paused[0]
+            commands.append(Pause() if paused[0] else Resume())
+            return
         signals_seen.append(signum)
         if len(signals_seen) > 1 and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C means now
-        # deque.append is atomic, so this is safe from a signal handler; the loop acts after the step.
         commands.append(Stop(reason=signal.Signals(signum).name))
 
     previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    wanted += [getattr(signal, name) for name in ("SIGUSR1", "SIGUSR2") if hasattr(signal, name)]
+    for sig in wanted:
         try:
             previous[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread: no handlers, Ctrl-C works as usual
