@@ -395,3 +395,15 @@ def test_resume_from_run_folder_finds_the_factory_beside_the_original_config(tmp
     sys.path[:] = [p for p in sys.path if p != str(tmp_path)]
     result, events = train(run_dir / "config.toml", run_dir, ["train.epochs=2"], resume=True)
     assert result.status == "completed" and of(events, "run_started")[0].resumed_from_step is not None
+
+
+def test_every_eval_follows_a_step_event_even_when_logging_is_sparse(table_config, tmp_path):
+    result, events = train(table_config, tmp_path / "run", ["train.log_every=1000", "train.epochs=4"])
+    kinds = [e.type for e in events if e.type in ("step", "eval")]
+    assert kinds == ["step", "eval"] * 4
+    steps = of(events, "step")
+    epoch_ends = of(events, "epoch_end")
+    assert [s.step for s in steps] == [e.step for e in epoch_ends]
+    # One step event per epoch covers exactly that epoch, so its mean loss is the epoch's mean.
+    for step, end in zip(steps, epoch_ends, strict=True):
+        assert step.loss == pytest.approx(end.train_loss, rel=1e-6)

@@ -78,9 +78,9 @@ class TrainSettings:
     checkpoint_every: int = 200  # steps; 0 = only at the end of the run and when stopped
     keep_checkpoints: int = 3
     eval_every: int = 0  # steps; 0 = at the end of each epoch
-    log_every: int = (
-        0  # steps between `step` events; 0 = adaptive (every step for the first 20, then ~10 a second)
-    )
+    # Steps between `step` events (the step before each eval always reports); 0 = adaptive: every step for
+    # the first 20, then ~10 a second.
+    log_every: int = 0
     max_steps: int = 0  # 0 = no limit beyond epochs
     device: str = field(default="auto", metadata=_choices("auto", "cpu", "cuda", "mps"))
     precision: str = field(default="fp32", metadata=_choices("fp32", "bf16", "fp16"))

@@ -696,6 +696,9 @@ class _Trainer:
                     due = (next_step - start_step) <= ADAPTIVE_EVERY_STEP or (
                         t0 - last_emit
                     ) >= ADAPTIVE_INTERVAL_S
+                # The step before an evaluation always reports, so every eval has the training loss beside it
+                # (overfitting compares the two) and curves reach each epoch's end. Same step on every rank.
+                due = due or b + 1 == n_batches or bool(cfg.eval_every and next_step % cfg.eval_every == 0)
                 if not due and not self.dist.enabled and t0 - last_control >= CONTROL_INTERVAL_S:
                     # With a sparse train.log_every, commands are still read ~10 times a second; one that
                     # arrived makes this step report, where pause/stop/checkpoint are acted on.
