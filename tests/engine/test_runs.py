@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from tui_trainer.engine import runs as runs_mod
 from tui_trainer.engine.eventlog import EventLog
@@ -40,7 +41,7 @@ def test_statuses(tmp_path):
         "failed",
         [start(DEAD_PID, t=1002), Failed(error="loss became nan", step=7, code="nan_loss")],
     )
-    make_run(tmp_path, "live", [start(os.getpid(), t=1003), Step(step=9, epoch=1, loss=0.2)])
+    make_run(tmp_path, "live", [start(os.getpid(), t=time.time()), Step(step=9, epoch=1, loss=0.2)])
     make_run(tmp_path, "gone", [start(DEAD_PID, t=1004), Step(step=2, epoch=0, loss=0.9)])
     (tmp_path / "not-a-run").mkdir()
     found = {r.run_id: r for r in list_runs(tmp_path)}
@@ -58,7 +59,7 @@ def test_statuses(tmp_path):
     )
     assert found["live"].status == "running" and found["live"].last_loss == 0.2
     assert found["gone"].status == "killed" and "--resume" in found["gone"].detail
-    assert [r.run_id for r in list_runs(tmp_path)][0] == "gone"  # newest first
+    assert [r.run_id for r in list_runs(tmp_path)][:2] == ["live", "gone"]  # newest first
 
 
 def test_resumed_run_uses_its_last_segment(tmp_path):
@@ -99,3 +100,21 @@ def test_missing_events_and_json(tmp_path):
     make_run(tmp_path, "nan", [start(DEAD_PID), Step(step=1, epoch=0, loss=float("nan"))])
     text = runs_to_json(list_runs(tmp_path))
     assert '"last_loss": "nan"' in text
+
+
+def test_zombie_and_reused_pids_are_not_running():
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # exited but not reaped: a zombie
+        if not runs_mod._pid_alive(child.pid):
+            break
+        time.sleep(0.05)
+    assert not runs_mod._pid_alive(child.pid)
+    child.wait()
+    assert runs_mod._pid_alive(os.getpid(), started=time.time())
+    # A run that started before this process existed cannot have been written by it.
+    assert not runs_mod._pid_alive(os.getpid(), started=1000.0)

@@ -9,7 +9,6 @@ read head and tail only, so listing a hundred long runs stays instant.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,16 +58,23 @@ class RunInfo:
         return data
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, started: float | None = None) -> bool:
+    """Whether `pid` is a live process that could be this run's writer.
+
+    A zombie (killed, not yet reaped: common when PID 1 in a container does not reap) is dead, and a
+    process created after the run started is another program that reused the pid.
+    """
+    import psutil
+
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or proc.create_time() <= started + 1.0
+    except psutil.NoSuchProcess:  # includes ZombieProcess
         return False
-    except PermissionError:
+    except psutil.AccessDenied:  # another user's live process
         return True
-    except OSError:
-        return False
-    return True
 
 
 def _parse_lines(raw: bytes, skip_first_partial: bool) -> list[Event]:
@@ -146,7 +152,7 @@ def read_run(run_dir: Path) -> RunInfo:
             info.last_step = end.step
     else:
         same_host = info.host in (None, socket.gethostname())
-        if info.pid is not None and same_host and _pid_alive(info.pid):
+        if info.pid is not None and same_host and _pid_alive(info.pid, start.time if start else None):
             info.status = "running"
         elif info.pid is not None and not same_host:
             info.status, info.detail = "running", f"on {info.host} (cannot check from here)"
