@@ -76,6 +76,9 @@ def test_resume_continues_steps_and_matches_uninterrupted_run(table_config, tmp_
     for s in steps:
         assert s.loss == pytest.approx(losses_full[s.step], rel=1e-5, abs=1e-7), s.step
     assert resumed.status == "completed"
+    # Diagnostics continue from the run's history: the same findings after step 10 as the uninterrupted run.
+    after_cut = [(d.code, d.step) for d in of(full_events, "diagnostic") if d.step > 10]
+    assert [(d.code, d.step) for d in of(events, "diagnostic")] == after_cut
 
 
 def test_resume_skips_a_corrupt_checkpoint_and_says_so(table_config, tmp_path):
@@ -407,3 +410,26 @@ def test_every_eval_follows_a_step_event_even_when_logging_is_sparse(table_confi
     # One step event per epoch covers exactly that epoch, so its mean loss is the epoch's mean.
     for step, end in zip(steps, epoch_ends, strict=True):
         assert step.loss == pytest.approx(end.train_loss, rel=1e-6)
+
+
+def test_resumed_diagnostics_judge_against_the_whole_run(tmp_path):
+    """After a resume, a loss that is noisy but far below the run's start is not 'diverging'."""
+    from tui_trainer.engine.diagnostics import Diagnostics
+    from tui_trainer.engine.eventlog import EventLog
+    from tui_trainer.engine.events import RunStarted, Step
+    from tui_trainer.engine.loop import replay_history
+
+    with EventLog(tmp_path) as log:
+        log.write(RunStarted(run_id="r", run_dir=str(tmp_path)))
+        for i in range(1, 121):  # healthy decline from 2.0 towards 0.01; steps 101-120 die with the kill
+            log.write(Step(step=i, epoch=0, loss=2.0 * 0.95**i + 0.01))
+        log.write(RunStarted(run_id="r", run_dir=str(tmp_path), resumed_from_step=100))
+    after = [Step(step=100 + i, epoch=0, loss=v) for i, v in enumerate([0.01, 0.05, 0.2, 0.4, 0.6, 0.8], 1)]
+
+    fresh = Diagnostics()
+    assert "lr_too_high" in [d.code for d in fresh.feed_all(after)]  # what a resume without history would say
+
+    resumed = Diagnostics()
+    replay_history(resumed, tmp_path, upto_step=100)
+    assert resumed.initial_loss == pytest.approx(2.0 * 0.95 + 0.01)
+    assert resumed.feed_all(after) == []

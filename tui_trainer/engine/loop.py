@@ -105,6 +105,29 @@ def _poll(commands: Any) -> list[Any]:
             return out
 
 
+def replay_history(diagnostics: Diagnostics, run_dir: Path, upto_step: int) -> None:
+    """Feed a resumed run's diagnostics the steps and evals it had up to its checkpoint, silently.
+
+    Without this a resumed run would judge divergence and plateaus against its first loss after the
+    resume (already tiny) and repeat what was said before. Steps logged after a checkpoint by a segment
+    that was later killed are dropped, as the resume superseded them.
+    """
+    from tui_trainer.engine.follow import EventFollower
+
+    kept: list[Event] = []
+    for event in EventFollower(run_dir).read_all():
+        if isinstance(event, RunStarted) and event.resumed_from_step is not None:
+            cut = event.resumed_from_step
+            kept = [e for e in kept if e.step <= cut]  # type: ignore[attr-defined]
+        elif isinstance(event, Step | Eval):
+            kept.append(event)
+        elif isinstance(event, Diagnostic):
+            diagnostics.raised.setdefault(event.code, event)  # said before: not again
+    for event in kept:
+        if event.step <= upto_step:  # type: ignore[attr-defined]
+            diagnostics.feed(event)
+
+
 def pick_device(asked: str, local_rank: int = 0) -> tuple[Any, list[str]]:
     import torch
 
@@ -501,6 +524,8 @@ class _Trainer:
             self.emit.diagnostics.majority_share = (
                 data.majority_share if data.task == "classification" else None
             )
+            if resumed_from is not None:
+                replay_history(self.emit.diagnostics, self.run_dir, resumed_from)
 
     def _make_optimizer(self, model: Any) -> Any:
         import torch
