@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -82,6 +83,7 @@ class ProgressPrinter:
         self.samples_per_s: float | None = None
         self._rate_points: collections.deque[tuple[float, int]] = collections.deque(maxlen=20)
         self._last_progress = 0.0
+        self._lock = threading.Lock()
         self._pending = False
         self._status_shown = False
 
@@ -128,6 +130,11 @@ class ProgressPrinter:
             self._line(self.status_text())
 
     def __call__(self, event: Event) -> None:
+        # The telemetry thread emits `system` events beside the training loop: one writer at a time.
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Event) -> None:
         if self.json_lines:
             self.out.write(to_json(event) + "\n")
             self.out.flush()
