@@ -433,3 +433,21 @@ def test_resumed_diagnostics_judge_against_the_whole_run(tmp_path):
     replay_history(resumed, tmp_path, upto_step=100)
     assert resumed.initial_loss == pytest.approx(2.0 * 0.95 + 0.01)
     assert resumed.feed_all(after) == []
+
+
+def test_val_file_is_the_validation_set(tmp_path):
+    from tests.engine.conftest import write_table
+
+    write_table(tmp_path / "val.csv", rows=30, seed=7)
+    cfg = write_config(tmp_path)
+    result, events = train(cfg, tmp_path / "run", ["train.epochs=1", f"data.val_file={tmp_path / 'val.csv'}"])
+    summary = of(events, "run_started")[0].model_summary
+    assert summary["train_samples"] == 120 and summary["val_samples"] == 30  # all of data.csv trains
+    assert of(events, "eval")
+
+
+def test_val_file_with_an_unknown_class_is_a_user_error(tmp_path):
+    (tmp_path / "val.csv").write_text("x1,x2,colour,label\n1.0,2.0,red,c9\n")
+    cfg = write_config(tmp_path)
+    with pytest.raises(UserError, match="c9"):
+        train(cfg, tmp_path / "run", [f"data.val_file={tmp_path / 'val.csv'}"])
