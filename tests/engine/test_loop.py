@@ -451,3 +451,31 @@ def test_val_file_with_an_unknown_class_is_a_user_error(tmp_path):
     cfg = write_config(tmp_path)
     with pytest.raises(UserError, match="c9"):
         train(cfg, tmp_path / "run", [f"data.val_file={tmp_path / 'val.csv'}"])
+
+
+def test_images_resize_and_val_folder(tmp_path):
+    import shutil
+
+    val = tmp_path / "val"
+    for digit in ("3", "7"):
+        (val / digit).mkdir(parents=True)
+        for src in sorted((SAMPLE_DATA / "digits" / digit).glob("*.png"))[:3]:
+            shutil.copy(src, val / digit / src.name)
+    cfg = load_config(
+        SAMPLE_DATA / "configs" / "images.toml",
+        [
+            "data.max_rows=40",
+            "data.image_size=[6, 6]",
+            f"data.val_file={val}",
+            "train.epochs=1",
+            "telemetry.enabled=false",
+            "augment.pipeline=",
+        ],
+    )
+    events = []
+    result = run_training(cfg, tmp_path / "run", emit=events.append)
+    summary = of(events, "run_started")[0].model_summary
+    assert result.status == "completed"
+    assert (
+        summary["input_shape"] == [1, 6, 6] and summary["val_samples"] == 6 and summary["train_samples"] == 40
+    )
