@@ -479,3 +479,8 @@ def test_images_resize_and_val_folder(tmp_path):
     assert (
         summary["input_shape"] == [1, 6, 6] and summary["val_samples"] == 6 and summary["train_samples"] == 40
     )
+
+
+def test_label_among_features_is_refused(table_config, tmp_path):
+    with pytest.raises(UserError, match="data.features lists the label"):
+        train(table_config, tmp_path / "run", ['data.features=["x1", "label"]'])

@@ -127,6 +127,8 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
         raise UserError(f"{path}: fewer than 2 rows with a {label!r} value; nothing to train on")
 
     features = list(config.data.features) or [c for c in frame.columns if c != label]
+    if label in config.data.features:
+        raise UserError(f"data.features lists the label {label!r}: the model would be shown the answer")
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise UserError(f"data.features: {', '.join(map(repr, missing))} not in {path.name}")
