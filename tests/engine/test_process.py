@@ -25,6 +25,19 @@ def test_child_streams_events_and_stops_on_command(table_config, tmp_path):
     try:
         seen = drain_until(handle, lambda evs: sum(e.type == "step" for e in evs) >= 3)
         assert seen[0].type == "run_started" and seen[0].pid == handle.pid
+        handle.pause()
+        seen += drain_until(
+            handle, lambda evs: any(e.type == "log" and "paused at step" in e.message for e in evs)
+        )
+        handle.checkpoint()
+        seen += drain_until(
+            handle, lambda evs: any(e.type == "checkpoint" and e.reason == "manual" for e in evs)
+        )
+        paused_at = max(e.step for e in seen if e.type == "step")
+        time.sleep(0.3)
+        assert not [e for e in handle.poll(0.2) if e.type == "step"]  # nothing trains while paused
+        handle.resume()
+        seen += drain_until(handle, lambda evs: any(e.type == "step" and e.step > paused_at for e in evs))
         handle.stop()
         seen += drain_until(handle, lambda evs: any(e.type == "finished" for e in evs))
         finished = [e for e in seen if e.type == "finished"][0]
