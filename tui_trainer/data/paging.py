@@ -203,7 +203,7 @@ class Pager:
         self.source = lf
         self.state = ViewState()
         self._schema = lf.collect_schema()
-        self._total: int | None = None
+        self._total: tuple[tuple, int] | None = None  # (view key, rows)
 
     @property
     def columns(self) -> list[str]:
@@ -258,10 +258,19 @@ class Pager:
         """Same rows, faster storage (the in-memory copy once it is read); the view state is kept."""
         self.source = lf
 
+    def _view_key(self) -> tuple:
+        state = self.state
+        rows = tuple(state.rows) if state.rows is not None else None
+        return (state.filter_text, rows, id(state.condition) if state.condition is not None else None)
+
     def total_rows(self) -> int:
-        if self._total is None:
-            self._total = int(self.view().select(pl.len()).collect(engine="streaming").item())
-        return self._total
+        """Rows in the current view; cached per view, so a count made for an older view is never reused."""
+        key = self._view_key()
+        if self._total is None or self._total[0] != key:
+            count = int(self.view().select(pl.len()).collect(engine="streaming").item())
+            self._total = (key, count)
+            return count
+        return self._total[1]
 
     def page(self, offset: int, size: int) -> pl.DataFrame:
         return self.view().slice(max(0, offset), max(0, size)).collect()

@@ -211,15 +211,18 @@ class DataPane(Pane):
         frame: pl.DataFrame
         offset: int
         total: int | None  # None: still being counted
+        request: int  # only the newest request's pages are shown; a slower older one is dropped
         error: str | None = None
 
     @dataclass
     class TotalReady(Message):
         total: int
+        request: int
 
     @dataclass
     class EffectReady(Message):
         effect: RecipeEffect | None
+        request: int
         error: str | None = None
 
     @dataclass
@@ -243,6 +246,8 @@ class DataPane(Pane):
         self._total: int | None = None
         self._busy: str | None = None
         self._cursor_to_end = False
+        self._request = 0  # page/filter requests: only the newest one's result is shown
+        self._effect_request = 0
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -349,7 +354,7 @@ class DataPane(Pane):
         self.query_one("#data-columns", DataTable).clear()
         self.query_one(FindingsView).set_findings([])
         if event.first_page is not None:
-            self._on_page(self.PageReady(event.first_page, 0, None))
+            self._on_page(self.PageReady(event.first_page, 0, None, self._request))
         self._request_page(0, count_only=event.first_page is not None)
 
     @on(Progress)
@@ -478,26 +483,31 @@ class DataPane(Pane):
     # ----- table view -------------------------------------------------------------------------------------
     def _request_page(self, offset: int, count_only: bool = False) -> None:
         if self.pager is not None and self.dataset is not None:
-            self._page_worker(self.pager, max(0, offset), self.dataset, count_only)
+            self._request += 1
+            self._page_worker(self.pager, max(0, offset), self.dataset, count_only, self._request)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-page", description="Reading a page")
-    def _page_worker(self, pager: Pager, offset: int, dataset: Dataset, count_only: bool = False) -> None:
+    def _page_worker(
+        self, pager: Pager, offset: int, dataset: Dataset, count_only: bool, request: int
+    ) -> None:
         try:
             if offset == 0 and not count_only:
                 # The first page comes before the row count: counting a large CSV reads all of it.
-                self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, None))
+                self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, None, request))
             total = pager.total_rows()
             if offset:
                 offset = min(offset, max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE))
-                self.post_message(self.PageReady(pager.page(offset, PAGE_SIZE), offset, total))
+                self.post_message(self.PageReady(pager.page(offset, PAGE_SIZE), offset, total, request))
             else:
-                self.post_message(self.TotalReady(total))
+                self.post_message(self.TotalReady(total, request))
         except Exception as exc:  # noqa: BLE001 - a page that cannot be read is shown as an error, not raised
             message = str(explain_parse_failure(dataset.path, dataset.format, exc))
-            self.post_message(self.PageReady(pl.DataFrame(), offset, 0, message))
+            self.post_message(self.PageReady(pl.DataFrame(), offset, 0, request, message))
 
     @on(PageReady)
     def _on_page(self, event: PageReady) -> None:
+        if event.request != self._request:
+            return
         if event.error:
             self._set_status(f"cannot show rows: {event.error}", error=True)
             return
@@ -522,6 +532,8 @@ class DataPane(Pane):
 
     @on(TotalReady)
     def _on_total(self, event: TotalReady) -> None:
+        if event.request != self._request:
+            return
         self._total = event.total
         self._update_rows_title()
 
@@ -585,16 +597,17 @@ class DataPane(Pane):
         event.stop()
         if self.pager is None:
             return
-        self._filter_worker(self.pager, event.value)
+        self._request += 1
+        self._filter_worker(self.pager, event.value, self._request)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data-filter", description="Filtering rows")
-    def _filter_worker(self, pager: Pager, text: str) -> None:
+    def _filter_worker(self, pager: Pager, text: str, request: int) -> None:
         error = pager.set_filter(text)
         if error:
-            self.post_message(self.PageReady(pl.DataFrame(), 0, 0, f"filter not applied: {error}"))
+            self.post_message(self.PageReady(pl.DataFrame(), 0, 0, request, f"filter not applied: {error}"))
             return
         total = pager.total_rows()
-        self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, total))
+        self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, total, request))
 
     def action_sort(self) -> None:
         if self.pager is None:
@@ -655,11 +668,15 @@ class DataPane(Pane):
         columns = self.dataset.lazy.collect_schema().names()
 
         def chosen(label: str | None) -> None:
-            if label != self.label and self.inspection is not None and self._lf is not None:
-                self.label = label
-                self._busy = "the Data pane is re-checking"
-                self._set_status(f"checking with label {label}…" if label else "checking without a label…")
-                self._checks_worker(self.inspection, self._lf, self._engine, label, self._run)
+            if label == self.label or self.dataset is None:
+                return
+            if self.inspection is None or self._lf is None:
+                self.open_path(self.dataset.path, label)  # still profiling: start again with the label
+                return
+            self.label = label
+            self._busy = "the Data pane is re-checking"
+            self._set_status(f"checking with label {label}…" if label else "checking without a label…")
+            self._checks_worker(self.inspection, self._lf, self._engine, label, self._run)
 
         self.app.push_screen(ChooseLabelScreen(columns, self.label), chosen)
 
@@ -816,7 +833,8 @@ class DataPane(Pane):
     def _recompute_effect(self) -> None:
         if self._lf is None:
             return
-        self._effect_worker(self._lf, _copy_recipe(self.recipe), self._engine)
+        self._effect_request += 1
+        self._effect_worker(self._lf, _copy_recipe(self.recipe), self._engine, self._effect_request)
 
     @work(
         thread=True,
@@ -825,18 +843,19 @@ class DataPane(Pane):
         group="data-effect",
         description="Counting the recipe",
     )
-    def _effect_worker(self, lf: pl.LazyFrame, recipe: Recipe, engine: str) -> None:
+    def _effect_worker(self, lf: pl.LazyFrame, recipe: Recipe, engine: str, request: int) -> None:
         try:
-            self.post_message(self.EffectReady(recipe_effect(lf, recipe, engine)))
+            self.post_message(self.EffectReady(recipe_effect(lf, recipe, engine), request))
         except UserError as exc:
-            self.post_message(self.EffectReady(None, str(exc)))
+            self.post_message(self.EffectReady(None, request, str(exc)))
         except Exception as exc:  # noqa: BLE001 - e.g. a constant that does not fit the column's type
-            self.post_message(
-                self.EffectReady(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            )
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.post_message(self.EffectReady(None, request, message))
 
     @on(EffectReady)
     def _on_effect(self, event: EffectReady) -> None:
+        if event.request != self._effect_request:
+            return  # counts for a recipe the user has changed since
         recipe = self.query_one("#data-recipe", Static)
         text = Text()
         text.append("Recipe: ", style="bold")
