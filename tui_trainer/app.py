@@ -229,7 +229,18 @@ def _bindings(cls: type) -> list[Binding]:
 
 
 def _key_label(key: str) -> str:
-    labels = {"question_mark": "?", "space": "space", "enter": "enter", "escape": "esc", "slash": "/"}
+    labels = {
+        "question_mark": "?",
+        "escape": "esc",
+        "slash": "/",
+        "plus": "+",
+        "minus": "-",
+        "equals_sign": "=",
+        "left": "←",
+        "right": "→",
+        "up": "↑",
+        "down": "↓",
+    }
     return ", ".join(labels.get(k.strip(), k.strip()) for k in key.split(","))
 
 
