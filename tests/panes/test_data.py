@@ -210,7 +210,7 @@ def test_snapshot_of_penguins_profile(snap_compare, size):
             if table.row_count and list(table.columns.values())[1].content_width > len("Id"):
                 break
             await pilot.pause(0.05)
-        await pilot.pause()
+        await pilot.pause(0.4)  # the pane re-renders the findings once their widths are known (after 0.2 s)
 
     assert snap_compare(make_app(initial_pane="data"), terminal_size=size, run_before=run_before)
 

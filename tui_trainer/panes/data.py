@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, DataTable, DirectoryTree, Input, Label, OptionList, Static
@@ -247,6 +248,7 @@ class DataPane(Pane):
         self._busy: str | None = None
         self._cursor_to_end = False
         self._request = 0  # page/filter requests: only the newest one's result is shown
+        self._column_widths: dict[str, int] = {}
         self._effect_request = 0
 
     def compose(self) -> ComposeResult:
@@ -273,17 +275,18 @@ class DataPane(Pane):
 
     def on_mount(self) -> None:
         columns = self.query_one("#data-columns", DataTable)
-        for key, label in (
-            ("name", "Column"),
-            ("dtype", "Type"),
-            ("missing", "Missing"),
-            ("unique", "Unique"),
-            ("mean", "Mean"),
-            ("min", "Min"),
-            ("max", "Max"),
-            ("hist", "Histogram"),
+        # Fixed widths: DataTable caches rows rendered before it measured auto widths (see _rerender_findings).
+        for key, label, width in (
+            ("name", "Column", 16),
+            ("dtype", "Type", 4),
+            ("missing", "Missing", 10),
+            ("unique", "Unique", 7),
+            ("mean", "Mean", 7),
+            ("min", "Min", 7),
+            ("max", "Max", 7),
+            ("hist", "Histogram", 10),
         ):
-            columns.add_column(label, key=key)
+            columns.add_column(label, key=key, width=width)
         self.query_one("#data-filter", Input).display = False
 
     def busy_reason(self) -> str | None:
@@ -401,7 +404,7 @@ class DataPane(Pane):
             pct = 100.0 * col.missing / profile.rows if profile.rows else 0.0
             missing = f"{col.missing} ({pct:.1f}%)" if col.missing else "0"
             table.add_row(
-                _clip(col.name, 18),
+                _clip(col.name, 16),
                 _short_dtype(col.dtype),
                 missing,
                 _fmt(col.unique),
@@ -412,6 +415,7 @@ class DataPane(Pane):
                 key=col.name,
             )
         self.query_one(FindingsView).set_findings(self.inspection.findings)
+        self.set_timer(0.2, self._rerender_findings)
         counts: dict[str, int] = {}
         for finding in self.inspection.findings:
             counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
@@ -424,6 +428,14 @@ class DataPane(Pane):
         if profile.columns:
             self._show_column(profile.columns[0])
         self._focus_inside()
+
+    def _rerender_findings(self) -> None:
+        # Textual 8's DataTable caches rendered rows without their column widths, so rows drawn before the
+        # table measured them keep label-wide columns ("mi" for "missing"). Setting one cell to its own
+        # value invalidates that cache once the widths are known.
+        table = self.query_one(FindingsTable)
+        if table.row_count:
+            table.update_cell_at(Coordinate(0, 0), table.get_cell_at(Coordinate(0, 0)))
 
     @on(DataTable.RowHighlighted, "#data-columns")
     def _on_column_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -517,10 +529,16 @@ class DataPane(Pane):
         table = self.query_one("#data-rows", DataTable)
         column = table.cursor_column
         same_columns = [str(k.value) for k in table.columns] == event.frame.columns
-        table.clear(columns=not same_columns)
         if not same_columns:
-            for name in event.frame.columns:
-                table.add_column(name, key=name)
+            self._column_widths = {}
+        # Fixed widths (not auto: see _rerender_findings) that only grow as pages go by, at most 40 characters.
+        for name in event.frame.columns:
+            cells = [len(_plain(v)) for v in event.frame[name].to_list()]
+            widest = min(40, max([len(name), 1, *cells]))
+            self._column_widths[name] = max(widest, self._column_widths.get(name, 0))
+        table.clear(columns=True)
+        for name in event.frame.columns:
+            table.add_column(name, key=name, width=self._column_widths[name])
         for row in event.frame.iter_rows():
             table.add_row(*(_cell(v) for v in row))
         if table.row_count:
@@ -955,8 +973,29 @@ _SHORT_DTYPES = {
 }
 
 
+_SHORT_PREFIXES = {
+    "Datetime": "dt",
+    "Date": "date",
+    "Duration": "dur",
+    "Time": "time",
+    "Categorical": "cat",
+    "Enum": "enum",
+    "List": "list",
+    "Array": "arr",
+    "Struct": "st",
+    "Null": "null",
+    "Decimal": "dec",
+}
+
+
 def _short_dtype(dtype: str) -> str:
-    return _SHORT_DTYPES.get(dtype, _clip(dtype, 10))
+    """A type name that fits the 4-wide column (the detail panel shows the full one)."""
+    if dtype in _SHORT_DTYPES:
+        return _SHORT_DTYPES[dtype]
+    for prefix, short in _SHORT_PREFIXES.items():
+        if dtype.startswith(prefix):
+            return short
+    return _clip(dtype, 4)
 
 
 def _halve(counts: list[int]) -> list[int]:
@@ -970,8 +1009,14 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        text = f"{value:.4g}"
+        return text if len(text) <= 7 else f"{value:.1e}"  # fits the 7-wide table columns
     return str(value)[:16]
+
+
+def _plain(value: Any) -> str:
+    cell = _cell(value)
+    return cell.plain if isinstance(cell, Text) else cell
 
 
 def _cell(value: Any) -> Text | str:
