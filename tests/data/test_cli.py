@@ -162,3 +162,32 @@ def test_threshold_flag_and_table(tmp_path: Path, subprocess_env):
     table.write_text("[thresholds]\nzscor = 50\n")
     bad = run_cli([str(path), "--thresholds", str(table)], subprocess_env)
     assert bad.returncode == 2 and "zscor" in bad.stderr
+
+
+def test_against_and_provenance_from_the_command_line(tmp_path: Path, subprocess_env):
+    rng = np.random.default_rng(5)
+    train = pl.DataFrame(
+        {
+            "x": rng.normal(size=400),
+            "source": ["real"] * 380 + ["synthetic"] * 20,
+        }
+    )
+    test = pl.concat(
+        [train.slice(0, 12), pl.DataFrame({"x": rng.normal(3, 1, 200), "source": ["real"] * 200})]
+    )
+    train_path, test_path = tmp_path / "train.parquet", tmp_path / "test.ndjson"
+    train.write_parquet(train_path)
+    test.write_ndjson(test_path)
+    result = run_cli(
+        [str(train_path), "--against", str(test_path), "--provenance", "source", "--json"], subprocess_env
+    )
+    assert result.returncode == 0, result.stderr
+    findings = {(f["id"], tuple(f["columns"])): f for f in json.loads(result.stdout)["findings"]}
+    assert findings[("leakage", ("x", "source"))]["count"] == 12
+    assert (
+        findings[("drift", ("x",))]["p_value"] < 1e-6 and findings[("drift", ("x",))]["severity"] == "warning"
+    )
+    share = findings[("synthetic_share", ("source",))]
+    assert share["count"] == 20 and share["share"] == 0.05 and "--real-fraction 0.95" in share["fix"]
+    missing = run_cli([str(train_path), "--against", str(tmp_path / "nope.csv")], subprocess_env)
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
