@@ -281,3 +281,10 @@ def test_long_float_columns_get_an_estimated_distinct_count(monkeypatch):
     findings = run_checks(df.lazy(), profile, CheckOptions(engine="auto"))
     assert ("x",) not in by_id(findings, "unique") and ("k",) in by_id(findings, "id_like")
     assert profile_frame(df.lazy(), engine="auto").column("x").unique == 300  # no hint: exact
+
+
+def test_nan_labels_are_missing_not_a_class():
+    df = pl.DataFrame({"x": [1, 2, 3, 4, 5], "y": [0.0, 1.0, float("nan"), 1.0, None]})
+    _, findings = inspect_frame(df, label="y")
+    imb = by_id(findings, "imbalance")[("y",)]
+    assert imb.evidence["class_counts"] == {"1.0": 2, "0.0": 1} and imb.evidence["missing_labels"] == 2

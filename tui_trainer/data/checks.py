@@ -368,9 +368,9 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
 
 # ----- label checks --------------------------------------------------------------------------------
 def class_counts(lf: pl.LazyFrame, label: str, engine: str = "streaming") -> dict[str, int]:
-    """Rows per class of `label`, missing labels left out, most common first."""
+    """Rows per class of `label`, missing labels (null, NaN) left out, most common first."""
     counts = (
-        lf.select(pl.col(label))
+        lf.select(clean(label, lf.collect_schema()[label]).alias(label))
         .drop_nulls()
         .group_by(label)
         .len()
