@@ -55,9 +55,14 @@ class FindingsTable(DataTable):
         self._findings: list[Finding] = []
 
     def on_mount(self) -> None:
+        self._add_columns(id_width=12, title_width=40)
+
+    def _add_columns(self, id_width: int, title_width: int) -> None:
+        # Explicit widths: Textual 8's DataTable caches rows rendered before it measures auto-width
+        # columns, which leaves them cut to the header's width ("mi" for "missing").
         self.add_column("Severity", key="severity", width=10)
-        self.add_column("Id", key="id")
-        self.add_column("Title", key="title")
+        self.add_column("Id", key="id", width=id_width)
+        self.add_column("Title", key="title", width=title_width)
 
     @property
     def findings(self) -> list[Finding]:
@@ -75,7 +80,10 @@ class FindingsTable(DataTable):
 
     def set_findings(self, findings: list[Finding]) -> None:
         self._findings = sort_findings(list(findings))
-        self.clear()
+        self.clear(columns=True)
+        id_width = max([len("Id"), *(len(f.id) for f in self._findings)])
+        title_width = max([len("Title"), *(len(f.title) for f in self._findings)])
+        self._add_columns(id_width=min(id_width, 40), title_width=min(title_width, 120))
         for index, finding in enumerate(self._findings):
             style = self.severity_style(finding.severity)
             label = Text(f"{SEVERITY_SYMBOL[finding.severity]} {finding.severity.value}", style=style)
