@@ -476,3 +476,19 @@ async def test_config_editor_escape_writes_nothing(tmp_path):
         await pilot.pause()
         assert not isinstance(app.screen, ConfigEditor)
     assert config.read_text(encoding="utf-8") == TABULAR
+
+
+async def test_quit_asks_while_a_collapse_experiment_runs():
+    from tui_trainer.app import make_app
+    from tui_trainer.panes.collapse_view import CollapseView
+    from tui_trainer.panes.train import TrainPane
+
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        pane = app.query_one(TrainPane)
+        assert pane.busy_reason() is None
+        lab = app.query_one(CollapseView)
+        lab.running = True  # as while its worker runs; the lab's own tests drive a real run
+        assert pane.busy_reason() == "a collapse experiment is running"
+        lab.running = False

@@ -232,6 +232,9 @@ class TrainPane(Pane):
         for slot in self.runs.values():
             if slot.live and slot.bridge.is_alive() and not slot.history.is_over:
                 return "a training run is live (quitting stops it with a checkpoint)"
+        for lab in self.query(CollapseView):
+            if reason := lab.busy_reason():
+                return reason
         return None
 
     def on_unmount(self) -> None:
