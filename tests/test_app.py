@@ -25,10 +25,10 @@ async def test_number_keys_switch_panes():
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        for key, pane_id in (("2", "data"), ("3", "augment"), ("4", "train"), ("1", "env")):
-            # Focus may sit in a pane's input; the app-level keys still switch once focus is cleared.
-            app.set_focus(None)
+        # As a user types them: whatever widget each pane focuses when it opens must let 1-4 through.
+        for key, pane_id in (("2", "data"), ("3", "augment"), ("4", "train"), ("1", "env"), ("3", "augment")):
             await pilot.press(key)
+            await app.workers.wait_for_complete()
             await pilot.pause()
             assert app.active_pane_id == pane_id
 
