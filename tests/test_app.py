@@ -189,3 +189,21 @@ def test_boot_headless_returns_pane_ids():
 
 def test_trainer_app_is_the_app_class():
     assert isinstance(make_app(), TrainerApp)
+
+
+async def test_nested_view_keys_are_in_help_and_palette():
+    from tui_trainer.panes.collapse_view import CollapseView
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        train_rows = dict(app.key_sections())["Train pane"]
+        assert ("r", "Collapse lab: Run collapse experiment") in train_rows
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Train: Collapse lab: Stop collapse experiment" in commands
+        # Running one shows the Train pane and the lab inside it.
+        await commands["Train: Collapse lab: Collapse charts: log scale"].callback()
+        await pilot.pause()
+        assert app.active_pane_id == "train"
+        assert app.query_one("#train-views").current == "collapse-lab"
+        assert app.query_one(CollapseView).display

@@ -168,8 +168,10 @@ class TrainerApp(App[int]):
         global_rows.append(("ctrl+p", "Command palette"))
         sections = [("Global", _dedupe(global_rows))]
         for cls in PANE_CLASSES:
-            rows = _dedupe([(_key_label(b.key), b.description) for b in _bindings(cls) if b.description])
-            sections.append((f"{cls.TITLE} pane", rows or [("", "(no keys yet)")]))
+            rows = [(_key_label(b.key), b.description) for b in _bindings(cls) if b.description]
+            for view_title, bindings in cls.sub_view_bindings():
+                rows += [(_key_label(b.key), f"{view_title}: {b.description}") for b in bindings]
+            sections.append((f"{cls.TITLE} pane", _dedupe(rows) or [("", "(no keys)")]))
         return sections
 
     def action_request_quit(self) -> None:
@@ -197,6 +199,8 @@ class TrainerApp(App[int]):
                     f"key {_key_label(binding.key)} in the {pane.TITLE} pane",
                     _call(self._run_pane_action, pane.id, binding.action),
                 )
+            for title, help_text, callback in pane.sub_view_commands():
+                yield SystemCommand(f"{pane.TITLE}: {title}", help_text, _call(self._run_in_pane, pane.id, callback))
         for name in sorted(self.available_themes):
             yield SystemCommand(f"Theme: {name}", "Switch to this theme (remembered)", _call(setattr, self, "theme", name))
         yield SystemCommand("Help: keys", "List every key", self.action_help)
@@ -205,6 +209,12 @@ class TrainerApp(App[int]):
         self.action_show_pane(pane_id)
         pane = self.query_one(f"#{pane_id}", Pane)
         await pane.run_action(action)
+
+    async def _run_in_pane(self, pane_id: str, callback) -> None:
+        self.action_show_pane(pane_id)
+        result = callback()
+        if result is not None:
+            await result
 
     # ----- headless -----------------------------------------------------------------------
     def boot_headless(self, size: tuple[int, int] = (100, 30)) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from textual.binding import Binding
 from textual.widgets import TabPane
 
 
@@ -24,3 +27,15 @@ class Pane(TabPane):
 
     def on_pane_activated(self) -> None:
         """Called by the app each time this pane becomes the visible one (lazy work starts here)."""
+
+    @classmethod
+    def sub_view_bindings(cls) -> list[tuple[str, list[Binding]]]:
+        """Bindings of views nested inside the pane (e.g. the collapse lab in the Train pane), by view title.
+
+        The help screen lists them under the pane; `sub_view_commands` offers them in the palette.
+        """
+        return []
+
+    def sub_view_commands(self) -> list[tuple[str, str, Callable[[], Awaitable[None] | None]]]:
+        """(title, help, callback) palette commands for nested views' actions; callbacks show the view first."""
+        return []

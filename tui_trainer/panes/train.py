@@ -662,6 +662,21 @@ class TrainPane(Pane):
 
         return repo_root() / DEFAULT_CONFIG
 
+    @classmethod
+    def sub_view_bindings(cls) -> list[tuple[str, list[Binding]]]:
+        return [("Collapse lab", [b for b in CollapseView.BINDINGS if isinstance(b, Binding) and b.description])]
+
+    def sub_view_commands(self):
+        commands = []
+        for binding in self.sub_view_bindings()[0][1]:
+
+            async def run(action: str = binding.action) -> None:
+                self.query_one("#train-views", ContentSwitcher).current = "collapse-lab"
+                await self.query_one(CollapseView).run_action(action)
+
+            commands.append((f"Collapse lab: {binding.description}", f"key {binding.key} in the Collapse lab", run))
+        return commands
+
     def action_toggle_view(self) -> None:
         switcher = self.query_one("#train-views", ContentSwitcher)
         switcher.current = "collapse-lab" if switcher.current == "train-monitor" else "train-monitor"
