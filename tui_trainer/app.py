@@ -19,6 +19,7 @@ from tui_trainer.panes.augment import AugmentPane
 from tui_trainer.panes.base import Pane
 from tui_trainer.panes.data import DataPane
 from tui_trainer.panes.env import EnvPane
+from tui_trainer.panes.messages import OpenCollapseLab
 from tui_trainer.panes.train import TrainPane
 from tui_trainer.screens import ConfirmScreen, HelpScreen
 from tui_trainer.themes import load_theme_specs
@@ -151,6 +152,11 @@ class TrainerApp(App[int]):
         for pane in self.query(Pane):
             if pane.id == pane_id:
                 pane.on_pane_activated()
+
+    def on_open_collapse_lab(self, message: OpenCollapseLab) -> None:
+        self.action_show_pane("train")
+        self.query_one(TrainPane).show_collapse_lab(message.real_fraction)
+        self.notify(f"Collapse lab: real fraction {message.real_fraction:.4g} filled in; press r to run.")
 
     # ----- actions ------------------------------------------------------------------------
     def action_show_pane(self, pane_id: str) -> None:

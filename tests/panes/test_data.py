@@ -246,3 +246,30 @@ def test_snapshot_of_filtered_table_view(snap_compare):
         await pilot.pause()
 
     assert snap_compare(make_app(initial_pane="data"), terminal_size=(120, 40), run_before=run_before)
+
+
+async def test_k_measures_the_synthetic_share_and_opens_the_collapse_lab(tmp_path: Path):
+    from textual.widgets import Input, OptionList
+
+    from tui_trainer.panes.collapse_view import CollapseView
+
+    path = tmp_path / "mixed.csv"
+    rows = ["x,source"] + [f"{i},real" for i in range(180)] + [f"{i},synthetic" for i in range(20)]
+    path.write_text("\n".join(rows) + "\n")
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, path)
+        await pilot.press("k")  # no provenance yet: asks for the column
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("source")
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        await pilot.pause()
+        share = next(f for f in pane.inspection.findings if f.id == "synthetic_share")
+        assert share.evidence["count"] == 20
+        assert "tui-trainer collapse --real-fraction 0.9" in share.fix
+        assert app.active_pane_id == "train"
+        assert app.query_one("#train-views").current == "collapse-lab"
+        assert app.query_one("#collapse-real-fraction", Input).value == "0.9"
+        assert app.query_one(CollapseView).display

@@ -477,6 +477,8 @@ def _is_synthetic(dtype: pl.DataType, name: str) -> pl.Expr:
 def _synthetic_share(
     lf: pl.LazyFrame, profile: Profile, provenance: str, t: Thresholds, engine: str
 ) -> list[Finding]:
+    from tui_trainer.collapse.advice import synthetic_share_advice
+
     dtype = lf.collect_schema()[provenance]
     flag = _is_synthetic(dtype, provenance)
     count = int(lf.select(flag.sum()).collect(engine=engine).item() or 0)
@@ -491,7 +493,7 @@ def _synthetic_share(
             f"{provenance}: {share:.2%} synthetic rows",
             f"{count} of {profile.rows} rows are marked synthetic in {provenance!r}; model collapse has been reported "
             f"once synthetic data passes about {t.synthetic:.0%} of training data.",
-            f"Measure the effect with `tui-trainer collapse --real-fraction {real:.4g}`; keep real data in the mix."
+            synthetic_share_advice(share) + " In the app: k in the Data pane opens the collapse lab at this share."
             if warn
             else "Below the threshold.",
             [provenance],

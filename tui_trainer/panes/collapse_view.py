@@ -214,6 +214,10 @@ class CollapseView(Vertical):
         for chart in self.query(Chart):
             chart.log_scale = not chart.log_scale
 
+    def set_real_fraction(self, value: float) -> None:
+        """Fill the real-fraction field (the Data pane's synthetic_share finding sends the user's share)."""
+        self.query_one("#collapse-real-fraction", Input).value = f"{value:.4g}"
+
     def busy_reason(self) -> str | None:
         return "a collapse experiment is running" if self.running else None
 

@@ -34,6 +34,7 @@ from tui_trainer.data.report import Inspection, inspect_dataset, sparkline
 from tui_trainer.errors import UserError
 from tui_trainer.findings import Finding
 from tui_trainer.panes.base import Pane
+from tui_trainer.panes.messages import OpenCollapseLab
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.path_prompt import PathPrompt
 
@@ -107,14 +108,20 @@ class ChooseLabelScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     NONE = "\x00none"
 
-    def __init__(self, columns: list[str], current: str | None) -> None:
+    def __init__(
+        self,
+        columns: list[str],
+        current: str | None,
+        prompt: str = "Label column (imbalance and label conflicts are checked on it)",
+    ) -> None:
         super().__init__()
         self._columns = columns
         self._current = current
+        self._prompt = prompt
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Label column (imbalance and label conflicts are checked on it)")
+            yield Label(self._prompt)
             options = [Option("(no label)", id=self.NONE)] + [Option(c, id=c) for c in self._columns]
             yield OptionList(*options, id="label-options")
 
@@ -176,6 +183,7 @@ class DataPane(Pane):
         Binding("x", "cycle_outliers", "Recipe: outliers rule"),
         Binding("c", "toggle_constant", "Recipe: drop constant columns"),
         Binding("w", "save_recipe", "Save recipe"),
+        Binding("k", "collapse_lab", "Collapse lab at the synthetic share"),
     ]
 
     # ----- messages (workers post these; handlers below own the widgets) ----------------------------------
@@ -237,6 +245,8 @@ class DataPane(Pane):
         self._run = 0
         self.dataset: Dataset | None = None
         self.inspection: Inspection | None = None
+        self.provenance: str | None = None  # chosen with k; the synthetic_share check runs on it
+        self._open_lab_after_checks = False
         self.pager: Pager | None = None
         self.label: str | None = None
         self.thresholds = Thresholds()
@@ -310,6 +320,8 @@ class DataPane(Pane):
         """Open `path` and inspect it in a worker; returns at once."""
         self._run += 1
         self.label = label
+        self.provenance = None  # a provenance column belongs to the dataset it was chosen for
+        self._open_lab_after_checks = False
         self.recipe = Recipe()
         self._set_status(f"Opening {path}…")
         self._open_worker(Path(path), label, self._run)
@@ -378,6 +390,9 @@ class DataPane(Pane):
             self.pager.replace_source(event.lf)
         self._show_profile()
         self._recompute_effect()
+        if self._open_lab_after_checks:
+            self._open_lab_after_checks = False
+            self.action_collapse_lab()
 
     @on(Failed)
     def _on_failed(self, event: Failed) -> None:
@@ -678,6 +693,33 @@ class DataPane(Pane):
         self._show_rows_view()
         self._request_page(0)
 
+    def action_collapse_lab(self) -> None:
+        """Open the collapse lab with the real fraction this dataset keeps (needs --provenance / a provenance column)."""
+        findings = self.inspection.findings if self.inspection is not None else []
+        share = next((f for f in findings if f.id == "synthetic_share"), None)
+        if share is not None:
+            self.post_message(OpenCollapseLab(real_fraction=float(share.evidence.get("real_fraction", 1.0))))
+            return
+        if self.dataset is None or self.inspection is None or self._lf is None:
+            self.notify("Open a dataset first (o), and let its profile finish.", severity="warning")
+            return
+        columns = self.dataset.lazy.collect_schema().names()
+
+        def chosen(column: str | None) -> None:
+            if column is None or self.inspection is None or self._lf is None:
+                return
+            # Re-check with the provenance column; the synthetic_share finding then opens the lab.
+            self.provenance = column
+            self._open_lab_after_checks = True
+            self._busy = "the Data pane is re-checking"
+            self._set_status(f"checking synthetic share in {column}…")
+            self._checks_worker(self.inspection, self._lf, self._engine, self.label, self._run)
+
+        self.app.push_screen(
+            ChooseLabelScreen(columns, None, prompt="Provenance column (rows marked synthetic/generated/1/true)"),
+            chosen,
+        )
+
     # ----- label ----------------------------------------------------------------------------------------
     def action_choose_label(self) -> None:
         if self.dataset is None:
@@ -706,7 +748,9 @@ class DataPane(Pane):
     ) -> None:
         try:
             findings = run_checks(
-                lf, inspection.profile, CheckOptions(label=label, thresholds=self.thresholds, engine=engine)
+                lf,
+                inspection.profile,
+                CheckOptions(label=label, provenance=self.provenance, thresholds=self.thresholds, engine=engine),
             )
         except UserError as exc:
             self.post_message(self.Failed(str(exc), run))

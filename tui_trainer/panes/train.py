@@ -677,6 +677,12 @@ class TrainPane(Pane):
             commands.append((f"Collapse lab: {binding.description}", f"key {binding.key} in the Collapse lab", run))
         return commands
 
+    def show_collapse_lab(self, real_fraction: float | None = None) -> None:
+        self.query_one("#train-views", ContentSwitcher).current = "collapse-lab"
+        lab = self.query_one(CollapseView)
+        if real_fraction is not None:
+            lab.set_real_fraction(real_fraction)
+
     def action_toggle_view(self) -> None:
         switcher = self.query_one("#train-views", ContentSwitcher)
         switcher.current = "collapse-lab" if switcher.current == "train-monitor" else "train-monitor"
