@@ -1,12 +1,21 @@
+# ruff: noqa: E402
 """Collapse-lab speed: the issue's check run, vectorised over repeats, against a per-repeat Python loop.
 
 The check (`--model gaussian --estimator mle --generations 50 --samples 20 --repeats 400`) must feel instant;
 the baseline is the obvious loop (one numpy fit per repeat per generation) measured in the same process.
 Also times one GMM default run and the whole CLI command (interpreter start included).
-Run: python -P benchmarks/collapse.py [--repeats N]  (-P: benchmarks/inspect.py would shadow the stdlib inspect)
+Run: python benchmarks/collapse.py [--repeats N]
 """
 
 from __future__ import annotations
+
+import os
+import sys
+
+# As a script, this folder is sys.path[0], and benchmarks/inspect.py would shadow the standard library's
+# `inspect` (imported by numpy, torch, dataclasses); drop the folder before importing anything that needs it.
+if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
+    sys.path.pop(0)
 
 import argparse
 import statistics

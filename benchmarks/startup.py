@@ -1,3 +1,4 @@
+# ruff: noqa: E402
 """Start-up figures: `tui-trainer --version` and the app's first frame, against a bare interpreter.
 
 Targets (issue 2): --version under 0.3 s, first frame under 1 s on a 2-core machine.
@@ -5,6 +6,14 @@ Run: python benchmarks/startup.py [--repeats N]
 """
 
 from __future__ import annotations
+
+import os
+import sys
+
+# As a script, this folder is sys.path[0], and benchmarks/inspect.py would shadow the standard library's
+# `inspect` (imported by numpy, torch, dataclasses); drop the folder before importing anything that needs it.
+if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.realpath(__file__)):
+    sys.path.pop(0)
 
 import argparse
 import statistics
