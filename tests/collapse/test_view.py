@@ -57,6 +57,8 @@ async def test_run_key_runs_the_worker_and_fills_both_charts():
         w2 = app.query_one("#collapse-w2", Chart)
         assert [s.label for s in variance.series] == ["F=0", "F=0.1", "F=0 accum."]
         assert [len(s.points) for s in w2.series] == [6, 6, 6]
+        # The x axis counts generations, not training steps.
+        assert "generation 0" in str(variance.render()) and "step" not in str(variance.render())
         # The chart shows the very numbers the experiment produced.
         assert w2.series[0].points[-1][1] == view.results["collapse"][-1].w2_mean
         status = str(app.query_one("#collapse-status", Static).render())

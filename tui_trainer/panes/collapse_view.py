@@ -139,8 +139,8 @@ class CollapseView(Vertical):
             id="collapse-status",
         )
         with Horizontal(id="collapse-charts"):
-            yield Chart("variance", empty_text="press r to run", id="collapse-variance")
-            yield Chart("W₂² to real", empty_text="press r to run", id="collapse-w2")
+            yield Chart("variance", empty_text="press r to run", x_label="generation", id="collapse-variance")
+            yield Chart("W₂² to real", empty_text="press r to run", x_label="generation", id="collapse-w2")
         yield Static("", id="collapse-summary")
 
     @staticmethod

@@ -48,9 +48,10 @@ class Chart(Widget):
 
     log_scale: reactive[bool] = reactive(False)
 
-    def __init__(self, title: str = "", *, empty_text: str = "no data yet", **kwargs) -> None:
+    def __init__(self, title: str = "", *, empty_text: str = "no data yet", x_label: str = "step", **kwargs) -> None:
         super().__init__(**kwargs)
         self.title = title
+        self.x_label = x_label  # what the x axis counts: training steps, or collapse-lab generations
         self.empty_text = empty_text
         self._series: list[ChartSeries] = []
         self._version = 0
@@ -190,7 +191,7 @@ class Chart(Widget):
             if run:
                 text.append("".join(run), style=run_style or "")
             text.append("\n")
-        left, right = f"step {int(x_lo)}", f"{int(x_hi)}"
+        left, right = f"{self.x_label} {int(x_lo)}", f"{int(x_hi)}"
         gap = max(1, cols - len(left) - len(right))
         text.append(" " * (label_w + 1) + left + " " * gap + right, style="dim")
         return text
