@@ -73,3 +73,30 @@ def test_bad_data_in_child_is_a_failed_event(tmp_path):
     failed = [e for e in seen if e.type == "failed"][0]
     assert failed.code == "user_error" and "missing_column" in failed.error
     assert handle.join(10) == 2
+
+
+def test_child_output_goes_to_engine_log_not_the_terminal(table_config, tmp_path, monkeypatch, capfd):
+    # Started from the app, the child shares the app's terminal: a print or a native library warning
+    # would be drawn over the Textual screen. It must land in RUN_DIR/engine.log instead.
+    (tmp_path / "noisy_model.py").write_text(
+        "import os, sys\n"
+        "import torch.nn as nn\n"
+        "def build(input_shape=None, num_classes=None):\n"
+        "    print('NOISY-STDOUT from the model factory')\n"
+        "    sys.stderr.write('NOISY-STDERR from the model factory\\n')\n"
+        "    os.write(2, b'NOISY-FD2 from native code\\n')\n"
+        "    return nn.Sequential(nn.Flatten(), nn.LazyLinear(num_classes))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = load_config(table_config, ["train.epochs=1", 'model.factory="noisy_model:build"'])
+    handle = start_engine(cfg, tmp_path / "run")
+    try:
+        drain_until(handle, lambda evs: any(e.type in ("finished", "failed") for e in evs))
+        handle.join(20)
+    finally:
+        handle.kill()
+    captured = capfd.readouterr()
+    assert "NOISY" not in captured.out and "NOISY" not in captured.err
+    log = (tmp_path / "run" / "engine.log").read_text()
+    for marker in ("NOISY-STDOUT", "NOISY-STDERR", "NOISY-FD2"):
+        assert marker in log

@@ -22,6 +22,35 @@ QUEUE_MAX = 10_000
 FLUSH_GRACE_S = 10.0  # how long a finished child waits for the UI to take its last events
 
 
+ENGINE_LOG = "engine.log"  # the training child's stdout and stderr, inside the run folder
+
+
+def _redirect_output(path: Path) -> None:
+    """Send this process's stdout and stderr (file descriptors 1 and 2) to `path`.
+
+    The child inherits the app's terminal; a warning printed by torch, a C library or user code would be
+    drawn over the Textual screen. At the fd level, so output from native code is caught too.
+    """
+    import os
+    import sys
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    for stream, target in ((sys.stdout, 1), (sys.stderr, 2)):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(fd, target)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+
+
 def _child_main(
     config_dict: dict[str, Any],
     base_dir: str,
@@ -33,6 +62,8 @@ def _child_main(
 ) -> None:
     import logging
     import traceback
+
+    _redirect_output(Path(run_dir) / ENGINE_LOG)
 
     from tui_trainer.engine.config import config_from_dict
     from tui_trainer.engine.loop import run_training
