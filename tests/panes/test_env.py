@@ -179,13 +179,36 @@ async def test_e_exports_a_snapshot_and_says_where(fake_audit, tmp_path, monkeyp
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("e")
+        await pilot.press("e")  # asks where, offering ./env-snapshot.toml
+        await pilot.pause()
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         path = tmp_path / "env-snapshot.toml"
         data = tomllib.loads(path.read_text())
         assert data["packages"] == {"numpy": "2.1.0"} and data["torch"]["build"] == "cpu"
         assert any(str(path) in str(n.message) for n in app._notifications)
+
+
+async def test_e_exports_to_a_typed_path_and_esc_writes_nothing(fake_audit, tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert list(tmp_path.iterdir()) == []
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "snaps/gpu-box.toml"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert tomllib.loads((tmp_path / "snaps" / "gpu-box.toml").read_text())["packages"] == {"numpy": "2.1.0"}
 
 
 async def test_a_failing_audit_is_reported_not_raised(monkeypatch):

@@ -199,8 +199,27 @@ class EnvPane(Pane):
         if self.result is None:
             self.notify("The audit is still running; export when it has finished.", severity="warning")
             return
-        path = self._export_path or Path.cwd() / DEFAULT_EXPORT_NAME
-        self._export_worker(self.result, path)
+        from tui_trainer.widgets.path_prompt import PathPrompt
+
+        default = self._export_path or Path.cwd() / DEFAULT_EXPORT_NAME
+
+        def chosen(answer: str | None) -> None:
+            if answer is None or self.result is None:
+                return
+            path = Path(answer).expanduser()
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            self._export_path = path  # the next export offers the same place
+            self._export_worker(self.result, path)
+
+        self.app.push_screen(
+            PathPrompt(
+                "Export the environment snapshot (TOML) to:",
+                str(default),
+                "Enter writes it (compare later with tui-trainer audit --compare FILE); Esc cancels",
+            ),
+            chosen,
+        )
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="export", description="Exporting a snapshot"
