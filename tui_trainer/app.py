@@ -256,6 +256,8 @@ def _key_label(key: str) -> str:
         "right": "→",
         "up": "↑",
         "down": "↓",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
     }
     return ", ".join(labels.get(k.strip(), k.strip()) for k in key.split(","))
 

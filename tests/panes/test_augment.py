@@ -98,6 +98,28 @@ async def test_arrow_keys_change_the_selected_parameter_and_rerender(samples: Pa
         assert pane.pipeline.image["horizontal_flip"] is False
 
 
+async def test_brackets_change_the_number_of_variants(samples: Path) -> None:
+    from textual.containers import Grid
+
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        assert len(_cell_images(pane)) == 9
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await _settle(app, pilot)
+        images = _cell_images(pane)
+        assert len(images) == 7  # the original and 6 variants, still the library's own outputs
+        for k in range(6):
+            assert np.array_equal(images[k + 1], _expected(pane.pipeline, _gradient(), 0, k))
+        for _ in range(12):
+            await pilot.press("right_square_bracket")
+        await _settle(app, pilot)
+        assert len(_cell_images(pane)) == 17  # capped at 16 variants
+        assert app.query_one("#aug-grid", Grid).styles.grid_size_columns == 4
+        assert "16 variants" in str(app.query_one("#aug-status", Static).content)
+
+
 async def test_space_rerolls_the_seed(samples: Path) -> None:
     app = make_app(initial_pane="augment")
     async with app.run_test(size=SIZE) as pilot:

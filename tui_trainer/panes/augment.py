@@ -61,13 +61,16 @@ EDIT_STYLES = {
 }
 
 
+MAX_VARIANTS = 16  # a 4x4 grid: more cells than that are too small to read in a terminal
+
+
 @dataclass
 class _Request:
     generation: int
     path: Path
     pipeline: Pipeline
     seed: int
-    n: int
+    counts: dict[str, int]  # variants to draw per kind of file (image/text/audio)
     colours: dict[str, tuple[int, int, int]]
 
 
@@ -158,11 +161,14 @@ class AugmentPane(Pane):
         Binding("l", "load", "Load pipeline"),
         Binding("r", "reset", "Reset pipeline"),
         Binding("g", "toggle_graphics", "Full-resolution images"),
+        Binding("right_square_bracket", "variants(1)", "More variants"),
+        Binding("left_square_bracket", "variants(-1)", "Fewer variants"),
     ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.pipeline: Pipeline = default_pipeline()
+        self.variant_counts: dict[str, int] = dict(VARIANT_COUNTS)  # [ and ] change the current kind's count
         self.seed = 0
         self.source: Source | None = None
         self.path: Path | None = None
@@ -235,6 +241,16 @@ class AugmentPane(Pane):
     def _on_param_selected(self, event: OptionList.OptionSelected) -> None:
         # Enter on a parameter steps it up (and cycles choices), for keyboards without easy arrows.
         self.action_nudge(1)
+
+    def action_variants(self, step: int) -> None:
+        kind = self.kind or "image"
+        current = self.variant_counts.get(kind, VARIANT_COUNTS.get(kind, 8))
+        wanted = max(1, min(MAX_VARIANTS, current + step))
+        if wanted == current:
+            self.notify(f"{current} variants: the range is 1..{MAX_VARIANTS}", severity="warning")
+            return
+        self.variant_counts[kind] = wanted
+        self.request_render()
 
     def action_reroll(self) -> None:
         self.seed += 1
@@ -333,8 +349,9 @@ class AugmentPane(Pane):
         if self.path is None:
             return
         self._generation += 1
-        n = VARIANT_COUNTS.get(self.kind, 8)
-        request = _Request(self._generation, self.path, self.pipeline.copy(), self.seed, n, self._colours())
+        request = _Request(
+            self._generation, self.path, self.pipeline.copy(), self.seed, dict(self.variant_counts), self._colours()
+        )
         self.query_one("#aug-status", Static).update(f"seed {self.seed} · rendering…")
         self._render_worker(request, self.source if self.source and self.source.path == self.path else None)
 
@@ -350,7 +367,7 @@ class AugmentPane(Pane):
         try:
             if source is None:
                 source = load_source(request.path)
-            n = VARIANT_COUNTS[source.kind]
+            n = request.counts.get(source.kind, VARIANT_COUNTS[source.kind])
             started = time.perf_counter()
             preview = render_preview(
                 source,
@@ -407,6 +424,9 @@ class AugmentPane(Pane):
         if layout != self._layout:
             await grid.remove_children()
             grid.set_classes(f"kind-{preview.kind}")
+            if preview.kind == "image":
+                # Original + variants: 3 columns up to 9 tiles, then 4, so a long list does not become tall slivers.
+                grid.styles.grid_size_columns = 3 if len(preview.variants) + 1 <= 9 else 4
             cells = []
             titles = ["original"] + [f"variant {k}" for k in range(len(preview.variants))]
             for i, title in enumerate(titles):
