@@ -273,3 +273,105 @@ async def test_k_measures_the_synthetic_share_and_opens_the_collapse_lab(tmp_pat
         assert app.query_one("#train-views").current == "collapse-lab"
         assert app.query_one("#collapse-real-fraction", Input).value == "0.9"
         assert app.query_one(CollapseView).display
+
+
+LEAKED = [3, 8, 15, 22, 30, 31, 37]  # rows of main.csv copied unchanged into other.csv
+
+
+def _compare_files(tmp_path: Path) -> tuple[Path, Path]:
+    """main.csv and other.csv: 7 identical rows; `y` shifted by +100 everywhere else, `x` the same values."""
+    main = tmp_path / "main.csv"
+    other = tmp_path / "other.csv"
+    rows = [(i, i + 0.5, "ab"[i % 2]) for i in range(40)]
+    main.write_text("x,y,cat\n" + "".join(f"{x},{y},{c}\n" for x, y, c in rows))
+    shifted = [rows[i] if i in LEAKED else (x, y + 100, c) for i, (x, y, c) in enumerate(rows)]
+    other.write_text("x,y,cat\n" + "".join(f"{x},{y},{c}\n" for x, y, c in shifted))
+    return main, other
+
+
+async def _compare(app, pilot, path: Path) -> None:
+    await pilot.press("a")
+    await pilot.pause()
+    assert isinstance(app.screen, OpenDataScreen)
+    app.screen.query_one(Input).value = str(path)
+    await pilot.press("enter")
+    await _settle(app, pilot)
+
+
+async def test_a_compares_with_another_file_for_leakage_and_drift(tmp_path: Path):
+    main, other = _compare_files(tmp_path)
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, main)
+        assert not [f for f in pane.query_one(FindingsTable).findings if f.id in ("leakage", "drift")]
+        await _compare(app, pilot, other)
+        findings = pane.query_one(FindingsTable).findings
+        leakage = next(f for f in findings if f.id == "leakage")
+        assert leakage.evidence["count"] == len(LEAKED)
+        assert leakage.evidence["examples"] == LEAKED[:5]
+        assert leakage.severity.value == "error"
+        drift = {f.evidence["columns"][0]: f for f in findings if f.id == "drift"}
+        assert drift["y"].severity.value == "warning" and drift["y"].evidence["p_value"] < 0.05
+        assert drift["x"].severity.value == "ok"  # same values on both sides
+        assert pane.against is not None and pane.against.path == other
+        assert "compared with" in _status(pane) and "other.csv" in _status(pane)
+        assert pane.busy_reason() is None
+
+        # Enter on leakage shows its example rows in the table view.
+        table = pane.query_one(FindingsTable)
+        table.focus()
+        table.move_cursor(row=table.findings.index(leakage))
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        rows = pane.query_one("#data-rows", DataTable)
+        assert [int(str(rows.get_row_at(i)[0])) for i in range(rows.row_count)] == LEAKED[:5]
+        assert "leakage rows" in rows.border_title
+        assert any("first 5 of its 7 rows" in str(n.message) for n in app._notifications)
+
+        # Choosing a label re-runs the checks and keeps the comparison.
+        pane.query_one("#data-columns").focus()
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press("down", "down", "down", "enter")  # (no label), x, y, cat
+        await _settle(app, pilot)
+        assert pane.label == "cat"
+        ids = {f.id for f in pane.query_one(FindingsTable).findings}
+        assert {"leakage", "drift", "imbalance"} <= ids and "other.csv" in _status(pane)
+
+        # Opening a dataset (o) clears the comparison.
+        pane.open_path(main)
+        await _settle(app, pilot)
+        assert pane.against is None and "compared with" not in _status(pane)
+        assert not [f for f in pane.query_one(FindingsTable).findings if f.id in ("leakage", "drift")]
+
+
+async def test_a_with_a_bad_file_notifies_and_keeps_the_findings(tmp_path: Path):
+    main, other = _compare_files(tmp_path)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("x,y,cat\n1,2,a\n3,4,b,5\n")
+    missing = tmp_path / "nope.csv"
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, main)
+        await _compare(app, pilot, other)
+        before = [(f.id, f.title) for f in pane.query_one(FindingsTable).findings]
+        assert ("leakage", f"7 rows also present in {other}") in before
+        for bad, words in ((missing, str(missing)), (ragged, "ragged")):
+            app._notifications.clear()
+            pane.query_one("#data-columns").focus()
+            await _compare(app, pilot, bad)
+            messages = [str(n.message) for n in app._notifications]
+            assert any(str(bad) in m and words in m for m in messages), messages
+            assert [(f.id, f.title) for f in pane.query_one(FindingsTable).findings] == before
+            assert pane.against is not None and pane.against.path == other
+            assert "other.csv" in _status(pane) and pane.busy_reason() is None
+
+
+async def test_a_before_a_dataset_is_open_only_warns():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert not isinstance(app.screen, OpenDataScreen)
+        assert any("Open a dataset first" in str(n.message) for n in app._notifications)

@@ -56,14 +56,17 @@ class OpenDataScreen(ModalScreen[Path | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, root: Path, current: str = "") -> None:
+    TITLE = "Open a dataset (CSV/TSV, Parquet, JSON, NDJSON, Arrow, or an image folder)"
+
+    def __init__(self, root: Path, current: str = "", title: str | None = None) -> None:
         super().__init__()
         self._root = root
         self._current = current
+        self._title = title or self.TITLE
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Open a dataset (CSV/TSV, Parquet, JSON, NDJSON, Arrow, or an image folder)")
+            yield Label(self._title)
             yield Input(value=self._current, placeholder="path to a file or folder", id="open-path")
             yield DirectoryTree(self._root, id="open-tree")
             yield Label(
@@ -184,6 +187,7 @@ class DataPane(Pane):
         Binding("c", "toggle_constant", "Recipe: drop constant columns"),
         Binding("w", "save_recipe", "Save recipe"),
         Binding("k", "collapse_lab", "Collapse lab at the synthetic share"),
+        Binding("a", "compare", "Compare with another file (leakage, drift)"),
     ]
 
     # ----- messages (workers post these; handlers below own the widgets) ----------------------------------
@@ -208,6 +212,14 @@ class DataPane(Pane):
         inspection: Inspection
         lf: pl.LazyFrame
         engine: str
+        run: int
+        against: Dataset | None = None  # the file the findings were compared with (leakage, drift)
+
+    @dataclass
+    class CompareFailed(Message):
+        """The other file could not be read or compared: the findings shown stay as they were."""
+
+        message: str
         run: int
 
     @dataclass
@@ -246,6 +258,7 @@ class DataPane(Pane):
         self.dataset: Dataset | None = None
         self.inspection: Inspection | None = None
         self.provenance: str | None = None  # chosen with k; the synthetic_share check runs on it
+        self.against: Dataset | None = None  # chosen with a; leakage and drift are checked against it
         self._open_lab_after_checks = False
         self.pager: Pager | None = None
         self.label: str | None = None
@@ -321,6 +334,7 @@ class DataPane(Pane):
         self._run += 1
         self.label = label
         self.provenance = None  # a provenance column belongs to the dataset it was chosen for
+        self.against = None  # so does the file it was compared with
         self._open_lab_after_checks = False
         self.recipe = Recipe()
         self._set_status(f"Opening {path}…")
@@ -385,6 +399,7 @@ class DataPane(Pane):
             return
         self._busy = None
         self.inspection = event.inspection
+        self.against = event.against
         self._lf, self._engine = event.lf, event.engine
         if self.pager is not None:
             self.pager.replace_source(event.lf)
@@ -400,6 +415,14 @@ class DataPane(Pane):
             return
         self._busy = None
         self._set_status(event.message, error=True)
+        self.notify(event.message, severity="error", markup=False, timeout=10)
+
+    @on(CompareFailed)
+    def _on_compare_failed(self, event: CompareFailed) -> None:
+        if event.run != self._run:
+            return
+        self._busy = None
+        self._set_status(self._summary())  # the previous findings (and comparison, if any) still stand
         self.notify(event.message, severity="error", markup=False, timeout=10)
 
     @on(Worker.StateChanged)
@@ -431,18 +454,25 @@ class DataPane(Pane):
             )
         self.query_one(FindingsView).set_findings(self.inspection.findings)
         self.set_timer(0.2, self._rerender_findings)
+        self._set_status(self._summary())
+        if profile.columns:
+            self._show_column(profile.columns[0])
+        self._focus_inside()
+
+    def _summary(self) -> str:
+        """The status line for an inspected dataset: size, findings by severity, label, comparison."""
+        assert self.inspection is not None
+        profile = self.inspection.profile
         counts: dict[str, int] = {}
         for finding in self.inspection.findings:
             counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
         summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info", "ok") if counts.get(s))
         label = f" · label {self.label}" if self.label else " · no label (l to choose)"
-        self._set_status(
+        against = f" · compared with {_display(self.against.path)}" if self.against is not None else ""
+        return (
             f"{_display(self.inspection.dataset.path)} · {profile.rows} rows × {len(profile.columns)} columns · "
-            f"{profile.duplicates} duplicate rows · findings: {summary or 'none'}{label}"
+            f"{profile.duplicates} duplicate rows · findings: {summary or 'none'}{label}{against}"
         )
-        if profile.columns:
-            self._show_column(profile.columns[0])
-        self._focus_inside()
 
     def _rerender_findings(self) -> None:
         # Textual 8's DataTable caches rendered rows without their column widths, so rows drawn before the
@@ -690,6 +720,12 @@ class DataPane(Pane):
             )
             return
         self.pager.show_rows(examples if condition is None else None, condition, focus=f"{finding.id} rows")
+        count = finding.evidence.get("count") or 0
+        if condition is None and count > len(examples):
+            self.notify(
+                f"{finding.id}: showing the first {len(examples)} of its {count} rows (its example rows).",
+                markup=False,
+            )
         self._show_rows_view()
         self._request_page(0)
 
@@ -713,10 +749,12 @@ class DataPane(Pane):
             self._open_lab_after_checks = True
             self._busy = "the Data pane is re-checking"
             self._set_status(f"checking synthetic share in {column}…")
-            self._checks_worker(self.inspection, self._lf, self._engine, self.label, self._run)
+            self._checks_worker(self.inspection, self._lf, self._engine, self.label, self._run, self.against)
 
         self.app.push_screen(
-            ChooseLabelScreen(columns, None, prompt="Provenance column (rows marked synthetic/generated/1/true)"),
+            ChooseLabelScreen(
+                columns, None, prompt="Provenance column (rows marked synthetic/generated/1/true)"
+            ),
             chosen,
         )
 
@@ -736,7 +774,7 @@ class DataPane(Pane):
             self.label = label
             self._busy = "the Data pane is re-checking"
             self._set_status(f"checking with label {label}…" if label else "checking without a label…")
-            self._checks_worker(self.inspection, self._lf, self._engine, label, self._run)
+            self._checks_worker(self.inspection, self._lf, self._engine, label, self._run, self.against)
 
         self.app.push_screen(ChooseLabelScreen(columns, self.label), chosen)
 
@@ -744,19 +782,81 @@ class DataPane(Pane):
         thread=True, exclusive=True, exit_on_error=False, group="data-checks", description="Re-running checks"
     )
     def _checks_worker(
-        self, inspection: Inspection, lf: pl.LazyFrame, engine: str, label: str | None, run: int
+        self,
+        inspection: Inspection,
+        lf: pl.LazyFrame,
+        engine: str,
+        label: str | None,
+        run: int,
+        against: Dataset | None = None,
     ) -> None:
         try:
-            findings = run_checks(
-                lf,
-                inspection.profile,
-                CheckOptions(label=label, provenance=self.provenance, thresholds=self.thresholds, engine=engine),
-            )
+            findings = run_checks(lf, inspection.profile, self._check_options(label, engine, against))
         except UserError as exc:
             self.post_message(self.Failed(str(exc), run))
             return
         updated = Inspection(inspection.dataset, inspection.profile, findings, label, lf, engine)
-        self.post_message(self.Inspected(updated, lf, engine, run))
+        self.post_message(self.Inspected(updated, lf, engine, run, against))
+
+    def _check_options(self, label: str | None, engine: str, against: Dataset | None) -> CheckOptions:
+        return CheckOptions(
+            label=label,
+            provenance=self.provenance,
+            thresholds=self.thresholds,
+            engine=engine,
+            against=against.lazy if against is not None else None,
+            against_name=str(against.path) if against is not None else "",
+        )
+
+    # ----- compare with another file (leakage, drift) ---------------------------------------------------
+    def action_compare(self) -> None:
+        if self.dataset is None or self.inspection is None or self._lf is None:
+            self.notify("Open a dataset first (o), and let its profile finish.", severity="warning")
+            return
+        root = paths.sample_data_dir()
+        if not root.is_dir():
+            root = Path.cwd()
+        current = str(self.against.path) if self.against is not None else ""
+
+        def chosen(path: Path | None) -> None:
+            if path is None or self.inspection is None or self._lf is None:
+                return
+            self._busy = "the Data pane is comparing two files"
+            self._set_status(f"comparing with {_display(path)}…")
+            self._compare_worker(self.inspection, self._lf, self._engine, self.label, path, self._run)
+
+        title = f"Compare {self.dataset.name} with another file (rows in both: leakage; per column: drift)"
+        self.app.push_screen(OpenDataScreen(root, current, title=title), chosen)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="data-checks",
+        description="Comparing two files",
+    )
+    def _compare_worker(
+        self, inspection: Inspection, lf: pl.LazyFrame, engine: str, label: str | None, path: Path, run: int
+    ) -> None:
+        other: Dataset | None = None
+        try:
+            other = open_dataset(path)  # lazy: only the checks below read it
+            findings = run_checks(lf, inspection.profile, self._check_options(label, engine, other))
+        except UserError as exc:
+            message = str(exc)
+            self.post_message(
+                self.CompareFailed(message if str(path) in message else f"{path}: {message}", run)
+            )
+            return
+        except Exception as exc:  # noqa: BLE001 - the inspected file was read whole already: the other one failed
+            if other is None:
+                message = f"{path}: cannot read it ({exc})"
+            else:
+                message = str(explain_parse_failure(other.path, other.format, exc))
+            self.post_message(self.CompareFailed(message, run))
+            return
+        updated = Inspection(inspection.dataset, inspection.profile, findings, label, lf, engine)
+        self.post_message(self.Inspected(updated, lf, engine, run, other))
 
     # ----- open -----------------------------------------------------------------------------------------
     def action_open(self) -> None:
