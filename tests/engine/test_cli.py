@@ -182,10 +182,10 @@ def test_sigkill_then_resume_continues_step_numbers(tmp_path, subprocess_env):
     assert "finished" in row
 
 
-def test_sigint_stops_gracefully_with_checkpoint(tmp_path, subprocess_env):
+def start_endless_run(tmp_path, run_dir, env):
+    """A headless run that only ends when signalled (no periodic checkpoints, so every one seen is asked for)."""
     cfg = write_config(tmp_path)
-    run_dir = tmp_path / "run"
-    proc = popen(
+    return popen(
         "train",
         str(cfg),
         "--headless",
@@ -195,8 +195,13 @@ def test_sigint_stops_gracefully_with_checkpoint(tmp_path, subprocess_env):
         "train.epochs=100000",
         "--set",
         "train.checkpoint_every=0",
-        env=subprocess_env,
+        env=env,
     )
+
+
+def test_sigint_stops_gracefully_with_checkpoint(tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    proc = start_endless_run(tmp_path, run_dir, subprocess_env)
     try:
         wait_for(run_dir, lambda evs: sum(e.type == "step" for e in evs) >= 5)
         proc.send_signal(signal.SIGINT)
@@ -246,20 +251,8 @@ def test_resume_refuses_a_run_that_is_still_running(tmp_path, subprocess_env):
 
 
 def test_sigusr1_checkpoints_and_sigusr2_pauses(tmp_path, subprocess_env):
-    cfg = write_config(tmp_path)
     run_dir = tmp_path / "run"
-    proc = popen(
-        "train",
-        str(cfg),
-        "--headless",
-        "--run-dir",
-        str(run_dir),
-        "--set",
-        "train.epochs=100000",
-        "--set",
-        "train.checkpoint_every=0",
-        env=subprocess_env,
-    )
+    proc = start_endless_run(tmp_path, run_dir, subprocess_env)
     try:
         wait_for(run_dir, lambda evs: sum(e.type == "step" for e in evs) >= 3)
         proc.send_signal(signal.SIGUSR1)
