@@ -56,6 +56,11 @@ class Step(Event):
     data_wait_s: float | None = None
     compute_s: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # Gradient norm per layer (module name -> L2 norm), sampled on reported steps only: the per-layer rules
+    # (vanishing/exploding in one layer) need it, and the global norm hides a starved first layer.
+    layer_grad_norms: dict[str, float] = field(default_factory=dict)
+    # Share of units in each ReLU-family layer whose output was zero for the whole reported batch.
+    dead_units: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,10 @@ class Eval(Event):
     val_loss: float
     epoch: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # Classification only: how often the model predicted each class on the validation set, and how often each
+    # class is the true label there (index = class id). The one-class rule decides from these, not from accuracy.
+    pred_counts: list[int] | None = None
+    label_counts: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,18 @@ class Log(Event):
 
 
 @dataclass(frozen=True)
+class Paused(Event):
+    TYPE: ClassVar[str] = "paused"
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed(Event):
+    TYPE: ClassVar[str] = "resumed"
+    step: int
+
+
+@dataclass(frozen=True)
 class Failed(Event):
     TYPE: ClassVar[str] = "failed"
     error: str
@@ -136,7 +157,9 @@ class Finished(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
-    for cls in (RunStarted, Step, Eval, EpochEnd, Checkpoint, Diagnostic, System, Log, Failed, Finished)
+    for cls in (
+        RunStarted, Step, Eval, EpochEnd, Checkpoint, Diagnostic, System, Log, Paused, Resumed, Failed, Finished
+    )
 }
 
 
