@@ -1,0 +1,262 @@
+"""Per-layer measurements for the diagnostics: gradient norms, dead ReLU units, class counts, first NaN layer.
+
+Used by the engine (`loop.py`), by `monitor` (`run.watch(model)`) and by the integrations, so a user loop gets
+the same per-layer evidence as `tui-trainer train`. torch is imported inside the functions: this module is
+imported by code the UI process loads. Every function reads the device once (one stacked copy), so calling
+them on reported steps only keeps their cost a small share of a step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+# Beyond this many parameterised layers, norms are grouped by name prefix (`encoder.layer.3`), so a
+# step event stays small and the reading costs the same for a 12-layer and a 1,000-layer model.
+MAX_LAYERS = 64
+
+
+def _unwrap(model: Any) -> Any:
+    # DistributedDataParallel / DataParallel prefix every name with `module.`; users know the inner names.
+    if type(model).__name__ in ("DistributedDataParallel", "DataParallel") and hasattr(model, "module"):
+        return model.module
+    return model
+
+
+def layer_grad_norms(model: Any, max_layers: int = MAX_LAYERS) -> dict[str, float]:
+    """Gradient L2 norm of each module that owns parameters (qualified name → norm), after backward.
+
+    Call it after `loss.backward()` and before `zero_grad()`. Modules whose parameters have no gradient are
+    left out. With more than `max_layers` such modules, names are cut to a shorter prefix until they fit and
+    the norms within a group are combined (sqrt of the sum of squares). Non-finite norms are kept as they are.
+    """
+    import torch
+
+    model = _unwrap(model)
+    names: list[str] = []
+    grads: list[Any] = []
+    owners: list[int] = []
+    for name, module in model.named_modules():
+        own = [p.grad for p in module.parameters(recurse=False) if p.grad is not None]
+        if not own:
+            continue
+        names.append(name or type(model).__name__)
+        owners.extend([len(names) - 1] * len(own))
+        grads.extend(own)
+    if not grads:
+        return {}
+    with torch.no_grad():
+        per_param = torch._foreach_norm([g.detach() for g in grads])
+        squares = torch.stack([n.float() ** 2 for n in per_param])
+        index = torch.tensor(owners, device=squares.device)
+        per_module = torch.zeros(len(names), device=squares.device, dtype=squares.dtype)
+        per_module.index_add_(0, index, squares)
+        values = per_module.sqrt().tolist()
+    norms = dict(zip(names, values, strict=True))
+    return _group(norms, max_layers) if len(norms) > max_layers else norms
+
+
+def _group(norms: dict[str, float], max_layers: int) -> dict[str, float]:
+    depth = max(n.count(".") for n in norms) + 1
+    grouped = norms
+    while len(grouped) > max_layers and depth > 1:
+        depth -= 1
+        squares: dict[str, float] = {}
+        for name, value in norms.items():
+            key = ".".join(name.split(".")[:depth])
+            squares[key] = squares.get(key, 0.0) + value * value
+        grouped = {k: math.sqrt(v) for k, v in squares.items()}
+    return grouped
+
+
+class DeadUnitProbe:
+    """Share of units in each ReLU-family layer whose output is zero for a whole batch.
+
+    `arm()` before a forward pass; that one forward is recorded (the hooks do nothing otherwise), and
+    `read()` returns {layer: dead share}. A unit is a feature of a (batch, features) output, or a channel
+    (dim 1) of a (batch, channels, ...) output. A ReLU module called twice in one forward (one `self.relu`
+    shared by several layers) reports `name`, `name#2`, ... in call order. `close()` removes the hooks.
+    """
+
+    def __init__(self, model: Any) -> None:
+        import torch.nn as nn
+
+        model = _unwrap(model)
+        self._armed = False
+        self._recording = False
+        self._alive: dict[str, Any] = {}
+        self._calls: dict[str, int] = {}
+        self._handles: list[Any] = []
+        for name, module in model.named_modules():
+            if isinstance(module, nn.ReLU | nn.ReLU6):
+                self._handles.append(module.register_forward_hook(self._hook(name or type(module).__name__)))
+        # The root's hooks bound "the next forward": pre-hook starts recording, post-hook stops it.
+        self._handles.append(model.register_forward_pre_hook(self._start))
+        self._handles.append(model.register_forward_hook(self._stop))
+
+    @property
+    def layers(self) -> int:
+        """How many ReLU-family modules are hooked."""
+        return len(self._handles) - 2
+
+    def arm(self) -> None:
+        """Record the next forward pass of the model (only that one)."""
+        self._armed = True
+        self._alive = {}
+        self._calls = {}
+
+    def _start(self, module: Any, inputs: Any) -> None:
+        if self._armed:
+            self._armed = False
+            self._recording = True
+
+    def _stop(self, module: Any, inputs: Any, output: Any) -> None:
+        self._recording = False
+
+    def _hook(self, name: str) -> Callable[..., None]:
+        def hook(module: Any, inputs: Any, output: Any) -> None:
+            if not self._recording or not hasattr(output, "dim") or output.dim() < 2:
+                return
+            count = self._calls.get(name, 0) + 1
+            self._calls[name] = count
+            key = name if count == 1 else f"{name}#{count}"
+            out = output.detach()
+            if out.dim() == 2:
+                alive = (out != 0).any(dim=0)
+            else:
+                alive = (out != 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
+            self._alive[key] = alive
+
+        return hook
+
+    def read(self) -> dict[str, float]:
+        """{layer: share of its units that were zero for every sample of the recorded batch}; {} if none."""
+        if not self._alive:
+            return {}
+        import torch
+
+        keys = list(self._alive)
+        with torch.no_grad():
+            shares = torch.stack([1.0 - self._alive[k].float().mean() for k in keys]).tolist()
+        self._alive = {}
+        return {k: round(float(v), 6) for k, v in zip(keys, shares, strict=True)}
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._recording = self._armed = False
+
+
+def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int]]:
+    """(predicted-class counts, true-label counts), index = class id, over one batch or a whole split.
+
+    `logits_or_preds` is (batch, classes) scores (argmax taken) or (batch,) class ids. Both lists have
+    `num_classes` entries (longer if an id is out of range, so such ids are never silently dropped).
+    """
+    import torch
+
+    scores = torch.as_tensor(logits_or_preds).detach()
+    preds = scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)
+    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device)
+    preds = preds.long()
+    size = max(
+        num_classes,
+        int(preds.max()) + 1 if preds.numel() else 0,
+        int(truth.max()) + 1 if truth.numel() else 0,
+    )
+    both = torch.stack(
+        [
+            torch.bincount(preds.clamp(min=0), minlength=size),
+            torch.bincount(truth.clamp(min=0), minlength=size),
+        ]
+    ).tolist()
+    return both[0], both[1]
+
+
+def _all_finite(value: Any) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        if not (torch.is_floating_point(value) or value.is_complex()):
+            return True  # integer and bool tensors cannot hold NaN/inf
+        return bool(torch.isfinite(value).all())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return True
+
+
+def nonfinite_trace(model: Any, forward: Callable[[], Any]) -> dict[str, Any] | None:
+    """Re-run `forward` (no grad) with hooks; describe where the first non-finite output appeared.
+
+    Returns None when every module's output (and the result of `forward`) is finite. Otherwise a dict:
+    `module` (qualified name of the first module, in completion order, whose output is non-finite; the model
+    itself is "(model)"; None when only the result of `forward`, e.g. a loss computed outside the model,
+    is non-finite), `module_type`, `input_finite` (whether what went into it was finite: False means the
+    problem came from earlier, e.g. the data), `params_finite` (whether its own weights are finite: False
+    means an earlier update already wrote NaN/inf into them), `previous` (the last module that finished with
+    a finite output before it) and `result_finite`.
+    """
+    import torch
+
+    model = _unwrap(model)
+    root = id(model)
+    names = {id(m): (n or "(model)") for n, m in model.named_modules()}
+    found: dict[str, Any] = {}
+    last_ok: list[str] = []
+    handles = []
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        if found:
+            return
+        if _all_finite(output):
+            if id(module) != root:
+                last_ok[:] = [names.get(id(module), "?")]
+            return
+        found.update(
+            module=names.get(id(module), "?"),
+            module_type=type(module).__name__,
+            input_finite=_all_finite(list(inputs)),
+            params_finite=all(bool(torch.isfinite(p).all()) for p in module.parameters(recurse=False)),
+            previous=last_ok[0] if last_ok else None,
+        )
+
+    for module in model.modules():
+        handles.append(module.register_forward_hook(hook))
+    # The re-run must not change the run: BatchNorm running statistics are put back, the RNG is forked.
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            result = forward()
+    finally:
+        for handle in handles:
+            handle.remove()
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+    result_finite = _all_finite(result)
+    if not found and result_finite:
+        return None
+    if not found:
+        found.update(
+            module=None,
+            module_type=None,
+            input_finite=True,
+            params_finite=True,
+            previous=last_ok[0] if last_ok else None,
+        )
+    found["result_finite"] = result_finite
+    return found
+
+
+def first_nonfinite_module(model: Any, forward: Callable[[], Any]) -> str | None:
+    """Name of the first module whose output is non-finite when `forward()` is re-run; None if none is.
+
+    Re-run the failing batch before the optimiser applies its (non-finite) gradients when you can: after
+    that, every layer's weights are NaN and the first layer is always named. See `nonfinite_trace`.
+    """
+    trace = nonfinite_trace(model, forward)
+    return None if trace is None else trace["module"]
