@@ -1,7 +1,11 @@
 """The typed events a training run emits: one frozen dataclass per `type`, the same on the queue and on disk.
 
-`events.jsonl` holds one `to_json(event)` per line; `parse_event` turns a dict back into its dataclass and
-rejects unknown types, so `attach` (reading the file) and a live run (reading the queue) share one path.
+`events.jsonl` holds one `to_json(event)` per line; `parse_line` / `parse_event` turn it back into its
+dataclass, so `attach` (reading the file) and a live run (reading the queue) share one path. The codec is
+driven by the dataclass field types (msgspec converts and validates them): a line whose `step` is `"x"` or
+whose `val_loss` is `"abc"` is an `EventParseError`, never a crash further on. JSON has no NaN/inf, so a
+non-finite float is written as the string `"nan"`, `"inf"` or `"-inf"` wherever it sits (a typed field,
+a `metrics` dict, free-form `evidence`), and read back as the float: the queue and the file give the same values.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+import typing
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
@@ -158,66 +163,140 @@ class Finished(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
-        RunStarted, Step, Eval, EpochEnd, Checkpoint, Diagnostic, System, Log, Paused, Resumed, Failed, Finished
+        RunStarted,
+        Step,
+        Eval,
+        EpochEnd,
+        Checkpoint,
+        Diagnostic,
+        System,
+        Log,
+        Paused,
+        Resumed,
+        Failed,
+        Finished,
     )
 }
 
 
 class EventParseError(ValueError):
-    """A line or dict that is not a known event; the message says which type or field is wrong."""
+    """A line or dict that is not a valid event; the message says which type or field is wrong."""
 
 
-def _json_safe(value: Any) -> Any:
-    # JSON has no NaN/inf; keep them readable and round-trippable as strings.
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+# A line longer than this is not an event the engine wrote (the largest, `run_started` with a model summary,
+# is tens of KB); reading it would cost memory for nothing. Nesting deeper than this is garbage too.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 64
+
+_NONFINITE_OUT = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _nonfinite_name(value: float) -> str:
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def json_safe(value: Any, _depth: int = 0) -> Any:
+    """`value` with every non-finite float replaced by its string name, at any depth (for strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _nonfinite_name(value)
+    if _depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v, _depth + 1) for v in value]
     return value
 
 
+def _restore_nonfinite(value: Any, depth: int = 0) -> Any:
+    # Free-form (Any) values have no type to say "float": the three names always mean the float there.
+    if isinstance(value, str):
+        return _NONFINITE_OUT.get(value, value)
+    if depth > MAX_DEPTH:
+        raise EventParseError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        return {k: _restore_nonfinite(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_nonfinite(v, depth + 1) for v in value]
+    return value
+
+
+def _has_any(annotation: Any) -> bool:
+    if annotation is Any:
+        return True
+    return any(_has_any(arg) for arg in typing.get_args(annotation))
+
+
+# Per event type, the fields whose declared type holds `Any` (config, evidence, gpus, model_summary): msgspec
+# checks everything else, these get their non-finite names turned back into floats after conversion.
+_FREE_FORM: dict[type[Event], tuple[str, ...]] = {
+    cls: tuple(name for name, hint in typing.get_type_hints(cls).items() if _has_any(hint))
+    for cls in EVENT_TYPES.values()
+}
+
+
+def _enc_hook(value: Any) -> Any:
+    # numpy scalars and arrays, paths and the like in free-form fields: their plain-Python form.
+    for attr in ("item", "tolist"):
+        method = getattr(value, attr, None)
+        if callable(method):
+            try:
+                return method()
+            except (TypeError, ValueError):
+                pass
+    return str(value)
+
+
 def to_dict(event: Event) -> dict[str, Any]:
-    data = {"type": event.TYPE}
-    data.update(asdict(event))
-    return _json_safe(data)
+    """The event as plain JSON-ready data: `type` first, non-finite floats as their names."""
+    import msgspec
+
+    data = msgspec.to_builtins(event, str_keys=True, enc_hook=_enc_hook)
+    return json_safe({"type": event.TYPE, **data})
 
 
 def to_json(event: Event) -> str:
     return json.dumps(to_dict(event), separators=(",", ":"), allow_nan=False)
 
 
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-_FLOAT_FIELDS = {"loss", "lr", "grad_norm", "samples_per_s", "val_loss", "train_loss", "best_val_loss"}
+def parse_event(data: Any) -> Event:
+    """Build the event dataclass for `data` (a dict); unknown types, missing or wrongly typed fields raise."""
+    import msgspec
 
-
-def parse_event(data: dict[str, Any]) -> Event:
-    """Build the event dataclass for `data`; unknown types and missing fields raise EventParseError."""
     if not isinstance(data, dict):
         raise EventParseError(f"an event must be a JSON object, got {type(data).__name__}")
     kind = data.get("type")
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(sorted(EVENT_TYPES))
         raise EventParseError(f"unknown event type {kind!r}; known types: {known}")
-    names = {f.name for f in fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        if key == "type" or key not in names:
-            continue  # newer writers may add fields; old readers ignore them
-        if key in _FLOAT_FIELDS and isinstance(value, str) and value in _NONFINITE:
-            value = _NONFINITE[value]
-        kwargs[key] = value
     try:
-        return cls(**kwargs)
-    except TypeError as exc:
+        # Lax mode turns the names "nan"/"inf"/"-inf" (and numbers written as strings) into the typed numbers;
+        # anything else of the wrong type fails with its path (`$.step`). Unknown keys (newer writers) are ignored.
+        event = msgspec.convert(data, cls, strict=False)
+    except msgspec.ValidationError as exc:
         raise EventParseError(f"event {kind!r}: {exc}") from None
+    except (RecursionError, TypeError, ValueError) as exc:
+        raise EventParseError(f"event {kind!r}: {type(exc).__name__}: {exc}") from None
+    free = _FREE_FORM[cls]
+    if free:
+        for name in free:
+            # The event was just built here and nothing else holds it: setting a field of the frozen
+            # dataclass in place is safe, and cheaper than building it a second time.
+            object.__setattr__(event, name, _restore_nonfinite(getattr(event, name)))
+    return event
 
 
-def parse_line(line: str) -> Event:
+def parse_line(line: str | bytes) -> Event:
+    """One line of events.jsonl (str or bytes) as its event; anything else raises EventParseError."""
+    import msgspec
+
+    if len(line) > MAX_LINE_BYTES:
+        raise EventParseError(f"line of {len(line)} bytes is longer than {MAX_LINE_BYTES} (not an event)")
     try:
-        data = json.loads(line)
-    except json.JSONDecodeError as exc:
+        data = msgspec.json.decode(line)
+    except msgspec.DecodeError as exc:
         raise EventParseError(f"not JSON ({exc})") from None
+    except (RecursionError, msgspec.ValidationError) as exc:  # too deep; a number out of range
+        raise EventParseError(f"not an event ({exc})") from None
     return parse_event(data)

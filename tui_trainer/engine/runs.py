@@ -22,7 +22,7 @@ from tui_trainer.engine.events import (
     Finished,
     RunStarted,
     Step,
-    _json_safe,
+    json_safe,
     parse_line,
 )
 from tui_trainer.engine.follow import EVENTS_FILE
@@ -171,4 +171,4 @@ def list_runs(root: Path = DEFAULT_RUNS_ROOT) -> list[RunInfo]:
 
 
 def runs_to_json(runs: list[RunInfo]) -> str:
-    return json.dumps(_json_safe([r.to_dict() for r in runs]), indent=2, allow_nan=False, default=str)
+    return json.dumps(json_safe([r.to_dict() for r in runs]), indent=2, allow_nan=False, default=str)
