@@ -68,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
     # Read the snapshot and check the export folder before auditing, so a bad path fails fast with exit 2.
     old = snapshot.load(Path(args.compare)) if args.compare else None
     if args.export:
+        from tui_trainer.atomic import check_destination
+
         folder = Path(args.export).parent
         if not folder.is_dir():
             raise UserError(f"cannot write snapshot {args.export}: folder {folder} does not exist")
-        if Path(args.export).is_dir():
-            raise UserError(f"cannot write snapshot {args.export}: it is a directory")
+        check_destination(Path(args.export))  # a device node, FIFO, folder or symlink: exit 2 now
 
     result = run_audit(AuditOptions(requirements=requirements, smoke=not args.no_smoke, timeout=timeout))
     differences = None
