@@ -47,7 +47,7 @@ def test_unknown_table_is_named(tmp_path):
 def test_choice_values_are_checked(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[data]\npath = "x.csv"\n[train]\nprecision = "fp8"\n')
-    with pytest.raises(ConfigError, match="train.precision.*'fp32', 'bf16', 'fp16'"):
+    with pytest.raises(ConfigError, match="train.precision.*one of 'bf16', 'fp16', 'fp32', got 'fp8'"):
         load_config(path)
 
 
@@ -99,7 +99,7 @@ def test_missing_file_and_bad_toml(tmp_path):
         load_config(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[data\npath=1")
-    with pytest.raises(ConfigError, match="invalid TOML"):
+    with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
 
 
@@ -121,3 +121,127 @@ def test_override_paths_are_relative_to_the_current_directory(table_config, tmp_
     assert cfg.resolve(cfg.data.path) == elsewhere / "mine.csv"
     assert cfg.augment.pipeline == "/abs/aug.toml"
     assert cfg.resolve(load_config(table_config).data.path) == table_config.parent / "data.csv"
+
+
+def test_new_loader_keys_have_their_defaults_and_choices(table_config):
+    cfg = load_config(table_config)
+    assert (cfg.train.class_weights, cfg.data.sampler, cfg.data.num_workers, cfg.data.pin_memory) == (
+        None,
+        "none",
+        0,
+        False,
+    )
+    cfg = load_config(
+        table_config,
+        [
+            "train.class_weights=balanced",
+            "data.sampler=balanced",
+            "data.num_workers=2",
+            "data.pin_memory=true",
+        ],
+    )
+    assert (cfg.train.class_weights, cfg.data.sampler, cfg.data.num_workers, cfg.data.pin_memory) == (
+        "balanced",
+        "balanced",
+        2,
+        True,
+    )
+    assert load_config(table_config, ["train.class_weights=[1, 2.5, 0.5]"]).train.class_weights == [
+        1.0,
+        2.5,
+        0.5,
+    ]
+    for bad in ("train.class_weights=[1, 0]", "train.class_weights=heavy", "train.class_weights=[]"):
+        with pytest.raises(ConfigError, match="train.class_weights"):
+            load_config(table_config, [bad])
+
+
+def test_unset_class_weights_stay_out_of_the_saved_toml(table_config, tmp_path):
+    out = save_config(load_config(table_config), tmp_path / "saved.toml")
+    assert "class_weights" not in out.read_text()
+    out = save_config(load_config(table_config, ["train.class_weights=[2, 1, 1]"]), tmp_path / "w.toml")
+    assert load_config(out).train.class_weights == [2.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "message"),
+    [
+        ("data", "image_size = [-32, 32]", "`data.image_size[0]` must be an integer in [1, 8192], got -32"),
+        ("data", "image_size = [32]", "`data.image_size` must be [] or [height, width], got [32]"),
+        ("data", "max_rows = -1", "`data.max_rows` must be an integer >= 0, got -1"),
+        ("data", "num_workers = -1", "`data.num_workers` must be an integer in [0, 256], got -1"),
+        (
+            "data",
+            'sampler = "oversample"',
+            "`data.sampler` must be one of 'balanced', 'none', got 'oversample'",
+        ),
+        ("data", "pin_memory = 1", "`data.pin_memory` must be true or false, got 1"),
+        ("optim", "momentum = -1", "`optim.momentum` must be a number in [0, 1), got -1"),
+        ("optim", "step_size = 0", "`optim.step_size` must be an integer >= 1, got 0"),
+        ("optim", "lr = nan", "`optim.lr` must be a number > 0, got nan"),
+        ("train", "seed = -1", "`train.seed` must be an integer in [0, 4294967295], got -1"),
+        ("train", "seed = 18446744073709551616", "`train.seed` must be an integer in [0, 4294967295]"),
+        ("train", "batch_size = 0", "`train.batch_size` must be an integer >= 1, got 0"),
+        ("train", "epochs = 99999999999999999999", "`train.epochs` must be an integer >= 1"),
+        ("train", "log_every = inf", "`train.log_every` must be an integer >= 0, got inf"),
+    ],
+)
+def test_bad_values_exit_2_naming_key_and_expected_form(tmp_path, section, line, message):
+    """Through the real command, as a user meets it: exit 2, one line naming the file, key and form."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    path = tmp_path / "bad.toml"
+    table = f"{line}\n" if section == "data" else f"[{section}]\n{line}\n"
+    path.write_text('[data]\npath = "data.csv"\n' + table)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_trainer",
+            "train",
+            str(path),
+            "--headless",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_override_names_the_set_flag(table_config):
+    with pytest.raises(ConfigError) as err:
+        load_config(table_config, ["train.seed=-1"])
+    assert str(err.value).startswith("--set 'train.seed=-1' (config ")
+    assert "`train.seed` must be an integer in [0, 4294967295], got -1" in str(err.value)
+    with pytest.raises(ConfigError, match="`data.path` must be a string, got 3"):
+        load_config(table_config, ["data.path=3"])
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_bytes(b"\xff\xfe[\x00d\x00"), "not UTF-8"),
+        (lambda p: p.write_text("\ufeff[data]\npath = 'x.csv'\n"), None),
+        (lambda p: p.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n"), "not valid TOML"),
+        (lambda p: __import__("os").mkfifo(p), "not a regular file"),
+    ],
+)
+def test_unreadable_configs_are_user_errors(tmp_path, make, needle):
+    path = tmp_path / "c.toml"
+    make(path)
+    if needle is None:
+        assert load_config(path).data.path == "x.csv"  # a byte-order mark is fine
+        return
+    with pytest.raises(ConfigError, match=needle):
+        load_config(path)

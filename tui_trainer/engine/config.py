@@ -1,21 +1,26 @@
-"""Training configs in TOML: typed dataclasses, validation that names the key, `--set KEY=VALUE` overrides.
+"""Training configs in TOML: the schema (types, choices, ranges on each key), loading, `--set KEY=VALUE` overrides.
 
 Relative paths in a config (data, recipe, augment pipeline, val file) are relative to the config file's
-folder, so a config travels with its data; paths given with `--set` are relative to the current directory. `TrainConfig.base_dir` remembers that folder; it is not written
-back. A run directory gets a copy with absolute paths (`config_to_dict(config, absolute_paths=True)`), so
-`--resume RUN_DIR` works from anywhere.
+folder, so a config travels with its data; paths given with `--set` are relative to the current directory.
+`TrainConfig.base_dir` remembers that folder; it is not written back. A run directory gets a copy with absolute
+paths (`config_to_dict(config, absolute_paths=True)`), so `--resume RUN_DIR` works from anywhere.
+
+Each table is a `msgspec.Struct` that forbids unknown keys; `tui_trainer.schema` turns a mistake into a message
+naming the file, the key and the expected form, and docs/configuration.md's tables are generated from here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import Meta
+
+from tui_trainer import schema
 from tui_trainer.errors import UserError
 
 
@@ -23,102 +28,177 @@ class ConfigError(UserError):
     """A config file or override that is not valid; the message names the key, the expected type and the file."""
 
 
-def _choices(*values: str) -> dict[str, Any]:
-    return {"choices": values}
+def _list(*items: Any) -> Any:
+    return msgspec.field(default_factory=lambda: list(items))
 
 
-@dataclass
-class DataConfig:
-    path: str = (
-        ""  # a table file (CSV/TSV/Parquet/JSON/NDJSON/Arrow) or an image folder with class sub-folders
+class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One `[table]` of a training config: unknown keys are an error naming the key."""
+
+
+Size = Annotated[int, Meta(ge=1)]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
+MAX_IMAGE_SIDE = 8192
+
+
+class DataConfig(_Table):
+    path: Annotated[
+        str,
+        Meta(
+            description="a table file (CSV/TSV/Parquet/JSON/NDJSON/Arrow) or an image folder "
+            "with one sub-folder per class; required"
+        ),
+    ] = ""
+    kind: Annotated[Literal["auto", "table", "images"], Meta(description="what `path` holds")] = "auto"
+    label: Annotated[str, Meta(description="table: the column to predict")] = "label"
+    features: Annotated[
+        list[str], Meta(description="table: feature columns ([] = every column but the label)")
+    ] = []
+    recipe: Annotated[str, Meta(description="table: a Data-pane fix recipe applied before training")] = ""
+    task: Literal["auto", "classification", "regression"] = "auto"
+    val_fraction: Annotated[
+        float,
+        Meta(
+            ge=0,
+            lt=1,
+            description="share held out for validation, seeded by train.seed; ignored when val_file is set",
+        ),
+    ] = 0.2
+    val_file: Annotated[str, Meta(description="a separate validation file or folder")] = ""
+    image_size: Annotated[
+        list[Annotated[int, Meta(ge=1, le=MAX_IMAGE_SIDE)]],
+        Meta(
+            max_length=2,
+            description="images: [height, width] to resize to ([] = as found)",
+            extra={"expected": f"[] or [height, width] (integers in [1, {MAX_IMAGE_SIDE}])"},
+        ),
+    ] = []
+    max_rows: Annotated[int, Meta(ge=0, description="rows/images used; 0 = all")] = 0
+    sampler: Annotated[
+        Literal["none", "balanced"],
+        Meta(description='"balanced" draws each class equally often per epoch (classification)'),
+    ] = "none"
+    num_workers: Annotated[
+        int, Meta(ge=0, le=256, description="DataLoader worker processes; 0 = load in the training process")
+    ] = 0
+    pin_memory: Annotated[bool, Meta(description="DataLoader pin_memory (faster copies to a CUDA GPU)")] = (
+        False
     )
-    kind: str = field(default="auto", metadata=_choices("auto", "table", "images"))
-    label: str = "label"  # table: the column to predict
-    features: list[str] = field(
-        default_factory=list
-    )  # table: feature columns ([] = every column but the label)
-    recipe: str = ""  # table: a Data-pane recipe applied before training
-    task: str = field(default="auto", metadata=_choices("auto", "classification", "regression"))
-    val_fraction: float = 0.2  # held out, seeded by train.seed; ignored when val_file is set
-    val_file: str = ""
-    image_size: list[int] = field(
-        default_factory=list
-    )  # images: [height, width] to resize to ([] = as found)
-    max_rows: int = 0  # 0 = all rows/images
 
 
-@dataclass
-class ModelConfig:
-    name: str = field(default="auto", metadata=_choices("auto", "mlp", "cnn"))
-    factory: str = ""  # "module:function" returning an nn.Module; overrides name
-    factory_path: str = ""  # folder searched first for the factory's module ("" = the config file's folder)
-    kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the factory
-    hidden: list[int] = field(default_factory=lambda: [64, 64])  # mlp hidden sizes
-    channels: list[int] = field(default_factory=lambda: [16, 32])  # cnn conv channels
-    dropout: float = 0.0
+class ModelConfig(_Table):
+    name: Annotated[
+        Literal["auto", "mlp", "cnn"],
+        Meta(description="built-in model; auto = mlp for tables, cnn for images"),
+    ] = "auto"
+    factory: Annotated[str, Meta(description='"module:function" returning an nn.Module; overrides name')] = ""
+    factory_path: Annotated[
+        str,
+        Meta(description="folder searched first for the factory's module (\"\" = the config file's folder)"),
+    ] = ""
+    kwargs: Annotated[dict[str, Any], Meta(description="keyword arguments passed to the factory")] = {}
+    hidden: Annotated[list[Size], Meta(description="mlp hidden layer sizes")] = _list(64, 64)
+    channels: Annotated[list[Size], Meta(description="cnn conv channels")] = _list(16, 32)
+    dropout: Annotated[float, Meta(ge=0, lt=1)] = 0.0
 
 
-@dataclass
-class OptimConfig:
-    name: str = field(default="adam", metadata=_choices("adam", "adamw", "sgd"))
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd only
-    schedule: str = field(default="none", metadata=_choices("none", "step", "cosine", "plateau"))
-    step_size: int = 10  # schedule "step": epochs between decays
-    gamma: float = 0.1  # schedule "step"/"plateau": decay factor
-    plateau_patience: int = 2  # schedule "plateau": evals without improvement before decaying
+class OptimConfig(_Table):
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: Annotated[float, Meta(gt=0, description="learning rate")] = 1e-3
+    weight_decay: Annotated[float, Meta(ge=0)] = 0.0
+    momentum: Annotated[float, Meta(ge=0, lt=1, description="sgd only")] = 0.9
+    schedule: Literal["none", "step", "cosine", "plateau"] = "none"
+    step_size: Annotated[int, Meta(ge=1, description='schedule "step": epochs between decays')] = 10
+    gamma: Annotated[float, Meta(gt=0, lt=1, description='schedule "step"/"plateau": decay factor')] = 0.1
+    plateau_patience: Annotated[
+        int, Meta(ge=0, description='schedule "plateau": evals without improvement before decaying')
+    ] = 2
 
 
-@dataclass
-class TrainSettings:
-    epochs: int = 10
-    batch_size: int = 32
-    seed: int = 0
-    checkpoint_every: int = 200  # steps; 0 = only at the end of the run and when stopped
-    keep_checkpoints: int = 3
-    eval_every: int = 0  # steps; 0 = at the end of each epoch
-    # Steps between `step` events (the step before each eval always reports); 0 = adaptive: every step for
-    # the first 20, then ~10 a second.
-    log_every: int = 0
-    max_steps: int = 0  # 0 = no limit beyond epochs
-    device: str = field(default="auto", metadata=_choices("auto", "cpu", "cuda", "mps"))
-    precision: str = field(default="fp32", metadata=_choices("fp32", "bf16", "fp16"))
-    grad_clip: float = 0.0  # max global grad norm; 0 = off
-    early_stopping_patience: int = 0  # evals without val improvement before stopping; 0 = off
-    early_stopping_min_delta: float = 0.0
+class TrainSettings(_Table):
+    epochs: Size = 10
+    batch_size: Size = 32
+    seed: Annotated[int, Meta(ge=0, le=2**32 - 1, description="seeds torch, numpy, random and the split")] = 0
+    checkpoint_every: Annotated[
+        int, Meta(ge=0, description="steps; 0 = only at the end of the run and when stopped")
+    ] = 200
+    keep_checkpoints: Size = 3
+    eval_every: Annotated[int, Meta(ge=0, description="steps; 0 = at the end of each epoch")] = 0
+    # The step before each eval always reports; 0 = adaptive: every step for the first 20, then ~10 a second.
+    log_every: Annotated[int, Meta(ge=0, description="steps between `step` events; 0 = adaptive")] = 0
+    max_steps: Annotated[int, Meta(ge=0, description="0 = no limit beyond epochs")] = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    grad_clip: Annotated[float, Meta(ge=0, description="max global grad norm; 0 = off")] = 0.0
+    early_stopping_patience: Annotated[
+        int, Meta(ge=0, description="evals without val improvement before stopping; 0 = off")
+    ] = 0
+    early_stopping_min_delta: Annotated[float, Meta(ge=0)] = 0.0
     stop_on_nan: bool = True
+    class_weights: Annotated[
+        Literal["balanced"] | Annotated[list[Annotated[float, Meta(gt=0)]], Meta(min_length=1)] | None,
+        Meta(
+            description='loss weight per class: "balanced" (inverse class frequency) or one positive number '
+            "per class; unset = equal"
+        ),
+    ] = None
 
 
-@dataclass
-class AugmentConfig:
-    pipeline: str = ""  # an augment pipeline TOML (Augment pane), applied per training batch of images
+class AugmentConfig(_Table):
+    pipeline: Annotated[
+        str, Meta(description="an augment pipeline TOML (Augment pane), applied per training batch of images")
+    ] = ""
 
 
-@dataclass
-class DiagnosticsConfig:
+class DiagnosticsConfig(_Table):
     enabled: bool = True
-    overfit_patience: int = 3  # evals of rising val loss while train loss falls
-    overfit_min_delta: float = 0.0  # each eval must exceed the previous by more than this
-    overfit_min_rise: float = 0.05  # and the val loss must rise by this share over the window
-    plateau_steps: int = 200  # window (steps) over which too little improvement means a plateau
-    plateau_min_improvement: float = 0.01  # relative improvement of the smoothed loss over that window
-    plateau_floor: float = 0.1  # below this share of the initial loss, flat is "converged", not a plateau
-    underfit_ratio: float = 0.7  # a plateau above this share of the initial loss is underfitting
-    explode_grad_norm: float = 1000.0
-    vanish_grad_norm: float = 1e-7
-    grad_patience: int = 3  # consecutive step events beyond a grad-norm threshold
-    diverge_factor: float = 3.0  # smoothed loss this many times its best, and above the initial loss
-    data_wait_fraction: float = 0.5  # share of step time spent waiting for data
-    data_wait_window: int = 20  # step events
-    majority_margin: float = 0.02  # accuracy within this of the majority-class share
-    majority_patience: int = 3  # evals
+    overfit_patience: Annotated[
+        int, Meta(ge=1, description="evals of rising val loss while train loss falls")
+    ] = 3
+    overfit_min_delta: Annotated[
+        float, Meta(ge=0, description="each eval must exceed the previous by more than this")
+    ] = 0.0
+    overfit_min_rise: Annotated[
+        float, Meta(ge=0, description="and the val loss must rise by this share over the window")
+    ] = 0.05
+    plateau_steps: Annotated[
+        int, Meta(ge=1, description="window (steps) over which too little improvement means a plateau")
+    ] = 200
+    plateau_min_improvement: Annotated[
+        float, Meta(ge=0, description="relative improvement of the smoothed loss over that window")
+    ] = 0.01
+    plateau_floor: Annotated[
+        float,
+        Meta(
+            ge=0, le=1, description='below this share of the initial loss, flat is "converged", not a plateau'
+        ),
+    ] = 0.1
+    underfit_ratio: Annotated[
+        float, Meta(ge=0, le=1, description="a plateau above this share of the initial loss is underfitting")
+    ] = 0.7
+    explode_grad_norm: Annotated[float, Meta(gt=0)] = 1000.0
+    vanish_grad_norm: Annotated[float, Meta(gt=0)] = 1e-7
+    grad_patience: Annotated[
+        int, Meta(ge=1, description="consecutive step events beyond a grad-norm threshold")
+    ] = 3
+    diverge_factor: Annotated[
+        float, Meta(gt=1, description="smoothed loss this many times its best, and above the initial loss")
+    ] = 3.0
+    data_wait_fraction: Annotated[
+        float, Meta(ge=0, le=1, description="share of step time spent waiting for data")
+    ] = 0.5
+    data_wait_window: Annotated[int, Meta(ge=1, description="step events")] = 20
+    majority_margin: Annotated[
+        float, Meta(ge=0, le=1, description="accuracy within this of the majority-class share")
+    ] = 0.02
+    majority_patience: Annotated[int, Meta(ge=1, description="evals")] = 3
 
 
-@dataclass
-class TelemetryConfig:
+class TelemetryConfig(_Table):
     enabled: bool = True
-    interval_s: float = 1.0  # seconds between `system` samples (NVML per GPU, psutil CPU/RAM)
+    interval_s: Annotated[
+        float, Meta(gt=0, description="seconds between `system` samples (NVML per GPU, psutil CPU/RAM)")
+    ] = 1.0
 
 
 @dataclass
@@ -148,140 +228,29 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("augment", "pipeline"),
     ("model", "factory_path"),
 )
-_HINTS_CACHE: dict[type, dict[str, Any]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS_CACHE:
-        _HINTS_CACHE[cls] = typing.get_type_hints(cls)
-    return _HINTS_CACHE[cls]
+def _check_rules(config: TrainConfig, where: schema.Where) -> None:
+    """The rules a key's type cannot state on its own."""
 
-
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (inner,) = typing.get_args(tp)
-        return f"list of {_type_name(inner)}"
-    if origin is dict:
-        return "table"
-    return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(tp, str(tp))
-
-
-def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
-    """Check `value` against the field type; ints are accepted where numbers are expected."""
-
-    def bad() -> ConfigError:
-        shown = repr(value) if not isinstance(value, dict) else "a table"
-        return ConfigError(
-            f"{where}: `{key}` must be a {_type_name(tp)}, got {shown} ({type(value).__name__})"
-        )
-
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (inner,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise bad()
-        return [_coerce(v, inner, f"{key}[{i}]", where) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise bad()
-        return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad()
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad()
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad()
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise bad()
-        return value
-    raise bad()  # pragma: no cover - every field type is listed above
-
-
-def _check_value(section: str, name: str, value: Any, where: str) -> Any:
-    cls = type(getattr(TrainConfig(), section))
-    hints = _hints(cls)
-    key = f"{section}.{name}"
-    if name not in hints:
-        known = ", ".join(sorted(hints))
-        raise ConfigError(f"{where}: unknown key `{key}`; [{section}] accepts: {known}")
-    value = _coerce(value, hints[name], key, where)
-    choices = next((f.metadata.get("choices") for f in dataclasses.fields(cls) if f.name == name), None)
-    if choices and value not in choices:
-        raise ConfigError(f"{where}: `{key}` must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
-
-def _validate_ranges(config: TrainConfig, where: str) -> None:
-    def need(ok: bool, key: str, what: str, value: Any) -> None:
+    def need(ok: bool, key: tuple[str, str], what: str, value: Any) -> None:
         if not ok:
-            raise ConfigError(f"{where}: `{key}` must be {what}, got {value!r}")
+            raise schema.invalid(where, key, what, value, error=ConfigError)
 
-    t, o, d = config.train, config.optim, config.data
-    need(t.epochs >= 1, "train.epochs", "an integer >= 1", t.epochs)
-    need(t.batch_size >= 1, "train.batch_size", "an integer >= 1", t.batch_size)
-    need(
-        t.checkpoint_every >= 0,
-        "train.checkpoint_every",
-        "an integer >= 0 (steps; 0 = end only)",
-        t.checkpoint_every,
-    )
-    need(t.keep_checkpoints >= 1, "train.keep_checkpoints", "an integer >= 1", t.keep_checkpoints)
-    need(t.log_every >= 0, "train.log_every", "an integer >= 0", t.log_every)
-    need(t.eval_every >= 0, "train.eval_every", "an integer >= 0", t.eval_every)
-    need(t.max_steps >= 0, "train.max_steps", "an integer >= 0", t.max_steps)
-    need(t.grad_clip >= 0, "train.grad_clip", "a number >= 0", t.grad_clip)
-    need(o.lr > 0, "optim.lr", "a number > 0", o.lr)
-    need(o.weight_decay >= 0, "optim.weight_decay", "a number >= 0", o.weight_decay)
-    need(0.0 <= d.val_fraction < 1.0, "data.val_fraction", "a number in [0, 1)", d.val_fraction)
-    need(len(d.image_size) in (0, 2), "data.image_size", "[] or [height, width]", d.image_size)
-    need(
-        all(h >= 1 for h in config.model.hidden),
-        "model.hidden",
-        "a list of integers >= 1",
-        config.model.hidden,
-    )
-    need(
-        all(c >= 1 for c in config.model.channels),
-        "model.channels",
-        "a list of integers >= 1",
-        config.model.channels,
-    )
-    need(0.0 <= config.model.dropout < 1.0, "model.dropout", "a number in [0, 1)", config.model.dropout)
-    need(config.telemetry.interval_s > 0, "telemetry.interval_s", "a number > 0", config.telemetry.interval_s)
-    if config.model.factory:
-        need(
-            ":" in config.model.factory,
-            "model.factory",
-            'of the form "module:function"',
-            config.model.factory,
-        )
-    need(bool(d.path), "data.path", "set to a table file or an image folder", d.path)
+    d, m = config.data, config.model
+    need(len(d.image_size) != 1, ("data", "image_size"), "[] or [height, width]", d.image_size)
+    if m.factory:
+        need(":" in m.factory, ("model", "factory"), 'of the form "module:function"', m.factory)
+    need(bool(d.path), ("data", "path"), "set to a table file or an image folder", d.path)
 
 
 def config_from_dict(
-    data: dict[str, Any], where: str = "config", base_dir: Path | None = None
+    data: dict[str, Any], where: schema.Where = "config", base_dir: Path | None = None
 ) -> TrainConfig:
     """Build and validate a TrainConfig from a TOML-shaped dict; `where` names the file in messages."""
-    config = TrainConfig(base_dir=base_dir or Path.cwd())
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: a config must be a TOML table")
-    for section, table in data.items():
-        if section not in SECTIONS:
-            raise ConfigError(f"{where}: unknown table `[{section}]`; known tables: {', '.join(SECTIONS)}")
-        if not isinstance(table, dict):
-            raise ConfigError(f"{where}: `{section}` must be a table ([{section}]), got {table!r}")
-        target = getattr(config, section)
-        for name, value in table.items():
-            setattr(target, name, _check_value(section, name, value, where))
-    _validate_ranges(config, where)
+    config = schema.convert(data, TrainConfig, where, error=ConfigError)
+    config.base_dir = base_dir or Path.cwd()
+    _check_rules(config, where)
     return config
 
 
@@ -299,28 +268,19 @@ def parse_override(text: str) -> tuple[str, str, Any]:
         )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError, KeyError):
         value = raw.strip()
     return parts[0], parts[1], value
 
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read, override and validate a training config; any problem is a ConfigError naming the key and file."""
+    """Read, override and validate a training config; any problem is a ConfigError naming the key and file.
+
+    A mistake in a value given with `--set` names that `--set`, not the file.
+    """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder; expected a TOML config file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = schema.read_toml(path, "config", ConfigError)
+    given: dict[tuple[str | int, ...], str] = {}
     for text in overrides:
         section, name, value = parse_override(text)
         if section not in SECTIONS:
@@ -330,21 +290,28 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> TrainConfig:
         table = data.setdefault(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"--set {text!r}: `{section}` in {path} is not a table")
-        _check_value(section, name, value, f"--set {text!r} (config {path})")
-        if (section, name) in PATH_KEYS and value and not Path(value).expanduser().is_absolute():
-            # A path typed on the command line means what the shell means: relative to the current directory.
-            value = str(Path.cwd() / Path(value).expanduser())
+        if (section, name) in PATH_KEYS and isinstance(value, str) and value:
+            if not Path(value).expanduser().is_absolute():
+                # A path typed on the command line means what the shell means: relative to the current directory.
+                value = str(Path.cwd() / Path(value).expanduser())
         table[name] = value
-    config = config_from_dict(data, where=str(path), base_dir=path.resolve().parent)
+        given[(section, name)] = text
+
+    def where(key: tuple[str | int, ...]) -> str:
+        text = given.get(key[:2])
+        return f"--set {text!r} (config {path})" if text is not None else str(path)
+
+    config = config_from_dict(data, where=where, base_dir=path.resolve().parent)
     config.source = path.resolve()
     return config
 
 
 def config_to_dict(config: TrainConfig, absolute_paths: bool = False) -> dict[str, Any]:
-    """The TOML-shaped dict of a config (every key, defaults included); optionally with absolute paths."""
+    """The TOML-shaped dict of a config (every key that is set, defaults included); optionally absolute paths."""
     out: dict[str, Any] = {}
     for section in SECTIONS:
-        out[section] = dataclasses.asdict(getattr(config, section))
+        table = msgspec.to_builtins(getattr(config, section))
+        out[section] = {k: v for k, v in table.items() if v is not None}  # TOML has no null: unset stays out
     if absolute_paths:
         for section, name in PATH_KEYS:
             if out[section][name]:
