@@ -107,6 +107,9 @@ async def test_bad_filter_is_shown_in_the_pane_and_a_good_one_applies():
         await pilot.press("enter")
         await _settle(app, pilot)
         assert "filter not applied" in _status(pane) and "nope" in _status(pane)
+        assert not box.has_focus  # keys typed next are pane keys, not more filter text
+        await pilot.press("slash")
+        assert box.has_focus and box.value == 'pl.col("nope") > 1'  # kept, to be corrected
         box.value = "species = 'Gentoo' AND body_mass_g > 5500"
         await pilot.press("enter")
         await _settle(app, pilot)
