@@ -6,19 +6,18 @@ drop_columns (and constant columns) -> drop_duplicates -> drop_missing -> fill -
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import polars as pl
+from msgspec import Meta
 
+from tui_trainer import schema
 from tui_trainer.atomic import atomic_write
 from tui_trainer.errors import UserError
 
-FILL_STRATEGIES = ("mean", "median", "mode", "constant")
-OUTLIER_METHODS = ("zscore", "iqr")
-OUTLIER_ACTIONS = ("clip", "drop")
 OUTPUT_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -33,18 +32,23 @@ OUTPUT_FORMATS = {
 }
 
 
-@dataclass
-class Fill:
-    strategy: str  # mean | median | mode | constant
-    value: Any = None  # only for constant
+class _Step(msgspec.Struct, forbid_unknown_fields=True):
+    """A table of a recipe file: unknown keys are an error naming the key."""
 
 
-@dataclass
-class OutlierRule:
-    columns: list[str]
-    method: str = "zscore"  # zscore | iqr
-    action: str = "clip"  # clip | drop
-    threshold: float | None = None  # |z| limit (default 3) or IQR factor (default 1.5)
+class Fill(_Step):
+    strategy: Literal["mean", "median", "mode", "constant"]
+    value: Annotated[Any, Meta(description="only for constant")] = None
+
+
+class OutlierRule(_Step):
+    columns: list[str] = []
+    method: Literal["zscore", "iqr"] = "zscore"
+    action: Literal["clip", "drop"] = "clip"
+    threshold: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(description="|z| limit (default 3) or IQR factor (default 1.5)"),
+    ] = None
 
     @property
     def limit(self) -> float:
@@ -53,14 +57,20 @@ class OutlierRule:
         return 3.0 if self.method == "zscore" else 1.5
 
 
-@dataclass
-class Recipe:
-    drop_columns: list[str] = field(default_factory=list)
+class Recipe(_Step, kw_only=True):
+    version: Annotated[Literal[1], Meta(description="the recipe format")] = 1
+    drop_columns: list[str] = []
     drop_constant: bool = False
     drop_duplicates: bool = False
-    drop_missing: list[str] = field(default_factory=list)
-    fill: dict[str, Fill] = field(default_factory=dict)
-    outliers: list[OutlierRule] = field(default_factory=list)
+    drop_missing: Annotated[list[str], Meta(description="drop rows missing any of these columns")] = []
+    fill: Annotated[
+        dict[str, Fill],
+        Meta(
+            description='column = { strategy = "mean" | "median" | "mode" | "constant", '
+            "value = ... } (or just the strategy)"
+        ),
+    ] = {}
+    outliers: Annotated[list[OutlierRule], Meta(description="[[outliers]] tables")] = []
 
     @property
     def is_empty(self) -> bool:
@@ -100,93 +110,26 @@ class Recipe:
         return data
 
 
-_KEYS = {"version", "drop_columns", "drop_constant", "drop_duplicates", "drop_missing", "fill", "outliers"}
-
-
 def parse_recipe(data: dict[str, Any], source: str = "recipe") -> Recipe:
-    """Build a Recipe from TOML data; every mistake names the key."""
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise UserError(
-            f"{source}: unknown key {sorted(unknown)[0]!r}; known keys: {', '.join(sorted(_KEYS))}"
-        )
-    if data.get("version", 1) != 1:
-        raise UserError(f"{source}: version {data.get('version')!r} is not supported (expected 1)")
-    recipe = Recipe(
-        drop_columns=_names(data, "drop_columns", source),
-        drop_constant=_bool(data, "drop_constant", source),
-        drop_duplicates=_bool(data, "drop_duplicates", source),
-        drop_missing=_names(data, "drop_missing", source),
-    )
-    fill = data.get("fill", {})
-    if not isinstance(fill, dict):
-        raise UserError(f"{source}: [fill] must be a table of column = {{ strategy = ... }}")
-    for name, spec in fill.items():
-        if isinstance(spec, str):
-            spec = {"strategy": spec}
-        if not isinstance(spec, dict) or spec.get("strategy") not in FILL_STRATEGIES:
-            raise UserError(f"{source}: fill.{name}: strategy must be one of {', '.join(FILL_STRATEGIES)}")
-        if spec["strategy"] == "constant" and "value" not in spec:
+    """Build a Recipe from TOML data (the `Recipe` schema); every mistake names the key."""
+    if isinstance(data, dict):
+        data = dict(data)
+        fill = data.get("fill")
+        if isinstance(fill, dict):  # `a = "median"` is short for `a = { strategy = "median" }`
+            data["fill"] = {k: {"strategy": v} if isinstance(v, str) else v for k, v in fill.items()}
+        if isinstance(data.get("outliers"), dict):  # one [outliers] table is a list of one
+            data["outliers"] = [data["outliers"]]
+    recipe = schema.convert(data, Recipe, source)
+    for name, f in recipe.fill.items():
+        if f.strategy == "constant" and f.value is None:
             raise UserError(f"{source}: fill.{name}: a constant fill needs value = ...")
-        extra = set(spec) - {"strategy", "value"}
-        if extra:
-            raise UserError(f"{source}: fill.{name}: unknown key {sorted(extra)[0]!r}")
-        recipe.fill[str(name)] = Fill(spec["strategy"], spec.get("value"))
-    rules = data.get("outliers", [])
-    if isinstance(rules, dict):
-        rules = [rules]
-    if not isinstance(rules, list):
-        raise UserError(f"{source}: outliers must be a table or an array of tables")
-    for i, rule in enumerate(rules):
-        where = f"{source}: outliers[{i}]"
-        if not isinstance(rule, dict):
-            raise UserError(f"{where}: must be a table")
-        extra = set(rule) - {"columns", "method", "action", "threshold"}
-        if extra:
-            raise UserError(f"{where}: unknown key {sorted(extra)[0]!r}")
-        method, action = rule.get("method", "zscore"), rule.get("action", "clip")
-        if method not in OUTLIER_METHODS:
-            raise UserError(f"{where}.method: {method!r} is not one of {', '.join(OUTLIER_METHODS)}")
-        if action not in OUTLIER_ACTIONS:
-            raise UserError(f"{where}.action: {action!r} is not one of {', '.join(OUTLIER_ACTIONS)}")
-        threshold = rule.get("threshold")
-        if threshold is not None and (
-            not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0
-        ):
-            raise UserError(f"{where}.threshold: must be a positive number")
-        recipe.outliers.append(OutlierRule(_names(rule, "columns", where), method, action, threshold))
     return recipe
-
-
-def _names(data: dict[str, Any], key: str, source: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UserError(f"{source}: {key} must be a list of column names")
-    return list(value)
-
-
-def _bool(data: dict[str, Any], key: str, source: str) -> bool:
-    value = data.get(key, False)
-    if not isinstance(value, bool):
-        raise UserError(f"{source}: {key} must be true or false")
-    return value
 
 
 def load_recipe(path: str | Path) -> Recipe:
     """Read a recipe TOML file. Raises UserError naming the file (and key) on any problem."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such recipe file") from None
-    except PermissionError:
-        raise UserError(f"{path}: permission denied (cannot read the recipe)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: the recipe is not UTF-8 text") from None
-    return parse_recipe(data, str(path))
+    return parse_recipe(schema.read_toml(path, "recipe"), str(path))
 
 
 def save_recipe(recipe: Recipe, path: str | Path) -> Path:
