@@ -89,19 +89,41 @@ def load_requirements(path: Path) -> RequirementsFile:
     if path.name.endswith(".toml"):
         _load_pyproject(path, result)
     else:
-        _load_requirements_txt(path, result, seen=set())
+        _load_requirements_txt(path, result, seen=set(), chain=())
     return result
 
 
+# `-r` includes deeper than this are refused: pip has no limit, but no real project nests 32 files, and a
+# 1,500-deep chain would otherwise end in a RecursionError.
+MAX_INCLUDE_DEPTH = 32
+MAX_REQUIREMENTS_BYTES = 16 * 1024 * 1024
+
+
 def _read_text(path: Path) -> str:
+    import stat
+
     try:
-        return path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            # A FIFO or a device would block the read (or never end); only regular files are requirements.
+            raise UserError(f"cannot read requirements file {path}: not a regular file (a FIFO or device?)")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_REQUIREMENTS_BYTES + 1)
+        if len(raw) > MAX_REQUIREMENTS_BYTES:
+            raise UserError(
+                f"cannot read requirements file {path}: larger than {MAX_REQUIREMENTS_BYTES // 2**20} MB"
+            )
+        return raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"requirements file not found: {path}") from None
     except IsADirectoryError:
         raise UserError(f"requirements path is a directory, not a file: {path}") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"cannot read requirements file {path}: not UTF-8 text ({exc.reason})") from None
+    except RuntimeError:  # Path.stat/resolve on a symlink loop
+        raise UserError(f"cannot read requirements file {path}: a symlink loop") from None
     except OSError as exc:
         raise UserError(f"cannot read requirements file {path}: {exc.strerror or exc}") from None
 
@@ -111,6 +133,8 @@ def _load_pyproject(path: Path, result: RequirementsFile) -> None:
         data = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a pyproject.toml (arrays or tables nested too deeply to read)") from None
     project = data.get("project")
     if not isinstance(project, dict) or "dependencies" not in project:
         raise UserError(f"{path}: no [project] dependencies list to check (key project.dependencies)")
@@ -149,8 +173,13 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def _load_requirements_txt(path: Path, result: RequirementsFile, seen: set[Path]) -> None:
-    resolved = path.resolve()
+def _load_requirements_txt(
+    path: Path, result: RequirementsFile, seen: set[Path], chain: tuple[str, ...]
+) -> None:
+    try:
+        resolved = path.resolve()
+    except (RuntimeError, OSError):
+        raise UserError(f"cannot read requirements file {path}: a symlink loop") from None
     if resolved in seen:
         return  # `-r` cycles are harmless to pip; read each file once
     seen.add(resolved)
@@ -166,7 +195,14 @@ def _load_requirements_txt(path: Path, result: RequirementsFile, seen: set[Path]
             if kind == "include":
                 if not value:
                     raise UserError(f"{path}:{number}: {option} needs a file name")
-                _load_requirements_txt((path.parent / value), result, seen)
+                here = (*chain, f"{path}:{number}")
+                if len(here) >= MAX_INCLUDE_DEPTH:
+                    shown = " -> ".join([*here[:3], "...", *here[-2:]]) if len(here) > 6 else " -> ".join(here)
+                    raise UserError(
+                        f"{path}:{number}: `{option}` includes nest {len(here)} files deep ({shown} -> {value}); "
+                        f"expected at most {MAX_INCLUDE_DEPTH - 1} levels of -r"
+                    )
+                _load_requirements_txt((path.parent / value), result, seen, here)
             elif option in ("-e", "--editable"):
                 result.skipped.append(f"{where}: editable {value} (not checked)")
             elif kind == "constraint":

@@ -106,23 +106,39 @@ def _expect(value: Any, kind: type, path: Path, key: str, what: str) -> Any:
     return value
 
 
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+
+
 def load(path: Path) -> dict[str, Any]:
     """Read and validate a snapshot; UserError names the file, and the key for schema problems."""
+    import stat
+
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():
+            # A FIFO or a device would block the read or never end.
+            raise UserError(f"cannot read snapshot {path}: not a regular file (a FIFO or device?)")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SNAPSHOT_BYTES + 1)
+        if len(raw) > MAX_SNAPSHOT_BYTES:
+            raise UserError(f"{path}: larger than {MAX_SNAPSHOT_BYTES // 2**20} MB; not a snapshot")
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise UserError(f"snapshot file not found: {path}") from None
     except IsADirectoryError:
         raise UserError(f"snapshot path is a directory, not a file: {path}") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a snapshot (not UTF-8 text)") from None
+    except RuntimeError:  # a symlink loop
+        raise UserError(f"cannot read snapshot {path}: a symlink loop") from None
     except OSError as exc:
         raise UserError(f"cannot read snapshot {path}: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not a snapshot (arrays or tables nested too deeply to read)") from None
     meta = data.get("snapshot")
     if not isinstance(meta, dict):
         raise UserError(

@@ -42,13 +42,34 @@ class AudioSpec:
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 in [−1, 1]; raises UserError naming the file if it is not a readable WAV."""
+    import struct
+    import warnings
+
     from scipy.io import wavfile
 
     try:
-        rate, data = wavfile.read(str(path))
-    except (ValueError, OSError, EOFError) as exc:
-        raise UserError(f"{path}: not a readable WAV file ({exc})") from exc
-    return to_float(data), int(rate)
+        with warnings.catch_warnings():
+            # scipy warns about chunks it skips (LIST, fact, ...); they carry no samples.
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(str(path))
+    except (ValueError, OSError, EOFError, struct.error, IndexError, MemoryError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if isinstance(exc, struct.error):
+            reason = "the file ends inside its header (truncated?)"
+        raise UserError(f"{path}: not a readable WAV file ({reason}); expected a RIFF/WAVE file") from None
+    if rate <= 0:
+        raise UserError(f"{path}: the WAV header declares a sample rate of {rate} Hz; expected a positive rate")
+    if data.size == 0:
+        raise UserError(f"{path}: the WAV file holds no samples; expected at least one")
+    samples = to_float(data)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        first = int(np.argmax(bad.reshape(samples.shape[0], -1).any(axis=1)))
+        raise UserError(
+            f"{path}: {int(bad.sum())} sample(s) are NaN or infinite (the first at sample {first}); "
+            "expected finite float samples in [−1, 1]"
+        )
+    return samples, int(rate)
 
 
 def to_float(data: np.ndarray) -> np.ndarray:
@@ -63,7 +84,8 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
     """16-bit PCM WAV bytes of a float waveform (clipped to [−1, 1])."""
     from scipy.io import wavfile
 
-    pcm = np.clip(np.round(np.clip(samples, -1.0, 1.0) * 32767.0), -32768, 32767).astype(np.int16)
+    finite = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
+    pcm = np.clip(np.round(np.clip(finite, -1.0, 1.0) * 32767.0), -32768, 32767).astype(np.int16)
     buf = io.BytesIO()
     wavfile.write(buf, int(rate), pcm)
     return buf.getvalue()

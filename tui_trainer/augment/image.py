@@ -318,25 +318,51 @@ def _fill_index_np(idx: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.n
     return np.clip(idx, 0, n - 1), valid
 
 
-def _source_coords_np(inverse: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def _source_coords_np(
+    inverse: np.ndarray, h: int, w: int, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     inv = inverse.astype(np.float32)
     xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
+    ys = np.arange(*(rows or (0, h)), dtype=np.float32)[:, None]
     sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
     sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-    return sx, sy
+    # Far outside the image every fill rule has long since decided; the clip keeps the int64 casts defined.
+    return np.clip(sx, -_COORD_LIMIT, _COORD_LIMIT), np.clip(sy, -_COORD_LIMIT, _COORD_LIMIT)
+
+
+_COORD_LIMIT = np.float32(2.0**30)
+
+
+BAND_PIXELS = 1 << 18  # output pixels resampled at a time: the gather temporaries stay ~50 MB at any image size
 
 
 def warp_numpy(img: np.ndarray, p: ImageParams) -> np.ndarray:
-    """Resample an H×W×C float32 image through `p.inverse` with the fill mode; returns float32."""
+    """Resample an H×W×C float32 image through `p.inverse` with the fill mode; returns float32.
+
+    The output is computed in bands of rows, so the index and weight arrays (~150 bytes a pixel) never
+    exist for the whole image at once; a band's result is the same as the whole image's rows.
+    """
     h, w = img.shape[:2]
-    sx, sy = _source_coords_np(p.inverse, h, w)
+    flat = np.ascontiguousarray(img, dtype=np.float32).reshape(h * w, img.shape[2])
+    band = max(1, BAND_PIXELS // max(1, w))
+    if band >= h:
+        return _warp_rows(flat, h, w, p, (0, h))
+    out = np.empty((h, w, img.shape[2]), dtype=np.float32)
+    for top in range(0, h, band):
+        bottom = min(h, top + band)
+        out[top:bottom] = _warp_rows(flat, h, w, p, (top, bottom))
+    return out
+
+
+def _warp_rows(flat: np.ndarray, h: int, w: int, p: ImageParams, rows: tuple[int, int]) -> np.ndarray:
+    """Output rows [rows[0], rows[1]) of the warp of the H·W×C image `flat`."""
+    sx, sy = _source_coords_np(p.inverse, h, w, rows)
     if p.interpolation == "nearest":
         ix = np.floor(sx + np.float32(0.5)).astype(np.int64)
         iy = np.floor(sy + np.float32(0.5)).astype(np.int64)
         ix, vx = _fill_index_np(ix, w, p.fill_mode)
         iy, vy = _fill_index_np(iy, h, p.fill_mode)
-        out = np.take(np.ascontiguousarray(img).reshape(h * w, img.shape[2]), iy * w + ix, axis=0)
+        out = np.take(flat, iy * w + ix, axis=0)
         if vx is not None:
             out = np.where((vx & vy)[..., None], out, np.float32(p.cval))
         return out.astype(np.float32, copy=False)
@@ -347,7 +373,6 @@ def warp_numpy(img: np.ndarray, p: ImageParams) -> np.ndarray:
     x0 = x0f.astype(np.int64)
     y0 = y0f.astype(np.int64)
     # One flat gather per corner (np.take on a contiguous H·W×C view) is ~3× faster than 2-D fancy indexing.
-    flat = np.ascontiguousarray(img).reshape(h * w, img.shape[2])
     ix0, vx0 = _fill_index_np(x0, w, p.fill_mode)
     ix1, vx1 = _fill_index_np(x0 + 1, w, p.fill_mode)
     iy0, vy0 = _fill_index_np(y0, h, p.fill_mode)

@@ -138,6 +138,7 @@ def validate_value(section: str, key: str, value: Any, source: str = "pipeline")
             raise UserError(f"{where}: expected a number > 0, got {value!r}")
         if key in ("erase_p", "time_mask", "freq_mask") and not 0 <= value <= 1:
             raise UserError(f"{where}: expected a number in [0, 1], got {value!r}")
+        _check_bounds(where, key, [float(value)])
         return value
     if kind == "floats":
         if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
@@ -179,6 +180,23 @@ BOUNDS: dict[str, tuple[float, bool, float]] = {
     "speed": (0.0, False, 20.0),
     "pitch": (-48.0, True, 48.0),
     "shift": (-1.0, True, 1.0),
+    # Past these the arithmetic overflows (coordinates past int64, gains past float32) or means nothing.
+    "hue": (-0.5, True, 0.5),
+    "zoom": (0.01, True, 100.0),
+    "zoom_x": (0.01, True, 100.0),
+    "zoom_y": (0.01, True, 100.0),
+    "zoom_range": (0.0, False, 100.0),
+    "shift_x": (-1e6, True, 1e6),
+    "shift_y": (-1e6, True, 1e6),
+    "width_shift_range": (-1e6, True, 1e6),
+    "height_shift_range": (-1e6, True, 1e6),
+    "shear": (-89.0, True, 89.0),
+    "shear_range": (-89.0, True, 89.0),
+    "rotate": (-1e6, True, 1e6),
+    "rotation_range": (-1e6, True, 1e6),
+    "cval": (-1e6, True, 1e6),
+    "gain_db": (-120.0, True, 120.0),
+    "snr_db": (-120.0, True, 200.0),
 }
 
 

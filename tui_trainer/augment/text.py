@@ -279,13 +279,24 @@ def augment_csv(text: str, spec: TextSpec, rng: np.random.Generator, column: str
 
     from tui_trainer.errors import UserError
 
-    rows = list(csv.reader(io.StringIO(text)))
+    # Python's default field limit (128 KiB) is an error on a long document; the text file as a whole is bounded.
+    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise UserError(f"CSV line {reader.line_num}: not valid CSV ({exc}); expected comma-separated fields") from None
+    # Blank lines before the header are not the header (csv gives them as empty rows).
+    while rows and not any(cell.strip() for cell in rows[0]):
+        rows.pop(0)
     if not rows:
-        return text
+        raise UserError("CSV has no header line and no rows; expected a header (e.g. text,label) and one row per example")
     header = rows[0]
     name = column or ("text" if "text" in header else header[0])
     if name not in header:
         raise UserError(f"CSV has no column {name!r} (columns: {', '.join(header)})")
+    if not any(header.index(name) < len(row) and row[header.index(name)].strip() for row in rows[1:]):
+        raise UserError(f"CSV column {name!r} has no text in any row; expected one example per row")
     col = header.index(name)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -17,7 +17,8 @@ Keras-named flags draw at random the way ImageDataGenerator does: --rotation-ran
 [-40, 40] degrees; --width-shift-range < 1 is a fraction of the width, >= 1 pixels; --zoom-range z
 is [1-z, 1+z]; --horizontal-flip flips half the images. RANGE values are a number (exact) or LO,HI.
 
-exit codes: 0 written; 2 bad input (missing/unreadable file, unknown op, malformed config)."""
+exit codes: 0 written; 2 bad input (missing/unreadable/empty file, an image over --max-pixels, a bad flag
+value, unknown op, malformed config, an --out that is a file)."""
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 TEXT_EXTS = (".txt", ".text", ".md", ".csv")
@@ -85,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", default="augmented", help="output directory (default ./augmented)"
     )
     parser.add_argument("--save-config", metavar="FILE", help="also write the effective pipeline as TOML")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help="refuse an image declaring more than N pixels, checked before decoding "
+        "(default 40000000, or $TUI_TRAINER_MAX_IMAGE_PIXELS)",
+    )
     g = parser.add_argument_group("image: exact values")
     g.add_argument("--rotate", metavar="DEG", help="rotate counter-clockwise by DEG about the centre")
     g.add_argument("--shift-x", metavar="PX", help="move content right by PX pixels (negative: left)")
@@ -234,12 +242,22 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{src}: not a file")
     if args.n < 1:
         raise UserError(f"--n: expected at least 1, got {args.n}")
+    if not 0 <= args.seed < 2**63:
+        raise UserError(f"--seed: expected a whole number from 0 to 2**63 - 1, got {args.seed}")
+    limit = media.max_pixels(args.max_pixels)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file; expected a folder (created if missing)")
     pipeline = build_pipeline(args)
     if args.save_config:
+        from tui_trainer.atomic import check_destination
         from tui_trainer.augment.pipeline import save_pipeline
 
-        save_pipeline(pipeline, Path(args.save_config))
-    out_dir = Path(args.out)
+        save_to = Path(args.save_config)
+        if save_to.is_dir():
+            raise UserError(f"--save-config {save_to}: is a folder; expected a file path such as {save_to}/aug.toml")
+        check_destination(save_to)
+        save_pipeline(pipeline, save_to)
     kind = kind_of(src)
     is_csv = src.suffix.lower() == ".csv"
     ext = ".csv" if is_csv else {"image": ".png", "text": ".txt", "audio": ".wav"}[kind]
@@ -252,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     if kind == "image":
         from tui_trainer.augment.image import apply_params_numpy, sample_params
 
-        image = media.read_image(src)
+        image = media.read_image(src, limit)
         palette = media.read_palette(src)
         if "normalize_mean" in pipeline.image:
             print(
@@ -273,12 +291,17 @@ def run(args: argparse.Namespace) -> int:
         from tui_trainer.augment.text import augment_csv, augment_document, document_text
 
         text = media.read_text(src)
+        if not text.strip():
+            raise UserError(f"{src}: no text to augment (the file is empty or blank); expected one example per line")
         spec = pipeline.text_spec()
         labelled = bool(pipeline.text.get("labelled", False))
         for k, target in enumerate(targets):
             rng = np.random.default_rng([args.seed, k])
             if is_csv:
-                body = augment_csv(text, spec, rng, args.text_column)
+                try:
+                    body = augment_csv(text, spec, rng, args.text_column)
+                except UserError as exc:
+                    raise UserError(f"{src}: {exc}") from None
             else:
                 body = document_text(augment_document(text, spec, rng, labelled=labelled))
             atomic_write_bytes(target, body.encode("utf-8"))
