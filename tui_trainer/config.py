@@ -1,22 +1,31 @@
-"""The user's own settings: `$XDG_CONFIG_HOME/tui-trainer/config.toml`, read with tomllib, written with tomli-w."""
+"""The user's own settings: `$XDG_CONFIG_HOME/tui-trainer/config.toml` (the `UserSettings` schema), via tomli-w."""
 
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import tomli_w
+from msgspec import Meta
 
-from tui_trainer import paths
+from tui_trainer import paths, schema
 from tui_trainer.atomic import atomic_write_bytes
 from tui_trainer.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "trainer-dark"
+
+
+class UserSettings(msgspec.Struct, kw_only=True):
+    """The keys tui-trainer reads from the user's config file; other keys are kept as they are."""
+
+    theme: Annotated[
+        str, Meta(min_length=1, description="colour theme the app opens with (`--theme` sets it)")
+    ] = DEFAULT_THEME
 
 
 @dataclass
@@ -37,16 +46,10 @@ def load_user_config(path: Path | None = None) -> UserConfig:
     path = path or paths.config_file()
     if not path.exists():
         return UserConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read config ({exc})") from None
-    theme = data.pop("theme", DEFAULT_THEME)
-    if not isinstance(theme, str) or not theme:
-        raise UserError(f"{path}: key 'theme' must be a non-empty string, got {theme!r}")
-    return UserConfig(theme=theme, extra=data)
+    data = schema.read_toml(path, "config")
+    settings = schema.convert(data, UserSettings, str(path), key=schema.quoted)
+    extra = {k: v for k, v in data.items() if k not in UserSettings.__struct_fields__}
+    return UserConfig(theme=settings.theme, extra=extra)
 
 
 def save_user_config(config: UserConfig, path: Path | None = None) -> Path:

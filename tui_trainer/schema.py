@@ -43,6 +43,11 @@ def dotted(key: Key) -> str:
     return f"`{text}`"
 
 
+def quoted(key: Key) -> str:
+    """`'variables.foo'`: the key style of the theme and user-config messages."""
+    return "'" + dotted(key).strip("`") + "'"
+
+
 def read_toml(path: Path | str, what: str, error: type[Exception] = UserError) -> dict[str, Any]:
     """A TOML file as a dict; a missing, unreadable, oversized, non-UTF-8 or malformed file is `error(message)`.
 

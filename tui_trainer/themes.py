@@ -1,4 +1,4 @@
-"""Themes: `themes/*.toml` (and the user's config-dir themes) parsed with tomllib into Textual Themes.
+"""Themes: `themes/*.toml` (and the user's config-dir themes) read through the `ThemeFile` schema into Textual Themes.
 
 A malformed file is skipped with a warning naming the file and the key; it never stops the app.
 """
@@ -6,32 +6,55 @@ A malformed file is skipped with a warning naming the file and the key; it never
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated
 
-from tui_trainer import paths
+import msgspec
+from msgspec import Meta
+
+from tui_trainer import paths, schema
 
 if TYPE_CHECKING:
     from textual.theme import Theme
 
 log = logging.getLogger(__name__)
 
-COLOR_KEYS = (
-    "primary",
-    "secondary",
-    "accent",
-    "foreground",
-    "background",
-    "surface",
-    "panel",
-    "boost",
-    "warning",
-    "error",
-    "success",
+Colour = Annotated[str, Meta(extra={"expected": "a colour string like '#1e90ff'"})]
+
+
+class ThemeFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The keys of a theme file; colours are checked with Textual's parser after the types."""
+
+    name: Annotated[
+        str,
+        Meta(
+            pattern=r"^\S+$",
+            extra={"expected": "a non-empty string without spaces"},
+            description="the name `--theme` and the palette use",
+        ),
+    ]
+    description: str = ""
+    dark: Annotated[bool, Meta(description="a dark theme (Textual derives shades from this)")] = True
+    primary: Colour
+    secondary: Colour | None = None
+    accent: Colour | None = None
+    foreground: Colour | None = None
+    background: Colour | None = None
+    surface: Colour | None = None
+    panel: Colour | None = None
+    boost: Colour | None = None
+    warning: Colour | None = None
+    error: Colour | None = None
+    success: Colour | None = None
+    variables: Annotated[
+        dict[str, str], Meta(description="Textual theme variables, e.g. `block-cursor-background`")
+    ] = {}
+
+
+COLOR_KEYS = tuple(
+    name for name in ThemeFile.__struct_fields__ if name not in ("name", "description", "dark", "variables")
 )
-REQUIRED_KEYS = ("name", "primary")
 
 
 @dataclass(frozen=True)
@@ -54,48 +77,30 @@ class ThemeFileError(ValueError):
     """A theme file that cannot be used; the message names the file and the key."""
 
 
-def _check_color(path: Path, key: str, value: Any) -> str:
+def _check_color(path: Path, key: str, value: str) -> str:
     from textual.color import Color, ColorParseError
 
-    if not isinstance(value, str):
-        raise ThemeFileError(f"{path}: key '{key}' must be a colour string like '#1e90ff', got {value!r}")
     try:
         Color.parse(value)
     except ColorParseError:
-        raise ThemeFileError(f"{path}: key '{key}' is not a colour: {value!r} (expected e.g. '#1e90ff')") from None
+        raise ThemeFileError(
+            f"{path}: key '{key}' is not a colour: {value!r} (expected e.g. '#1e90ff')"
+        ) from None
     return value
 
 
 def parse_theme_file(path: Path) -> ThemeSpec:
     """Read one theme file; raises ThemeFileError naming the file and the offending key."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ThemeFileError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ThemeFileError(f"{path}: cannot read theme file ({exc})") from None
-    for key in REQUIRED_KEYS:
-        if key not in data:
-            raise ThemeFileError(f"{path}: missing required key '{key}'")
-    name = data["name"]
-    if not isinstance(name, str) or not name.strip() or any(c.isspace() for c in name):
-        raise ThemeFileError(f"{path}: key 'name' must be a non-empty string without spaces, got {name!r}")
-    dark = data.get("dark", True)
-    if not isinstance(dark, bool):
-        raise ThemeFileError(f"{path}: key 'dark' must be true or false, got {dark!r}")
-    colors = {key: _check_color(path, key, data[key]) for key in COLOR_KEYS if key in data}
-    variables_raw = data.get("variables", {})
-    if not isinstance(variables_raw, dict):
-        raise ThemeFileError(f"{path}: key 'variables' must be a table of strings")
-    variables: dict[str, str] = {}
-    for key, value in variables_raw.items():
-        if not isinstance(value, str):
-            raise ThemeFileError(f"{path}: key 'variables.{key}' must be a string, got {value!r}")
-        variables[key] = value
-    unknown = set(data) - set(COLOR_KEYS) - {"name", "dark", "variables", "description"}
-    if unknown:
-        raise ThemeFileError(f"{path}: unknown key '{sorted(unknown)[0]}' (known: name, dark, {', '.join(COLOR_KEYS)}, variables)")
-    return ThemeSpec(name=name, source=path, dark=dark, colors=colors, variables=variables)
+    data = schema.read_toml(path, "theme", ThemeFileError)
+    theme = schema.convert(data, ThemeFile, str(path), error=ThemeFileError, key=schema.quoted)
+    colors = {}
+    for key in COLOR_KEYS:
+        value = getattr(theme, key)
+        if value is not None:
+            colors[key] = _check_color(path, key, value)
+    return ThemeSpec(
+        name=theme.name, source=path, dark=theme.dark, colors=colors, variables=dict(theme.variables)
+    )
 
 
 def theme_dirs() -> list[Path]:
