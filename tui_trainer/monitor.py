@@ -28,7 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.engine.diagnostics import Diagnostics, Thresholds
+from tui_trainer.engine.config import DiagnosticsConfig
+from tui_trainer.engine.diagnostics import Diagnostics
 from tui_trainer.engine.eventlog import EventLog
 from tui_trainer.engine.events import (
     Checkpoint,
@@ -92,8 +93,7 @@ class MonitorRun:
         config: dict[str, Any] | None = None,
         *,
         diagnostics: bool = True,
-        thresholds: Thresholds | None = None,
-        majority_share: float | None = None,
+        thresholds: DiagnosticsConfig | None = None,
         flush_interval_s: float = 0.5,
         total_steps: int | None = None,
         resumed_from_step: int | None = None,
@@ -105,7 +105,7 @@ class MonitorRun:
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._flush_interval = flush_interval_s
         self._last_flush = time.monotonic()
-        self._diag = Diagnostics(thresholds, majority_share=majority_share) if diagnostics else None
+        self._diag = Diagnostics(thresholds) if diagnostics else None
         self._on_diagnostic = on_diagnostic
         self._echo = echo
         self.diagnostics: list[Diagnostic] = []

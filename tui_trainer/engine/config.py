@@ -151,47 +151,77 @@ class AugmentConfig(_Table):
 
 
 class DiagnosticsConfig(_Table):
+    # The rules these thresholds feed are written out in docs/diagnostics.md; "chance" is the loss of a model
+    # that ignores its inputs (label entropy, log K when balanced; the target variance for regression).
     enabled: bool = True
     overfit_patience: Annotated[
-        int, Meta(ge=1, description="evals of rising val loss while train loss falls")
+        int, Meta(ge=1, description="evals since the best val loss before overfitting can be called")
     ] = 3
     overfit_min_delta: Annotated[
-        float, Meta(ge=0, description="each eval must exceed the previous by more than this")
+        float, Meta(ge=0, description="the val loss must exceed its best by more than this")
     ] = 0.0
     overfit_min_rise: Annotated[
-        float, Meta(ge=0, description="and the val loss must rise by this share over the window")
+        float, Meta(ge=0, description="and by at least this share of the best val loss")
+    ] = 0.05
+    overfit_min_gap: Annotated[
+        float, Meta(ge=0, description="val minus train loss must reach this share of the chance loss")
     ] = 0.05
     plateau_steps: Annotated[
-        int, Meta(ge=1, description="window (steps) over which too little improvement means a plateau")
+        int, Meta(ge=2, description="window (steps): its recent half against its older half")
     ] = 200
     plateau_min_improvement: Annotated[
-        float, Meta(ge=0, description="relative improvement of the smoothed loss over that window")
+        float, Meta(ge=0, description="relative improvement of the mean loss between the two halves")
     ] = 0.01
     plateau_floor: Annotated[
         float,
-        Meta(
-            ge=0, le=1, description='below this share of the initial loss, flat is "converged", not a plateau'
-        ),
+        Meta(ge=0, le=1, description='below this share of the chance loss, flat is "converged", not a plateau'),
     ] = 0.1
+    underfit_chance_ratio: Annotated[
+        float, Meta(ge=0, le=2, description="a stall at or above this share of the chance loss is underfitting")
+    ] = 0.9
     underfit_ratio: Annotated[
-        float, Meta(ge=0, le=1, description="a plateau above this share of the initial loss is underfitting")
+        float,
+        Meta(ge=0, le=1, description="no chance loss known: a stall above this share of the first loss"),
     ] = 0.7
     explode_grad_norm: Annotated[float, Meta(gt=0)] = 1000.0
     vanish_grad_norm: Annotated[float, Meta(gt=0)] = 1e-7
+    layer_vanish_ratio: Annotated[
+        float, Meta(gt=0, lt=1, description="a layer below this share of the largest layer grad norm starves")
+    ] = 1e-5
+    dead_unit_share: Annotated[
+        float, Meta(gt=0, le=1, description="share of a ReLU layer's units zero on the whole batch")
+    ] = 0.9
     grad_patience: Annotated[
-        int, Meta(ge=1, description="consecutive step events beyond a grad-norm threshold")
+        int, Meta(ge=1, description="consecutive step reports for the gradient and dead-unit rules")
     ] = 3
     diverge_factor: Annotated[
         float, Meta(gt=1, description="smoothed loss this many times its best, and above the initial loss")
     ] = 3.0
+    nan_small_lr: Annotated[
+        float, Meta(ge=0, description="at or below this lr, a NaN after calm steps is a numerical bug")
+    ] = 1e-3
     data_wait_fraction: Annotated[
         float, Meta(ge=0, le=1, description="share of step time spent waiting for data")
-    ] = 0.5
-    data_wait_window: Annotated[int, Meta(ge=1, description="step events")] = 20
-    majority_margin: Annotated[
-        float, Meta(ge=0, le=1, description="accuracy within this of the majority-class share")
+    ] = 0.6
+    data_wait_hysteresis: Annotated[
+        float, Meta(ge=0, le=1, description="the state clears only below data_wait_fraction minus this")
+    ] = 0.1
+    data_wait_window: Annotated[int, Meta(ge=1, description="steps per measured window")] = 50
+    data_wait_patience: Annotated[int, Meta(ge=1, description="windows in a row above the threshold")] = 3
+    data_wait_warmup_steps: Annotated[int, Meta(ge=0, description="first steps not measured")] = 50
+    majority_min_other: Annotated[
+        float, Meta(ge=0, le=1, description="the other classes' true share must be at least this")
     ] = 0.02
+    majority_other_ratio: Annotated[
+        float, Meta(ge=0, le=1, description="they get at most this fraction of their share of predictions")
+    ] = 0.2
     majority_patience: Annotated[int, Meta(ge=1, description="evals")] = 3
+    leak_score: Annotated[
+        float, Meta(ge=0, le=1, description="first-eval accuracy (or R^2) at or above this looks leaked")
+    ] = 0.99
+    leak_min_samples: Annotated[
+        int, Meta(ge=1, description="validation rows needed before a perfect score means anything")
+    ] = 30
 
 
 class TelemetryConfig(_Table):

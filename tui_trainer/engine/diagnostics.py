@@ -1,17 +1,23 @@
 """Training diagnostics: fed `step` and `eval` events, returns `diagnostic` events (pure Python, no torch).
 
 The same object runs inside the engine and inside `monitor` (a user's own loop), so both get the same
-findings. Each code is raised once per run (a diagnosis repeated every step would drown the log), with
-the numbers that triggered it as evidence and a concrete fix. Thresholds come from `[diagnostics]`.
+findings. Each code is raised once per run (a diagnosis repeated every step would drown the log), with the
+numbers behind it in `evidence` (always including `first_step`, the step where its condition first held)
+and a fix that names a setting that exists or a code change. Thresholds are `[diagnostics]`
+(`engine/config.py` DiagnosticsConfig); the rules are written out in docs/diagnostics.md.
+
+Windows are measured in steps, never in events: a `step` event stands for every step since the previous
+one (its loss is their mean), so the same run gives the same answer whether it reports every step or once
+an epoch.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
+from tui_trainer.engine.config import DiagnosticsConfig
 from tui_trainer.engine.events import Diagnostic, Eval, Event, Step
 
 CODES: tuple[str, ...] = (
@@ -20,75 +26,168 @@ CODES: tuple[str, ...] = (
     "plateau",
     "exploding_gradients",
     "vanishing_gradients",
+    "dead_units",
     "nan_loss",
     "lr_too_high",
     "dataloader_bottleneck",
     "majority_class",
+    "leakage",
 )
 
-
-@dataclass
-class Thresholds:
-    """The `[diagnostics]` table's numbers (see engine/config.py DiagnosticsConfig for meanings)."""
-
-    overfit_patience: int = 3
-    overfit_min_delta: float = 0.0
-    overfit_min_rise: float = 0.05
-    plateau_steps: int = 200
-    plateau_min_improvement: float = 0.01
-    plateau_floor: float = 0.1
-    underfit_ratio: float = 0.7
-    explode_grad_norm: float = 1000.0
-    vanish_grad_norm: float = 1e-7
-    grad_patience: int = 3
-    diverge_factor: float = 3.0
-    data_wait_fraction: float = 0.5
-    data_wait_window: int = 20
-    majority_margin: float = 0.02
-    majority_patience: int = 3
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> Thresholds:
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(cfg, k) for k in names if hasattr(cfg, k)})
+# Smoothing for the divergence rule, in steps (a per-step EMA whatever the reporting cadence).
+EMA_STEPS = 10
+# Named layers listed in a message (all of them stay in the evidence).
+MAX_NAMED = 5
 
 
 def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def label_entropy(counts: list[int] | None) -> float | None:
+    """Cross-entropy (nats) of always predicting the label shares: the loss a model with no signal reaches."""
+    if not counts:
+        return None
+    total = sum(counts)
+    if total <= 0:
+        return None
+    return -sum(c / total * math.log(c / total) for c in counts if c > 0)
+
+
+def chance_loss(
+    task: str | None,
+    num_classes: int | None = None,
+    label_counts: list[int] | None = None,
+    target_variance: float | None = None,
+) -> float | None:
+    """The loss of a model that ignores its inputs: label entropy (log K when balanced) or target variance."""
+    if task == "classification":
+        entropy = label_entropy(label_counts)
+        if entropy is not None:
+            return entropy
+        return math.log(num_classes) if num_classes and num_classes >= 2 else None
+    if task == "regression" and _finite(target_variance) and target_variance > 0:  # type: ignore[operator]
+        return float(target_variance)  # type: ignore[arg-type]
+    return None
+
+
+class _LossSeries:
+    """The training loss as step segments (end step, mean over the steps since the previous segment)."""
+
+    def __init__(self) -> None:
+        self.segments: deque[tuple[int, int, float]] = deque()  # (first step, last step, mean loss)
+        self.last_step = 0
+
+    def add(self, step: int, loss: float) -> None:
+        first = self.last_step + 1 if self.last_step < step else step
+        self.segments.append((first, step, loss))
+        self.last_step = step
+
+    def mean_over(self, lo: int, hi: int) -> float | None:
+        """Mean loss over steps lo+1..hi (a segment straddling an edge counts pro rata); None if uncovered."""
+        covered = total = 0.0
+        for first, last, loss in self.segments:
+            overlap = min(last, hi) - max(first - 1, lo)
+            if overlap > 0:
+                covered += overlap
+                total += overlap * loss
+        if hi <= lo or covered < 0.9 * (hi - lo):
+            return None
+        return total / covered
+
+    def prune(self, keep_from: int) -> None:
+        while len(self.segments) > 1 and self.segments[0][1] < keep_from:
+            self.segments.popleft()
 
 
 class Diagnostics:
-    """Stateful detector; `feed(event)` returns the new Diagnostic events (usually none)."""
+    """Stateful detector; `feed(event)` returns the new Diagnostic events (usually none).
 
-    # The EMA keeps noisy per-batch losses from tripping divergence and plateau checks.
-    EMA_ALPHA = 0.1
+    Tell it about the task with `set_task` (the engine does, from the training split) so loss levels are
+    judged against chance; `note_nonfinite` (the first module whose output went NaN) before feeding the
+    failing step, and `note_leaky_features` (preflight) when single features predict the label.
+    """
 
-    def __init__(self, thresholds: Thresholds | None = None, majority_share: float | None = None) -> None:
-        self.t = thresholds or Thresholds()
-        self.majority_share = majority_share
+    def __init__(self, config: DiagnosticsConfig | None = None) -> None:
+        self.t = config or DiagnosticsConfig()
         self.raised: dict[str, Diagnostic] = {}
+        self.task: str | None = None
+        self.num_classes: int | None = None
+        self.class_names: list[str] = []
+        self.train_label_counts: list[int] | None = None
+        self.target_variance: float | None = None
+        self.val_label_counts: list[int] | None = None
         self.initial_loss: float | None = None
         self.ema: float | None = None
         self.best_ema: float | None = None
-        self._ema_history: deque[tuple[int, float]] = deque()  # (step, ema) within plateau window + margin
-        self._recent_losses: deque[float] = deque(maxlen=8)
-        self._high_grad = 0
-        self._low_grad = 0
-        self._waits: deque[tuple[float, float]] = deque(maxlen=max(1, self.t.data_wait_window))
-        self._train_since_eval: list[float] = []
-        self._evals: list[
-            tuple[int, float, float | None]
-        ] = []  # (step, val_loss, train loss since previous eval)
-        self._majority_hits = 0
-        self._last_step = 0
+        self.series = _LossSeries()
+        self._recent: deque[tuple[int, float]] = deque(maxlen=8)
+        self._last_grad_norm: float | None = None
+        self._streaks: dict[str, int] = {}  # rule -> first step of the current run of reports where it holds
+        self._counts: dict[str, int] = {}  # rule -> reports in that run
+        self._wait: list[float] = [0.0, 0.0, 0.0]  # data wait, compute, steps in the open window
+        self._wait_windows: list[tuple[int, float]] = []  # (end step, share) while the share is high
+        self._wait_on = False
+        self._evals: list[dict[str, Any]] = []
+        self._nonfinite: dict[str, Any] | None = None
+        self._leaky: list[dict[str, Any]] = []
+        self._last_eval_step = 0
+        self._collapsed_vals: list[float] = []  # val losses of the last collapsed evals
 
     # -- public ------------------------------------------------------------------------------------------
+
+    def set_task(
+        self,
+        task: str | None,
+        num_classes: int | None = None,
+        label_counts: list[int] | None = None,
+        target_variance: float | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        """What is predicted: `label_counts` (training split) or `target_variance` fix the chance-level loss."""
+        self.task = task
+        self.num_classes = num_classes
+        self.train_label_counts = list(label_counts) if label_counts else None
+        self.target_variance = target_variance
+        self.class_names = list(class_names or [])
+
+    @property
+    def chance(self) -> float | None:
+        """Chance-level loss of this task (nats for cross-entropy, target variance for MSE), if known."""
+        counts = self.train_label_counts or self.val_label_counts
+        task = self.task or ("classification" if counts else None)
+        return chance_loss(task, self.num_classes, counts, self.target_variance)
+
+    def note_nonfinite(self, trace: dict[str, Any] | None) -> None:
+        """Where the failing forward first went non-finite (`layer_stats.nonfinite_trace`); used by nan_loss."""
+        self._nonfinite = trace
+
+    def note_leaky_features(self, features: list[dict[str, Any]], step: int = 0) -> list[Diagnostic]:
+        """Preflight found features that alone predict the label; returns the `leakage` warning to emit."""
+        self._leaky = list(features)
+        if not features:
+            return []
+        names = ", ".join(f"`{f['feature']}`" for f in features[:MAX_NAMED])
+        best = features[0]
+        return self._raise(
+            "leakage",
+            "warning",
+            step,
+            step,
+            f"{names} alone predict{'s' if len(features) == 1 else ''} the label on the training split "
+            f"({best['metric']} {best['score']:.3f} from `{best['feature']}` by itself)",
+            "Drop the column(s) from data.features (or from the file): a feature that is a copy or a function "
+            "of the label is not available when the model is used, so the validation score is not real.",
+            features=features,
+        )
 
     def feed(self, event: Event) -> list[Diagnostic]:
         if isinstance(event, Step):
             return self._on_step(event)
         if isinstance(event, Eval):
             return self._on_eval(event)
+        if isinstance(event, Diagnostic):
+            self.raised.setdefault(event.code, event)  # said elsewhere (preflight, a replay): not again
         return []
 
     def feed_all(self, events: list[Event]) -> list[Diagnostic]:
@@ -100,223 +199,525 @@ class Diagnostics:
     # -- helpers -----------------------------------------------------------------------------------------
 
     def _raise(
-        self, code: str, severity: str, at_step: int | None, message: str, fix: str, **evidence: Any
+        self,
+        code: str,
+        severity: str,
+        at_step: int | None,
+        first_step: int | None,
+        message: str,
+        fix: str,
+        **evidence: Any,
     ) -> list[Diagnostic]:
         if code in self.raised:
             return []
+        evidence = {"first_step": first_step, **evidence}
         diag = Diagnostic(
             code=code, severity=severity, step=at_step, message=message, evidence=evidence, fix=fix
         )
         self.raised[code] = diag
         return [diag]
 
+    def _streak(self, rule: str, holds: bool, step: int) -> tuple[int, int]:
+        """Count consecutive reports where `rule` holds; returns (reports, first step of the run)."""
+        if not holds:
+            self._streaks.pop(rule, None)
+            self._counts.pop(rule, None)
+            return 0, step
+        self._streaks.setdefault(rule, step)
+        self._counts[rule] = self._counts.get(rule, 0) + 1
+        return self._counts[rule], self._streaks[rule]
+
+    def _scale(self) -> float | None:
+        """The loss a model with no signal has: chance when known, else the run's first loss."""
+        chance = self.chance
+        return chance if chance is not None else self.initial_loss
+
+    def _far_from_done(self, loss: float) -> bool:
+        chance = self.chance
+        if chance is not None:
+            return loss > 0.5 * chance
+        return self.initial_loss is not None and loss > 0.1 * self.initial_loss
+
+    # -- steps -------------------------------------------------------------------------------------------
+
     def _on_step(self, ev: Step) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
-        self._last_step = ev.step
         loss, gn = ev.loss, ev.grad_norm
         if not _finite(loss) or (gn is not None and not _finite(gn)):
-            what = "loss" if not _finite(loss) else "gradient norm"
-            out += self._raise(
-                "nan_loss",
-                "error",
-                ev.step,
-                f"the {what} became {loss if what == 'loss' else gn} at step {ev.step}",
-                "Lower the learning rate, enable gradient clipping (train.grad_clip), check inputs for NaN/inf, "
-                "or train in fp32 instead of fp16.",
-                epoch=ev.epoch,
-                loss=loss,
-                grad_norm=gn,
-                last_finite_losses=list(self._recent_losses),
-            )
-            # A blow-up to NaN after the loss had been climbing is divergence: say that too, it names the cause.
-            recent = list(self._recent_losses)
-            if (
-                len(recent) >= 2
-                and recent[-1] > recent[0]
-                and (self.initial_loss is None or recent[-1] >= self.initial_loss)
-            ):
-                out += self._diverged(ev.step, recent[-1], recent)
-            return out
+            return self._nan(ev)
         loss = float(loss)
-        self._recent_losses.append(loss)
+        out: list[Diagnostic] = []
+        covered = max(1, ev.step - self.series.last_step) if self.series.last_step < ev.step else 1
+        self.series.add(ev.step, loss)
+        self._recent.append((ev.step, loss))
         if self.initial_loss is None:
             self.initial_loss = loss
-        self.ema = loss if self.ema is None else self.EMA_ALPHA * loss + (1 - self.EMA_ALPHA) * self.ema
+        keep = 1.0 - 1.0 / EMA_STEPS
+        self.ema = loss if self.ema is None else self.ema * keep**covered + loss * (1 - keep**covered)
         self.best_ema = self.ema if self.best_ema is None else min(self.best_ema, self.ema)
-        self._train_since_eval.append(loss)
 
-        # lr_too_high: the smoothed loss well above its best, and above where training started.
         if (
-            len(self._recent_losses) >= 3
-            and self.best_ema is not None
-            and self.initial_loss is not None
+            len(self._recent) >= 3
             and self.ema > self.t.diverge_factor * max(self.best_ema, 1e-12)
             and self.ema > self.initial_loss
         ):
-            out += self._diverged(ev.step, self.ema, list(self._recent_losses))
-
+            out += self._diverged(ev.step, self.ema)
         if gn is not None:
-            gn = float(gn)
-            self._high_grad = self._high_grad + 1 if gn > self.t.explode_grad_norm else 0
-            if self._high_grad >= self.t.grad_patience:
-                out += self._raise(
-                    "exploding_gradients",
-                    "warning",
-                    ev.step,
-                    f"global gradient norm {gn:.3g} above {self.t.explode_grad_norm:g} for {self._high_grad} step events",
-                    "Enable gradient clipping (train.grad_clip = 1.0), lower the learning rate, or add normalisation layers.",
-                    grad_norm=gn,
-                    threshold=self.t.explode_grad_norm,
-                    consecutive=self._high_grad,
-                )
-            far_from_done = self.initial_loss is not None and loss > 0.1 * self.initial_loss
-            self._low_grad = self._low_grad + 1 if (gn < self.t.vanish_grad_norm and far_from_done) else 0
-            if self._low_grad >= self.t.grad_patience:
-                out += self._raise(
-                    "vanishing_gradients",
-                    "warning",
-                    ev.step,
-                    f"global gradient norm {gn:.3g} below {self.t.vanish_grad_norm:g} for {self._low_grad} step events "
-                    f"while the loss ({loss:.4g}) is still far from converged",
-                    "Use ReLU-family activations, better initialisation, normalisation layers or residual connections; "
-                    "check for saturated sigmoids/tanh and a learning rate that is too low.",
-                    grad_norm=gn,
-                    threshold=self.t.vanish_grad_norm,
-                    loss=loss,
-                )
-
+            self._last_grad_norm = float(gn)
+            out += self._gradients(ev, float(gn), loss)
+        if ev.layer_grad_norms:
+            out += self._layer_gradients(ev, loss)
+        if ev.dead_units:
+            out += self._dead_units(ev, loss)
         if ev.data_wait_s is not None and ev.compute_s is not None:
-            self._waits.append((float(ev.data_wait_s), float(ev.compute_s)))
-            if len(self._waits) >= self._waits.maxlen:
-                wait = sum(w for w, _ in self._waits)
-                total = wait + sum(c for _, c in self._waits)
-                share = wait / total if total > 0 else 0.0
-                if share > self.t.data_wait_fraction:
-                    out += self._raise(
-                        "dataloader_bottleneck",
-                        "warning",
-                        ev.step,
-                        f"{share:.0%} of step time is spent waiting for data (threshold {self.t.data_wait_fraction:.0%})",
-                        "Make loading/augmentation cheaper or move it off the training loop (DataLoader workers, "
-                        "pin_memory, cached decoded data), or give each step more compute (a larger batch or model); "
-                        "raise diagnostics.data_wait_fraction if this is expected.",
-                        data_wait_share=round(share, 4),
-                        window=len(self._waits),
-                    )
-
+            out += self._data_wait(ev, covered)
         out += self._check_plateau(ev.step)
         return out
 
-    def _diverged(self, step: int, level: float, recent: list[float]) -> list[Diagnostic]:
+    def _nan(self, ev: Step) -> list[Diagnostic]:
+        loss, gn = ev.loss, ev.grad_norm
+        what = "loss" if not _finite(loss) else "gradient norm"
+        value = loss if what == "loss" else gn
+        recent = [v for _, v in self._recent]
+        climbing = len(recent) >= 2 and recent[-1] > recent[0] and recent[-1] >= (self.initial_loss or 0)
+        lr = ev.lr
+        small_lr = _finite(lr) and float(lr) <= self.t.nan_small_lr  # type: ignore[arg-type]
+        calm = (
+            not climbing
+            and self._last_grad_norm is not None
+            and self._last_grad_norm < self.t.explode_grad_norm
+        )
+        trace = self._nonfinite or {}
+        module = trace.get("module")
+        evidence: dict[str, Any] = dict(
+            epoch=ev.epoch,
+            loss=loss,
+            grad_norm=gn,
+            lr=lr,
+            last_finite_losses=recent,
+            last_finite_grad_norm=self._last_grad_norm,
+            first_nonfinite_module=module,
+            nonfinite_trace=trace or None,
+        )
+        where = ""
+        if module is not None:
+            where = (
+                f"; the first module whose output was non-finite is `{module}` ({trace.get('module_type')})"
+            )
+            if trace.get("input_finite") is False and trace.get("previous"):
+                where += (
+                    f", whose input was already non-finite: the forward code between `{trace['previous']}` "
+                    f"and `{module}` produced it"
+                )
+            elif trace.get("input_finite") is False:
+                where += ", whose input was already non-finite (the batch itself holds NaN/inf)"
+            elif trace.get("params_finite") is False:
+                where += ", whose weights are already non-finite (an update wrote NaN/inf into them)"
+        elif trace and trace.get("result_finite") is False:
+            where = "; every module's output was finite, so the loss computation itself produced it"
+        message = f"the {what} became {value} at step {ev.step}{where}"
+        if calm and (small_lr or not _finite(lr)):
+            evidence["likely_cause"] = "numerical"
+            fix = (
+                "The learning rate is small and the gradients were finite just before, so this is more likely "
+                "a numerical bug than divergence: a log or division of zero (add an epsilon, torch.log(x + 1e-8) "
+                "or torch.clamp), an overflowing exp, or a softmax computed by hand (use torch.log_softmax, or "
+                "give nn.CrossEntropyLoss the raw logits)."
+                + (f" Start looking in `{module}` and the code right before it." if module else "")
+            )
+        else:
+            evidence["likely_cause"] = "divergence"
+            fix = (
+                "Lower the learning rate (optim.lr) by 10x, enable gradient clipping (train.grad_clip = 1.0), "
+                "check the inputs for NaN/inf, or train in fp32 (train.precision = 'fp32') instead of fp16."
+            )
+        out = self._raise("nan_loss", "error", ev.step, ev.step, message, fix, **evidence)
+        if (
+            climbing
+        ):  # a blow-up after the loss had been climbing is divergence: say that too, it names the cause
+            out += self._diverged(ev.step, recent[-1])
+        return out
+
+    def _diverged(self, step: int, level: float) -> list[Diagnostic]:
+        best = self.best_ema if self.best_ema is not None else float("nan")
+        initial = self.initial_loss if self.initial_loss is not None else float("nan")
         return self._raise(
             "lr_too_high",
             "error",
             step,
-            f"the loss is diverging: {level:.4g} against a best of {self.best_ema if self.best_ema is not None else float('nan'):.4g}"
-            f" (initial {self.initial_loss if self.initial_loss is not None else float('nan'):.4g})",
-            "Lower optim.lr by 10x (or use a warm-up / LR schedule), and consider gradient clipping.",
+            step,
+            f"the loss is diverging: {level:.4g} against a best of {best:.4g} (initial {initial:.4g})",
+            "Lower optim.lr by 10x (or use a warm-up / LR schedule), and consider gradient clipping "
+            "(train.grad_clip = 1.0).",
             smoothed_loss=level,
             best_smoothed_loss=self.best_ema,
             initial_loss=self.initial_loss,
-            recent_losses=recent,
+            recent_losses=[v for _, v in self._recent],
+        )
+
+    def _gradients(self, ev: Step, gn: float, loss: float) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        n, first = self._streak("explode", gn > self.t.explode_grad_norm, ev.step)
+        if n >= self.t.grad_patience:
+            layers = sorted(ev.layer_grad_norms.items(), key=lambda kv: -kv[1] if _finite(kv[1]) else 0)
+            named = [k for k, v in layers[:MAX_NAMED] if _finite(v)]
+            where = f"; largest in {', '.join(f'`{k}`' for k in named)}" if named else ""
+            out += self._raise(
+                "exploding_gradients",
+                "warning",
+                ev.step,
+                first,
+                f"gradient norm {gn:.3g} above {self.t.explode_grad_norm:g} for {n} reports in a row{where}",
+                "Enable gradient clipping (train.grad_clip = 1.0), lower the learning rate (optim.lr), or add "
+                "normalisation layers"
+                + (f" after `{named[0]}`" if named else "")
+                + "; check for unscaled inputs or targets.",
+                grad_norm=gn,
+                threshold=self.t.explode_grad_norm,
+                reports=n,
+                layers=named,
+                layer_grad_norms=dict(layers[:20]),
+            )
+        if not ev.layer_grad_norms:  # per-layer norms decide vanishing when there are any
+            low = gn < self.t.vanish_grad_norm and self._far_from_done(loss)
+            n, first = self._streak("vanish", low, ev.step)
+            if n >= self.t.grad_patience:
+                out += self._raise(
+                    "vanishing_gradients",
+                    "warning",
+                    ev.step,
+                    first,
+                    f"gradient norm {gn:.3g} below {self.t.vanish_grad_norm:g} for {n} reports in a row while "
+                    f"the loss ({loss:.4g}) is still far from converged",
+                    "Use ReLU-family activations, better initialisation, normalisation layers or residual "
+                    "connections; check for saturated sigmoid/tanh layers and a learning rate that is too low.",
+                    grad_norm=gn,
+                    threshold=self.t.vanish_grad_norm,
+                    loss=loss,
+                    chance_loss=self.chance,
+                )
+        return out
+
+    def _layer_gradients(self, ev: Step, loss: float) -> list[Diagnostic]:
+        norms = {k: float(v) for k, v in ev.layer_grad_norms.items() if _finite(v)}
+        if len(norms) < 2 and not norms:
+            return []
+        top_name = max(norms, key=norms.__getitem__)
+        top = norms[top_name]
+        cut = max(top * self.t.layer_vanish_ratio, 0.0)
+        starved = sorted(
+            (k for k, v in norms.items() if v < cut or v < self.t.vanish_grad_norm), key=norms.__getitem__
+        )
+        holds = bool(starved) and top > 0 and self._far_from_done(loss)
+        n, first = self._streak("layer_vanish", holds, ev.step)
+        if n < self.t.grad_patience:
+            return []
+        orders = {k: round(math.log10(top / norms[k]), 1) if norms[k] > 0 else None for k in starved}
+        shown = ", ".join(f"`{k}` ({norms[k]:.2g})" for k in starved[:MAX_NAMED]) + (
+            "" if len(starved) <= MAX_NAMED else f" and {len(starved) - MAX_NAMED} more"
+        )
+        return self._raise(
+            "vanishing_gradients",
+            "warning",
+            ev.step,
+            first,
+            f"{len(starved)} of {len(norms)} layers get almost no gradient: {shown}, against {top:.2g} in "
+            f"`{top_name}`, for {n} reports in a row while the loss ({loss:.4g}) is far from converged",
+            "The early layers are not learning. Use ReLU-family activations instead of sigmoid/tanh, "
+            "normalisation layers (nn.BatchNorm1d / nn.LayerNorm) or residual connections, a standard "
+            "initialisation (Kaiming for ReLU), or a shallower model.",
+            layers=starved,
+            layer_grad_norms={k: norms[k] for k in starved},
+            orders_below_largest=orders,
+            largest_layer=top_name,
+            largest_grad_norm=top,
+            ratio_threshold=self.t.layer_vanish_ratio,
+            dead_units=dict(ev.dead_units),
+            loss=loss,
+            chance_loss=self.chance,
+        )
+
+    def _dead_units(self, ev: Step, loss: float) -> list[Diagnostic]:
+        dead = {k: float(v) for k, v in ev.dead_units.items() if _finite(v)}
+        bad = sorted((k for k, v in dead.items() if v >= self.t.dead_unit_share), key=lambda k: -dead[k])
+        n, first = self._streak("dead", bool(bad) and self._far_from_done(loss), ev.step)
+        if n < self.t.grad_patience:
+            return []
+        shown = ", ".join(f"`{k}` {dead[k]:.0%}" for k in bad[:MAX_NAMED])
+        return self._raise(
+            "dead_units",
+            "warning",
+            ev.step,
+            first,
+            f"ReLU units that output zero for every sample of the batch: {shown}, for {n} reports in a row",
+            "Dead ReLUs no longer learn. Lower the learning rate (optim.lr), use nn.LeakyReLU / nn.GELU, "
+            "add normalisation before the activation, or check the initialisation and the input scaling.",
+            layers=bad,
+            dead_units=dead,
+            threshold=self.t.dead_unit_share,
+            loss=loss,
+        )
+
+    def _data_wait(self, ev: Step, covered: int) -> list[Diagnostic]:
+        if ev.step <= self.t.data_wait_warmup_steps:
+            return []  # first batches: lazy init, caches and page faults, not the steady state
+        acc = self._wait
+        acc[0] += max(0.0, float(ev.data_wait_s))  # type: ignore[arg-type]
+        acc[1] += max(0.0, float(ev.compute_s))  # type: ignore[arg-type]
+        acc[2] += covered
+        if acc[2] < self.t.data_wait_window:
+            return []
+        total = acc[0] + acc[1]
+        share = acc[0] / total if total > 0 else 0.0
+        self._wait = [0.0, 0.0, 0.0]
+        # Hysteresis: a window above the threshold turns the state on, only one below threshold - hysteresis
+        # turns it off, so a share hovering at the threshold neither flaps nor accumulates to an alarm.
+        if share > self.t.data_wait_fraction:
+            self._wait_on = True
+        elif share < self.t.data_wait_fraction - self.t.data_wait_hysteresis:
+            self._wait_on = False
+            self._wait_windows = []
+        if not self._wait_on:
+            return []
+        self._wait_windows.append((ev.step, share))
+        if len(self._wait_windows) < self.t.data_wait_patience:
+            return []
+        shares = [s for _, s in self._wait_windows]
+        mean = sum(shares) / len(shares)
+        return self._raise(
+            "dataloader_bottleneck",
+            "warning",
+            ev.step,
+            self._wait_windows[0][0],
+            f"{mean:.0%} of step time is spent waiting for data over the last {len(shares)} windows of "
+            f"{self.t.data_wait_window} steps (threshold {self.t.data_wait_fraction:.0%})",
+            "Load batches in worker processes (data.num_workers = 4 in a config; DataLoader(num_workers=4, "
+            "pin_memory=True) in your own loop), cache decoded data, make augmentation cheaper, or give each "
+            "step more compute (a larger train.batch_size); raise diagnostics.data_wait_fraction if expected.",
+            data_wait_share=round(mean, 4),
+            window_shares=[round(s, 4) for s in shares],
+            window_steps=self.t.data_wait_window,
+            threshold=self.t.data_wait_fraction,
         )
 
     def _check_plateau(self, step: int) -> list[Diagnostic]:
-        assert self.ema is not None
-        self._ema_history.append((step, self.ema))
-        window = max(1, self.t.plateau_steps)
-        # Keep the oldest sample that is still at least one window back, to compare against.
-        while len(self._ema_history) >= 2 and self._ema_history[1][0] <= step - window:
-            self._ema_history.popleft()
-        first_step, then = self._ema_history[0]
-        if step - first_step < window or self.initial_loss is None or self.initial_loss <= 0:
+        window = max(2, self.t.plateau_steps)
+        half = window // 2
+        self.series.prune(step - 2 * window)
+        recent = self.series.mean_over(step - half, step)
+        before = self.series.mean_over(step - window, step - half)
+        if recent is None or before is None or step - window < 0 or self.initial_loss is None:
             return []
-        improvement = (then - self.ema) / max(abs(then), 1e-12)
+        improvement = (before - recent) / max(abs(before), 1e-12)
         if improvement >= self.t.plateau_min_improvement:
             return []
-        share = self.ema / self.initial_loss
-        evidence = dict(
-            window_steps=step - first_step,
-            smoothed_loss_then=then,
-            smoothed_loss_now=self.ema,
-            relative_improvement=improvement,
+        chance = self.chance
+        scale = self._scale() or 0.0
+        evidence: dict[str, Any] = dict(
+            window_steps=window,
+            mean_loss_before=before,
+            mean_loss_recent=recent,
+            relative_improvement=round(improvement, 5),
             initial_loss=self.initial_loss,
-            share_of_initial=share,
+            chance_loss=chance,
         )
-        if share > self.t.underfit_ratio:
+        if chance is not None:
+            at_chance = recent >= self.t.underfit_chance_ratio * chance
+            evidence["share_of_chance"] = round(recent / chance, 4)
+        else:
+            at_chance = self.initial_loss > 0 and recent / self.initial_loss > self.t.underfit_ratio
+            evidence["share_of_initial"] = round(recent / self.initial_loss, 4) if self.initial_loss else None
+        if at_chance:
+            level = (
+                f"{recent / chance:.0%} of the chance-level loss {chance:.4g}"
+                if chance is not None
+                else f"{recent / self.initial_loss:.0%} of its initial value"
+            )
             return self._raise(
                 "underfitting",
                 "warning",
                 step,
-                f"the training loss has stalled at {share:.0%} of its initial value ({self.ema:.4g}) over the last "
-                f"{step - first_step} steps",
-                "Use a bigger model (model.hidden / model.channels), train longer, raise the learning rate, "
-                "reduce regularisation (dropout, weight decay), or check that features carry signal about the label.",
+                step,
+                f"the training loss has stalled at {recent:.4g}, {level}, over the last {window} steps: the "
+                "model has learnt (almost) nothing from the inputs",
+                "Give the model capacity for a non-linear problem (model.hidden for the built-in MLP, "
+                "model.channels for the CNN, model.kwargs for a factory model; hidden layers with ReLU in your "
+                "own model), raise the learning rate (optim.lr), reduce regularisation, or check that the "
+                "features carry signal about the label.",
                 **evidence,
             )
-        if share > self.t.plateau_floor:
+        if scale > 0 and recent > self.t.plateau_floor * scale:
             return self._raise(
                 "plateau",
                 "info",
                 step,
-                f"the training loss improved only {improvement:.2%} over the last {step - first_step} steps "
-                f"(at {share:.0%} of its initial value)",
+                step,
+                f"the training loss improved only {improvement:.2%} over the last {window} steps (mean "
+                f"{recent:.4g})",
                 'Try an LR schedule (optim.schedule = "plateau" or "cosine"), a higher learning rate, '
-                "or a different optimiser (adam).",
+                'or another optimiser (optim.name = "adam").',
                 **evidence,
             )
         return []
 
+    # -- evals -------------------------------------------------------------------------------------------
+
     def _on_eval(self, ev: Eval) -> list[Diagnostic]:
         out: list[Diagnostic] = []
-        train = sum(self._train_since_eval) / len(self._train_since_eval) if self._train_since_eval else None
-        self._train_since_eval = []
+        if ev.label_counts:
+            self.val_label_counts = list(ev.label_counts)
+        train = (
+            self.series.mean_over(self._last_eval_step, ev.step) if ev.step > self._last_eval_step else None
+        )
+        if train is None and self._recent:
+            train = self._recent[-1][1]
+        first_eval = not self._evals
+        self._last_eval_step = max(self._last_eval_step, ev.step)
         if _finite(ev.val_loss):
-            self._evals.append((ev.step, float(ev.val_loss), train))
-        k = max(1, self.t.overfit_patience)
-        if len(self._evals) >= k + 1:
-            tail = self._evals[-(k + 1) :]
-            rising = all(b[1] > a[1] + self.t.overfit_min_delta for a, b in zip(tail, tail[1:], strict=False))
-            trains = [t for _, _, t in tail]
-            falling = all(t is not None for t in trains) and trains[-1] < trains[0]  # type: ignore[operator]
-            # Noise around a converged minimum rises in tiny steps; only a real relative rise counts.
-            risen = tail[-1][1] - tail[0][1] >= self.t.overfit_min_rise * abs(tail[0][1])
-            if rising and falling and risen:
-                best = min(v for _, v, _ in self._evals)
-                best_step = next(s for s, v, _ in self._evals if v == best)
-                out += self._raise(
-                    "overfitting",
-                    "warning",
-                    ev.step,
-                    f"validation loss rose for {k} evaluations in a row ({tail[0][1]:.4g} → {tail[-1][1]:.4g}) "
-                    f"while the training loss fell ({trains[0]:.4g} → {trains[-1]:.4g})",
-                    "Stop earlier (train.early_stopping_patience), add regularisation (model.dropout, "
-                    "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
-                    f"{best:.4g} at step {best_step}.",
-                    val_losses=[v for _, v, _ in tail],
-                    train_losses=trains,
-                    best_val_loss=best,
-                    best_step=best_step,
-                )
-        share = ev.metrics.get("majority_share", self.majority_share)
-        acc = ev.metrics.get("accuracy")
-        # With (nearly) one class, matching the majority share is right, not a symptom.
-        if _finite(acc) and _finite(share) and float(share) < 1.0 - 2 * self.t.majority_margin:
-            if abs(float(acc) - float(share)) <= self.t.majority_margin:
-                self._majority_hits += 1
-            else:
-                self._majority_hits = 0
-            if self._majority_hits >= self.t.majority_patience:
-                out += self._raise(
-                    "majority_class",
-                    "warning",
-                    ev.step,
-                    f"validation accuracy {float(acc):.1%} has stayed at the majority-class share {float(share):.1%} "
-                    f"for {self._majority_hits} evaluations: the model is likely predicting one class",
-                    "Balance the classes (class weights, resampling), check the labels and features, lower the "
-                    "learning rate if the loss collapsed, or train longer.",
-                    accuracy=float(acc),
-                    majority_share=float(share),
-                    evals=self._majority_hits,
-                )
+            self._evals.append({"step": ev.step, "val": float(ev.val_loss), "train": train})
+            out += self._overfitting(ev)
+        out += self._majority(ev)
+        if first_eval or ev.epoch == 0:
+            out += self._leakage(ev)
         return out
+
+    def _overfitting(self, ev: Eval) -> list[Diagnostic]:
+        evals = self._evals
+        best_i = min(range(len(evals)), key=lambda i: evals[i]["val"])
+        best, now = evals[best_i], evals[-1]
+        since = len(evals) - 1 - best_i
+        scale = self._scale()
+        if since < max(1, self.t.overfit_patience) or scale is None:
+            return []
+        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
+        gap_needed = self.t.overfit_min_gap * scale
+        # The first eval after the best whose rise and gap both held: where overfitting became visible.
+        first = next(
+            (
+                e["step"]
+                for e in evals[best_i + 1 :]
+                if e["val"] - best["val"] > rise_needed
+                and e["train"] is not None
+                and e["val"] - e["train"] >= gap_needed
+            ),
+            None,
+        )
+        trains = [best["train"], now["train"]]
+        falling = (
+            None not in trains
+            and now["train"] < best["train"]
+            and self.initial_loss is not None
+            and now["train"] < self.initial_loss
+        )
+        gap = now["val"] - now["train"] if now["train"] is not None else None
+        if not (falling and gap is not None and gap >= gap_needed and now["val"] - best["val"] > rise_needed):
+            return []
+        return self._raise(
+            "overfitting",
+            "warning",
+            ev.step,
+            first if first is not None else ev.step,
+            f"validation loss rose from {best['val']:.4g} (step {best['step']}) to {now['val']:.4g} over {since} "
+            f"evaluations while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
+            f"validation is {gap:.3g} above training",
+            "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
+            "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
+            f"{best['val']:.4g} at step {best['step']}.",
+            val_losses=[e["val"] for e in evals[best_i:]],
+            train_losses=[e["train"] for e in evals[best_i:]],
+            best_val_loss=best["val"],
+            best_step=best["step"],
+            gap=gap,
+            gap_threshold=gap_needed,
+            evals_since_best=since,
+        )
+
+    def _majority(self, ev: Eval) -> list[Diagnostic]:
+        pred, labels = ev.pred_counts, ev.label_counts
+        if not pred or not labels or sum(pred) <= 0 or sum(labels) <= 0 or len(labels) < 2:
+            return []
+        n, m = sum(pred), sum(labels)
+        c = max(range(len(pred)), key=pred.__getitem__)
+        pred_share = pred[c] / n
+        label_share = labels[c] / m if c < len(labels) else 0.0
+        other_true = 1.0 - label_share
+        other_pred = 1.0 - pred_share
+        # Collapsed: the other classes, a real share of the labels, get a small fraction of their share of
+        # the predictions. A near-chance model on balanced data spreads its predictions and stays silent.
+        holds = (
+            other_true >= self.t.majority_min_other and other_pred <= self.t.majority_other_ratio * other_true
+        )
+        count, first = self._streak("majority", holds, ev.step)
+        self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :] if holds else []
+        if holds and _finite(ev.val_loss):
+            self._collapsed_vals.append(float(ev.val_loss))
+        if count < self.t.majority_patience:
+            return []
+        # A deep net often predicts one class for its first epochs while its loss still falls; only a
+        # collapse whose validation loss has stopped improving is the model settling on one class.
+        vals = self._collapsed_vals
+        if len(vals) >= 2 and (vals[0] - vals[-1]) > self.t.plateau_min_improvement * abs(vals[0]):
+            return []
+        # Recall from the two histograms alone: exact (0) for classes never predicted, an upper bound otherwise.
+        recall = [
+            round(min(pred[i] if i < len(pred) else 0, labels[i]) / labels[i], 4) if labels[i] else None
+            for i in range(len(labels))
+        ]
+        name = self.class_names[c] if c < len(self.class_names) else str(c)
+        acc = ev.metrics.get("accuracy")
+        majority = max(range(len(labels)), key=labels.__getitem__)
+        which = "the majority class" if c == majority else "a class that is not the majority"
+        return self._raise(
+            "majority_class",
+            "warning",
+            ev.step,
+            first,
+            f"the model predicts class {name} ({which}) for {pred_share:.1%} of the validation rows, whose "
+            f"true share is {label_share:.1%}, for {count} evaluations in a row",
+            'Balance the classes (train.class_weights = "balanced" or data.sampler = "balanced"; '
+            "nn.CrossEntropyLoss(weight=...) in your own loop), lower the learning rate if the loss collapsed, "
+            "and check that the labels and features line up.",
+            predicted_class=c,
+            predicted_class_name=name,
+            predicted_share=round(pred_share, 4),
+            label_share=round(label_share, 4),
+            pred_counts=list(pred),
+            label_counts=list(labels),
+            per_class_recall_at_most=recall,
+            accuracy=acc,
+            evals=count,
+            val_losses=list(vals),
+        )
+
+    def _leakage(self, ev: Eval) -> list[Diagnostic]:
+        acc = ev.metrics.get("accuracy")
+        n_val = sum(ev.label_counts) if ev.label_counts else None
+        if _finite(acc):
+            score, metric = float(acc), "accuracy"  # type: ignore[arg-type]
+            perfect = score >= self.t.leak_score and (n_val is None or n_val >= self.t.leak_min_samples)
+        elif self.task == "regression" and self.chance and _finite(ev.val_loss):
+            score, metric = 1.0 - float(ev.val_loss) / self.chance, "r2"
+            perfect = score >= self.t.leak_score
+        else:
+            return []
+        if not perfect:
+            return []
+        features = [f["feature"] for f in self._leaky]
+        # On its own a perfect first score can be an easy task; with a single-feature predictor it is a leak.
+        severity = "warning" if features else "info"
+        return self._raise(
+            "leakage",
+            severity,
+            ev.step,
+            ev.step,
+            f"validation {metric} is {score:.3f} at the first evaluation (step {ev.step}): near perfect before "
+            "the model could have learnt a real pattern"
+            + (f"; {', '.join(f'`{f}`' for f in features)} alone predict the label" if features else ""),
+            "Check for a feature that is a copy or a function of the label (an ID, a renamed label column, a "
+            "value computed from the outcome) and drop it from data.features; check that validation rows are "
+            "not duplicates of training rows (tui-trainer inspect TRAIN --against VAL).",
+            score=score,
+            metric=metric,
+            val_samples=n_val,
+            threshold=self.t.leak_score,
+            leaky_features=features,
+        )
