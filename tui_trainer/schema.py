@@ -202,15 +202,47 @@ def description_of(field: mi.Field) -> str:
     return ""
 
 
-def markdown_table(schema: type) -> str:
-    """The schema's keys as a Markdown table (key, type and range, default, meaning) for docs/."""
+def markdown_table(schema: type, prefix: str = "") -> str:
+    """The schema's keys as a Markdown table (key, expected form, default, meaning) for docs/."""
     rows = ["| key | expected | default | meaning |", "| --- | --- | --- | --- |"]
     for name, field in keys(schema):
         default = default_of(field)
         shown = "(required)" if default is msgspec.NODEFAULT else _toml_value(default)
         kind, meaning = (text.replace("|", "\\|") for text in (describe(field.type), description_of(field)))
-        rows.append(f"| `{name}` | {kind} | {shown} | {meaning} |")
+        rows.append(f"| `{prefix}{name}` | {kind} | {shown} | {meaning} |")
     return "\n".join(rows) + "\n"
+
+
+_BLOCK = re.compile(
+    r"(<!-- schema: (?P<target>[\w.]+:\w+)(?: (?P<prefix>\S+))? -->\n)(?P<body>.*?)(<!-- /schema -->)",
+    re.S,
+)
+
+
+def update_markdown(text: str) -> str:
+    """`text` with every `<!-- schema: module:Class [prefix] -->` ... `<!-- /schema -->` block regenerated."""
+    import importlib
+
+    def render(m: re.Match[str]) -> str:
+        module, name = m["target"].split(":")
+        cls = getattr(importlib.import_module(module), name)
+        return m.group(1) + markdown_table(cls, m["prefix"] or "") + m.group(5)
+
+    return _BLOCK.sub(render, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tui_trainer.schema docs/configuration.md`: regenerate the key tables in those files."""
+    import sys
+
+    for name in argv if argv is not None else sys.argv[1:]:
+        path = Path(name)
+        text = path.read_text(encoding="utf-8")
+        new = update_markdown(text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path}")
+    return 0
 
 
 # ----- internals ---------------------------------------------------------------------------------------
@@ -437,3 +469,7 @@ def _format(p: _Problem, info: Any, where: Where, style: Callable[[Key], str]) -
     if not p.key:
         return f"{place}: must be {p.expected}, got {_show(p.got)}"
     return f"{place}: {style(p.key)} must be {p.expected}, got {_show(p.got)}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -55,7 +55,12 @@ class DataConfig(_Table):
         list[str], Meta(description="table: feature columns ([] = every column but the label)")
     ] = []
     recipe: Annotated[str, Meta(description="table: a Data-pane fix recipe applied before training")] = ""
-    task: Literal["auto", "classification", "regression"] = "auto"
+    task: Annotated[
+        Literal["auto", "classification", "regression"],
+        Meta(
+            description="auto: text/bool labels and integers with <= 50 values are classes, floats regression"
+        ),
+    ] = "auto"
     val_fraction: Annotated[
         float,
         Meta(
@@ -99,15 +104,21 @@ class ModelConfig(_Table):
     kwargs: Annotated[dict[str, Any], Meta(description="keyword arguments passed to the factory")] = {}
     hidden: Annotated[list[Size], Meta(description="mlp hidden layer sizes")] = _list(64, 64)
     channels: Annotated[list[Size], Meta(description="cnn conv channels")] = _list(16, 32)
-    dropout: Annotated[float, Meta(ge=0, lt=1)] = 0.0
+    dropout: Annotated[float, Meta(ge=0, lt=1, description="built-in models' dropout")] = 0.0
 
 
 class OptimConfig(_Table):
-    name: Literal["adam", "adamw", "sgd"] = "adam"
+    name: Annotated[Literal["adam", "adamw", "sgd"], Meta(description="the optimiser")] = "adam"
     lr: Annotated[float, Meta(gt=0, description="learning rate")] = 1e-3
-    weight_decay: Annotated[float, Meta(ge=0)] = 0.0
+    weight_decay: Annotated[float, Meta(ge=0, description="L2 penalty (decoupled for adamw)")] = 0.0
     momentum: Annotated[float, Meta(ge=0, lt=1, description="sgd only")] = 0.9
-    schedule: Literal["none", "step", "cosine", "plateau"] = "none"
+    schedule: Annotated[
+        Literal["none", "step", "cosine", "plateau"],
+        Meta(
+            description="step: x gamma every step_size epochs; cosine: over all steps; plateau: x gamma after "
+            "plateau_patience evals without val improvement"
+        ),
+    ] = "none"
     step_size: Annotated[int, Meta(ge=1, description='schedule "step": epochs between decays')] = 10
     gamma: Annotated[float, Meta(gt=0, lt=1, description='schedule "step"/"plateau": decay factor')] = 0.1
     plateau_patience: Annotated[
@@ -116,25 +127,39 @@ class OptimConfig(_Table):
 
 
 class TrainSettings(_Table):
-    epochs: Size = 10
-    batch_size: Size = 32
+    epochs: Annotated[int, Meta(ge=1, description="passes over the training data")] = 10
+    batch_size: Annotated[int, Meta(ge=1, description="samples per step (per process under DDP)")] = 32
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1, description="seeds torch, numpy, random and the split")] = 0
     checkpoint_every: Annotated[
         int, Meta(ge=0, description="steps; 0 = only at the end of the run and when stopped")
     ] = 200
-    keep_checkpoints: Size = 3
+    keep_checkpoints: Annotated[int, Meta(ge=1, description="newest checkpoints kept")] = 3
     eval_every: Annotated[int, Meta(ge=0, description="steps; 0 = at the end of each epoch")] = 0
     # The step before each eval always reports; 0 = adaptive: every step for the first 20, then ~10 a second.
     log_every: Annotated[int, Meta(ge=0, description="steps between `step` events; 0 = adaptive")] = 0
     max_steps: Annotated[int, Meta(ge=0, description="0 = no limit beyond epochs")] = 0
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: Annotated[
+        Literal["auto", "cpu", "cuda", "mps"],
+        Meta(
+            description="auto: cuda, then mps, then cpu; an absent device falls back to the CPU with a note"
+        ),
+    ] = "auto"
+    precision: Annotated[
+        Literal["fp32", "bf16", "fp16"],
+        Meta(
+            description="bf16: autocast; fp16: autocast + GradScaler (CUDA only, elsewhere fp32 with a note)"
+        ),
+    ] = "fp32"
     grad_clip: Annotated[float, Meta(ge=0, description="max global grad norm; 0 = off")] = 0.0
     early_stopping_patience: Annotated[
         int, Meta(ge=0, description="evals without val improvement before stopping; 0 = off")
     ] = 0
-    early_stopping_min_delta: Annotated[float, Meta(ge=0)] = 0.0
-    stop_on_nan: bool = True
+    early_stopping_min_delta: Annotated[
+        float, Meta(ge=0, description="smallest val-loss improvement that counts")
+    ] = 0.0
+    stop_on_nan: Annotated[
+        bool, Meta(description="a non-finite loss stops the run (failed, code nan_loss)")
+    ] = True
     class_weights: Annotated[
         Literal["balanced"] | Annotated[list[Annotated[float, Meta(gt=0)]], Meta(min_length=1)] | None,
         Meta(
@@ -174,17 +199,24 @@ class DiagnosticsConfig(_Table):
     ] = 0.01
     plateau_floor: Annotated[
         float,
-        Meta(ge=0, le=1, description='below this share of the chance loss, flat is "converged", not a plateau'),
+        Meta(
+            ge=0, le=1, description='below this share of the chance loss, flat is "converged", not a plateau'
+        ),
     ] = 0.1
     underfit_chance_ratio: Annotated[
-        float, Meta(ge=0, le=2, description="a stall at or above this share of the chance loss is underfitting")
+        float,
+        Meta(ge=0, le=2, description="a stall at or above this share of the chance loss is underfitting"),
     ] = 0.9
     underfit_ratio: Annotated[
         float,
         Meta(ge=0, le=1, description="no chance loss known: a stall above this share of the first loss"),
     ] = 0.7
-    explode_grad_norm: Annotated[float, Meta(gt=0)] = 1000.0
-    vanish_grad_norm: Annotated[float, Meta(gt=0)] = 1e-7
+    explode_grad_norm: Annotated[
+        float, Meta(gt=0, description="global grad norm above this is exploding")
+    ] = 1000.0
+    vanish_grad_norm: Annotated[float, Meta(gt=0, description="global grad norm below this is vanishing")] = (
+        1e-7
+    )
     layer_vanish_ratio: Annotated[
         float, Meta(gt=0, lt=1, description="a layer below this share of the largest layer grad norm starves")
     ] = 1e-5
@@ -225,7 +257,7 @@ class DiagnosticsConfig(_Table):
 
 
 class TelemetryConfig(_Table):
-    enabled: bool = True
+    enabled: Annotated[bool, Meta(description="`system` events (GPU, CPU, RAM samples)")] = True
     interval_s: Annotated[
         float, Meta(gt=0, description="seconds between `system` samples (NVML per GPU, psutil CPU/RAM)")
     ] = 1.0
