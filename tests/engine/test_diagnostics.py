@@ -145,7 +145,15 @@ def test_one_gradient_spike_and_small_gradients_after_convergence_are_fine():
 def test_nan_after_calm_steps_at_a_small_lr_points_at_numerics_and_the_module():
     d = Diagnostics()
     d.feed_all([Step(step=i, epoch=0, loss=1.0 - 0.01 * i, grad_norm=0.5, lr=1e-4) for i in range(1, 6)])
-    d.note_nonfinite({"module": "head", "module_type": "Linear", "input_finite": False, "previous": "body"})
+    d.note_nonfinite(
+        {
+            "module": "head",
+            "module_type": "Linear",
+            "input_finite": False,
+            "previous": "body",
+            "model_input_finite": True,
+        }
+    )
     out = d.feed(Step(step=6, epoch=0, loss=float("nan"), lr=1e-4))
     assert codes(out) == ["nan_loss"]
     diag = out[0]
@@ -188,12 +196,13 @@ def test_majority_class_from_the_prediction_histogram():
     d = Diagnostics()
     d.set_task("classification", 3, class_names=["a", "b", "c"])
     out = []
-    for i, val in enumerate([1.05, 1.04, 1.04, 1.04], 1):
-        out += d.feed(Eval(step=i * 10, val_loss=val, pred_counts=[0, 0, 50], label_counts=[20, 20, 10]))
+    for i, val in enumerate([1.05, 1.04, 1.04, 1.04, 1.04], 1):
+        out += d.feed(Eval(step=i * 30, val_loss=val, pred_counts=[0, 0, 50], label_counts=[20, 20, 10]))
     assert codes(out) == ["majority_class"]
     ev = out[0].evidence
     assert ev["predicted_class_name"] == "c" and ev["predicted_share"] == 1.0 and ev["label_share"] == 0.2
-    assert ev["per_class_recall_at_most"] == [0.0, 0.0, 1.0] and ev["first_step"] == 10
+    assert ev["per_class_recall_at_most"] == [0.0, 0.0, 1.0] and ev["first_step"] == 30
+    assert out[0].step == 150  # 3 evals and majority_min_steps (100) after the first collapsed one
     assert "not the majority" in out[0].message
 
 

@@ -248,9 +248,15 @@ class DiagnosticsConfig(_Table):
         float, Meta(ge=0, le=1, description="they get at most this fraction of their share of predictions")
     ] = 0.2
     majority_patience: Annotated[int, Meta(ge=1, description="evals")] = 3
+    majority_min_steps: Annotated[
+        int, Meta(ge=0, description="and the collapse must have lasted this many steps")
+    ] = 100
     leak_score: Annotated[
         float, Meta(ge=0, le=1, description="first-eval accuracy (or R^2) at or above this looks leaked")
     ] = 0.99
+    leak_feature_gain: Annotated[
+        float, Meta(ge=0, le=1, description="preflight: one feature alone this close to perfect is a leak")
+    ] = 0.98
     leak_min_samples: Annotated[
         int, Meta(ge=1, description="validation rows needed before a perfect score means anything")
     ] = 30

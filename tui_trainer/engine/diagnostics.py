@@ -303,15 +303,18 @@ class Diagnostics:
             where = (
                 f"; the first module whose output was non-finite is `{module}` ({trace.get('module_type')})"
             )
-            if trace.get("input_finite") is False and trace.get("previous"):
-                where += (
-                    f", whose input was already non-finite: the forward code between `{trace['previous']}` "
-                    f"and `{module}` produced it"
-                )
+            if trace.get("input_finite") is False and trace.get("model_input_finite") is False:
+                where += ", and the batch itself holds NaN/inf"
             elif trace.get("input_finite") is False:
-                where += ", whose input was already non-finite (the batch itself holds NaN/inf)"
+                after = f"after `{trace['previous']}` " if trace.get("previous") else ""
+                where += (
+                    f", whose input was already non-finite: code in forward() {after}before it produced it"
+                )
             elif trace.get("params_finite") is False:
                 where += ", whose weights are already non-finite (an update wrote NaN/inf into them)"
+            elif trace.get("container"):
+                after = f" after `{trace['previous']}`" if trace.get("previous") else ""
+                where += f": its own forward() code{after} produced it (the sub-modules' outputs were finite)"
         elif trace and trace.get("result_finite") is False:
             where = "; every module's output was finite, so the loss computation itself produced it"
         message = f"the {what} became {value} at step {ev.step}{where}"
@@ -586,7 +589,8 @@ class Diagnostics:
         best, now = evals[best_i], evals[-1]
         since = len(evals) - 1 - best_i
         scale = self._scale()
-        if since < max(1, self.t.overfit_patience) or scale is None:
+        # A diverged run's validation loss rises for another reason (lr_too_high says which).
+        if since < max(1, self.t.overfit_patience) or scale is None or "lr_too_high" in self.raised:
             return []
         rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
         gap_needed = self.t.overfit_min_gap * scale
@@ -650,7 +654,7 @@ class Diagnostics:
         self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :] if holds else []
         if holds and _finite(ev.val_loss):
             self._collapsed_vals.append(float(ev.val_loss))
-        if count < self.t.majority_patience:
+        if count < self.t.majority_patience or ev.step - first < self.t.majority_min_steps:
             return []
         # A deep net often predicts one class for its first epochs while its loss still falls; only a
         # collapse whose validation loss has stopped improving is the model settling on one class.

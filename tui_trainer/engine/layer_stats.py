@@ -196,9 +196,10 @@ def nonfinite_trace(model: Any, forward: Callable[[], Any]) -> dict[str, Any] | 
     `module` (qualified name of the first module, in completion order, whose output is non-finite; the model
     itself is "(model)"; None when only the result of `forward`, e.g. a loss computed outside the model,
     is non-finite), `module_type`, `input_finite` (whether what went into it was finite: False means the
-    problem came from earlier, e.g. the data), `params_finite` (whether its own weights are finite: False
-    means an earlier update already wrote NaN/inf into them), `previous` (the last module that finished with
-    a finite output before it) and `result_finite`.
+    problem came from earlier), `params_finite` (whether its own weights are finite: False means an earlier
+    update already wrote NaN/inf into them), `previous` (the last module that finished with a finite output
+    before it), `container` (it has sub-modules, so with finite inputs its own forward code made the NaN),
+    `model_input_finite` (whether the batch given to the model was finite) and `result_finite`.
     """
     import torch
 
@@ -207,7 +208,12 @@ def nonfinite_trace(model: Any, forward: Callable[[], Any]) -> dict[str, Any] | 
     names = {id(m): (n or "(model)") for n, m in model.named_modules()}
     found: dict[str, Any] = {}
     last_ok: list[str] = []
+    model_input: list[bool] = []
     handles = []
+
+    def pre_hook(module: Any, inputs: Any) -> None:
+        if not model_input:
+            model_input.append(_all_finite(list(inputs)))
 
     def hook(module: Any, inputs: Any, output: Any) -> None:
         if found:
@@ -222,8 +228,10 @@ def nonfinite_trace(model: Any, forward: Callable[[], Any]) -> dict[str, Any] | 
             input_finite=_all_finite(list(inputs)),
             params_finite=all(bool(torch.isfinite(p).all()) for p in module.parameters(recurse=False)),
             previous=last_ok[0] if last_ok else None,
+            container=any(True for _ in module.children()),
         )
 
+    handles.append(model.register_forward_pre_hook(pre_hook))
     for module in model.modules():
         handles.append(module.register_forward_hook(hook))
     # The re-run must not change the run: BatchNorm running statistics are put back, the RNG is forked.
@@ -247,8 +255,10 @@ def nonfinite_trace(model: Any, forward: Callable[[], Any]) -> dict[str, Any] | 
             input_finite=True,
             params_finite=True,
             previous=last_ok[0] if last_ok else None,
+            container=False,
         )
     found["result_finite"] = result_finite
+    found["model_input_finite"] = model_input[0] if model_input else None
     return found
 
 

@@ -302,3 +302,65 @@ def _summary(model: Any, records, order, xb, no_grad: list[str]) -> dict[str, An
         "batch_input_shape": list(xb.shape),
         "params_without_grad": no_grad,
     }
+
+
+def feature_columns(encoding: dict[str, Any] | None, width: int) -> dict[str, list[int]]:
+    """Source feature → its columns in the encoded matrix (a one-hot category is one feature, not K)."""
+    out: dict[str, list[int]] = {}
+    col = 0
+    for feat in (encoding or {}).get("features", []):
+        size = len(feat.get("categories", [])) if feat.get("type") == "one_hot" else 1
+        out[str(feat["name"])] = list(range(col, col + size))
+        col += size
+    if col != width:  # no encoding (a user's own matrix) or one that does not match: one column each
+        return {f"x[{i}]": [i] for i in range(width)}
+    return out
+
+
+def leaky_features(
+    x_train: Any,
+    y_train: Any,
+    task: str,
+    encoding: dict[str, Any] | None = None,
+    min_gain: float = 0.98,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Features that alone predict the label (nearly) perfectly on the training split, best first.
+
+    Each source feature (a one-hot group is read back as its category) is scored by the shared one-feature
+    rule of `data/leakage.py` (binned, held-out, against the majority/mean baseline); those whose gain over
+    the baseline is at least `min_gain` are returned as {feature, metric, score, baseline, gain, method}.
+    Tables only: images (more than two dimensions) give [].
+    """
+    import numpy as np
+    import polars as pl
+
+    from tui_trainer.data.leakage import single_feature_scores
+
+    x = x_train.detach().cpu().numpy() if hasattr(x_train, "detach") else np.asarray(x_train)
+    if x.ndim != 2 or x.shape[0] == 0:
+        return []
+    y = y_train.detach().cpu().numpy() if hasattr(y_train, "detach") else np.asarray(y_train)
+    y = y.reshape(len(y), -1)[:, 0]
+    columns: dict[str, Any] = {}
+    for name, cols in feature_columns(encoding, x.shape[1]).items():
+        block = x[:, cols]
+        if len(cols) == 1:
+            columns[name] = block[:, 0]
+        else:  # one-hot: the category index, -1 where no category was set (missing)
+            columns[name] = np.where(block.max(axis=1) > 0, block.argmax(axis=1), -1).astype(np.int64)
+    label = "\x00label"
+    frame = pl.DataFrame({**columns, label: y.astype(np.float64 if task == "regression" else np.int64)})
+    scores = single_feature_scores(frame, label, task=task, seed=seed, features=list(columns))
+    return [
+        {
+            "feature": s.feature,
+            "metric": "r2" if task == "regression" else "accuracy",
+            "score": round(s.score, 4),
+            "baseline": round(s.baseline, 4),
+            "gain": round(s.gain, 4),
+            "method": s.method,
+        }
+        for s in scores
+        if s.gain >= min_gain
+    ]
