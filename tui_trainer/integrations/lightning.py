@@ -1,0 +1,385 @@
+"""PyTorch Lightning: `TuiTrainerCallback` (the run: steps, evals, checkpoints, end) and `TuiTrainerLogger`.
+
+    from tui_trainer.integrations.lightning import TuiTrainerCallback
+    trainer = L.Trainer(callbacks=[TuiTrainerCallback()])     # writes runs/<Model>-<time>/events.jsonl
+
+The callback maps Lightning's hooks onto the engine's events through one `monitor` run: `run_started`
+(hyperparameters, model summary), a `step` per optimizer step (loss, lr of each optimizer, the global and
+per-layer gradient norms read in `on_before_optimizer_step`, samples/s), an `eval` after each validation
+(every `val*` metric logged), `epoch_end`, a `checkpoint` for each file `ModelCheckpoint` writes, and
+`finished` / `failed`. Only the global-zero rank writes under DDP. `TuiTrainerLogger` is a Lightning
+`Logger` for `self.log()` metrics, for code that configures loggers rather than callbacks; used beside the
+callback it leaves the run to it. Both work with `lightning` and with the older `pytorch_lightning`
+package (`tui_trainer.integrations.pytorch_lightning`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.integrations import (
+    log_epoch_end,
+    log_eval,
+    log_step,
+    run_dir_for,
+    start_run,
+    takes_layer_norms,
+)
+from tui_trainer.integrations.logdirs import ScalarAssembler, TagMap
+
+# Runs a callback writes, by folder: a logger for the same folder leaves the run to the callback.
+_CALLBACK_RUNS: dict[str, Any] = {}
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "numel"):
+        if value.numel() != 1:
+            return None
+        value = value.detach().float().item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _jsonable(params: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dict(params or {}).items():
+        if isinstance(value, bool | int | float | str) or value is None:
+            out[str(key)] = value
+        elif isinstance(value, dict):
+            out[str(key)] = _jsonable(value)
+        else:
+            out[str(key)] = repr(value)[:200]
+    return out
+
+
+def _model_summary(module: Any) -> dict[str, Any]:
+    params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return {"class": type(module).__name__, "params": params, "trainable_params": trainable}
+
+
+class _CallbackBody:
+    """The hooks; mixed into the `Callback` class of whichever Lightning package is installed."""
+
+    def __init__(
+        self, run_dir: str | Path | None = None, layer_norms_every: int | None = None, **monitor_options: Any
+    ):
+        super().__init__()
+        self.run_dir = run_dir
+        self.layer_norms_every = layer_norms_every
+        self.monitor_options = monitor_options
+        self.run: Any = None
+        self._tags = TagMap()
+        self._norms: dict[str, float] = {}
+        self._grad_norm: float | None = None
+        self._last_logged_step = -1
+        self._last_batch_time: float | None = None
+        self._epoch_started = time.monotonic()
+        self._seen_checkpoints: set[str] = set()
+        self._read_norms_here = True
+
+    # -- start / end ---------------------------------------------------------------------------------
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        folder = run_dir_for(self.run_dir, type(pl_module).__name__)
+        config = {
+            "hparams": _jsonable(getattr(pl_module, "hparams", {})),
+            "trainer": self._trainer_config(trainer),
+        }
+        total = trainer.estimated_stepping_batches
+        total = int(total) if isinstance(total, int | float) and math.isfinite(total) else None
+        self.run = start_run(
+            folder, config, model_summary=_model_summary(pl_module), total_steps=total, **self.monitor_options
+        )
+        _CALLBACK_RUNS[str(Path(folder).resolve())] = self.run
+        if self.layer_norms_every is None:
+            self.layer_norms_every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
+        self._read_norms_here = takes_layer_norms(self.run)
+        if not self._read_norms_here:
+            # This monitor reads per-layer norms itself, in backward, on the steps it samples.
+            self.run.watch(pl_module, every=self.layer_norms_every)
+
+    @staticmethod
+    def _trainer_config(trainer: Any) -> dict[str, Any]:
+        return {
+            "max_epochs": trainer.max_epochs,
+            "max_steps": trainer.max_steps,
+            "accumulate_grad_batches": trainer.accumulate_grad_batches,
+            "precision": str(getattr(trainer, "precision", "")),
+            "world_size": trainer.world_size,
+        }
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.run is None or self.run.closed:
+            return
+        self._check_checkpoints(trainer)
+        stopped_early = any(
+            getattr(cb, "stopped_epoch", 0)
+            for cb in trainer.callbacks
+            if type(cb).__name__ == "EarlyStopping"
+        )
+        interrupted = getattr(trainer, "interrupted", False)
+        self.run.finish("stopped" if interrupted else ("early_stopped" if stopped_early else "completed"))
+        _CALLBACK_RUNS.pop(str(self.run.run_dir.resolve()), None)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        if self.run is None or self.run.closed:
+            return
+        if isinstance(exception, KeyboardInterrupt):
+            self.run.finish("stopped")
+        else:
+            import traceback
+
+            tb = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+            self.run.fail(f"{type(exception).__name__}: {exception}", tb)
+        _CALLBACK_RUNS.pop(str(self.run.run_dir.resolve()), None)
+
+    # -- training ------------------------------------------------------------------------------------
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        if self.run is None or not self._read_norms_here:
+            return
+        step = trainer.global_step + 1  # the step this optimizer step completes
+        if step % (self.layer_norms_every or 1) and step != 1:
+            return
+        from tui_trainer.engine.layer_stats import layer_grad_norms
+
+        self._norms = layer_grad_norms(pl_module)
+        self._grad_norm = math.sqrt(sum(v * v for v in self._norms.values())) if self._norms else None
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.run is None:
+            return
+        now = time.monotonic()
+        step = trainer.global_step
+        if step == self._last_logged_step:  # accumulating gradients: the step is not done yet
+            return
+        self._last_logged_step = step
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        samples_per_s = None
+        if self._last_batch_time is not None and now > self._last_batch_time:
+            size = _batch_size(batch)
+            if size:
+                samples_per_s = size * trainer.accumulate_grad_batches / (now - self._last_batch_time)
+        self._last_batch_time = now
+        lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
+        metrics: dict[str, Any] = {}
+        for i, lr in enumerate(lrs[1:], 1):
+            metrics[f"lr_{i}"] = lr
+        norms, self._norms = self._norms, {}
+        grad_norm, self._grad_norm = self._grad_norm, None
+        log_step(
+            self.run,
+            step=step,
+            loss=loss.detach() if hasattr(loss, "detach") else loss,
+            lr=lrs[0] if lrs else None,
+            grad_norm=grad_norm,
+            epoch=trainer.current_epoch,
+            samples_per_s=samples_per_s,
+            layer_grad_norms=norms,
+            metrics=metrics,
+        )
+        if step % (self.layer_norms_every or 1) == 0:
+            self._check_checkpoints(trainer)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        self._epoch_started = time.monotonic()
+        if self.run is not None:
+            self._check_checkpoints(trainer)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.run is None:
+            return
+        train_loss = None
+        for key, value in trainer.callback_metrics.items():
+            kind, name = self._tags.classify(key)
+            if kind == "step" and name in ("loss", "loss_epoch"):
+                train_loss = _number(value)
+        log_epoch_end(
+            self.run,
+            epoch=trainer.current_epoch,
+            step=trainer.global_step,
+            train_loss=train_loss,
+            duration_s=round(time.monotonic() - self._epoch_started, 3),
+        )
+
+    # -- validation ----------------------------------------------------------------------------------
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.run is None or trainer.sanity_checking:
+            return
+        val_loss = None
+        metrics: dict[str, float] = {}
+        for key, value in trainer.callback_metrics.items():
+            kind, name = self._tags.classify(key)
+            number = _number(value)
+            if kind != "eval" or number is None:
+                continue
+            if name == "val_loss":
+                val_loss = number
+            else:
+                metrics[name] = number
+        if val_loss is not None:
+            log_eval(
+                self.run,
+                step=trainer.global_step,
+                val_loss=val_loss,
+                epoch=trainer.current_epoch,
+                metrics=metrics,
+            )
+        elif metrics:
+            self.run.message("validation: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def _check_checkpoints(self, trainer: Any) -> None:
+        for cb in getattr(trainer, "checkpoint_callbacks", []) or []:
+            best = getattr(cb, "best_model_path", "") or ""
+            for path, reason in ((getattr(cb, "last_model_path", "") or "", "periodic"), (best, "best")):
+                if path and path not in self._seen_checkpoints and Path(path).exists():
+                    self._seen_checkpoints.add(path)
+                    self.run.checkpoint(
+                        step=trainer.global_step, path=path, epoch=trainer.current_epoch, reason=reason
+                    )
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
+        return None
+
+
+def _batch_size(batch: Any) -> int | None:
+    if hasattr(batch, "shape") and len(batch.shape):
+        return int(batch.shape[0])
+    if isinstance(batch, list | tuple) and batch:
+        return _batch_size(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_size(next(iter(batch.values())))
+    return None
+
+
+class _LoggerBody:
+    """`Logger` methods; mixed into the Logger class of whichever Lightning package is installed."""
+
+    def __init__(
+        self, run_dir: str | Path | None = None, tag_map: dict[str, str] | None = None, **monitor_options: Any
+    ):
+        super().__init__()
+        self._run_dir = run_dir_for(run_dir, "lightning")
+        self._assembler = ScalarAssembler(TagMap(dict(tag_map or {})))
+        self._hparams: dict[str, Any] = {}
+        self._monitor_options = monitor_options
+        self._own_run: Any = None
+
+    @property
+    def name(self) -> str:
+        return "tui-trainer"
+
+    @property
+    def version(self) -> str:
+        return self._run_dir.name
+
+    @property
+    def root_dir(self) -> str:
+        return str(self._run_dir.parent)
+
+    @property
+    def log_dir(self) -> str:
+        return str(self._run_dir)
+
+    @property
+    def save_dir(self) -> str:
+        return str(self._run_dir)
+
+    def _callback_run(self) -> Any:
+        return _CALLBACK_RUNS.get(str(self._run_dir.resolve()))
+
+    def _run(self) -> Any:
+        if self._own_run is None:
+            self._own_run = start_run(self._run_dir, {"hparams": self._hparams}, **self._monitor_options)
+        return self._own_run
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        if not isinstance(params, dict):
+            params = vars(params) if hasattr(params, "__dict__") else {}
+        self._hparams.update(_jsonable(params))
+
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if self._callback_run() is not None:
+            return  # the callback writes this run's steps and evals
+        run = self._run()
+        at = int(step) if step is not None else self._assembler.last_step
+        for key, value in metrics.items():
+            number = _number(value)
+            if number is not None:
+                self._assembler.add(at, key, number, run)
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        if self._callback_run() is not None or self._own_run is None:
+            return
+        path = getattr(checkpoint_callback, "last_model_path", "") or getattr(
+            checkpoint_callback, "best_model_path", ""
+        )
+        if path:
+            self._run().checkpoint(step=self._assembler.last_step, path=path)
+
+    def save(self) -> None:
+        if self._own_run is not None and not self._own_run.closed:
+            self._own_run.flush()
+
+    def finalize(self, status: str) -> None:
+        run = self._own_run
+        if run is None or run.closed:
+            return
+        self._assembler.flush(run)
+        if status in ("success", "finished"):
+            run.finish("completed")
+        else:
+            run.fail(f"training ended with status {status!r}")
+
+
+def _build(package: str) -> tuple[type, type]:
+    if package == "lightning":
+        from lightning.pytorch import Callback
+        from lightning.pytorch.loggers import Logger
+        from lightning.pytorch.utilities import rank_zero_only
+    else:
+        from pytorch_lightning import Callback
+        from pytorch_lightning.loggers import Logger
+        from pytorch_lightning.utilities import rank_zero_only
+
+    callback = type(
+        "TuiTrainerCallback",
+        (_CallbackBody, Callback),
+        {"__doc__": _CallbackBody.__doc__, "__module__": __name__},
+    )
+
+    def _zero(method: Any) -> Any:
+        return rank_zero_only(method)
+
+    logger = type(
+        "TuiTrainerLogger",
+        (_LoggerBody, Logger),
+        {
+            "__module__": __name__,
+            "log_hyperparams": _zero(_LoggerBody.log_hyperparams),
+            "log_metrics": _zero(_LoggerBody.log_metrics),
+            "finalize": _zero(_LoggerBody.finalize),
+        },
+    )
+    return callback, logger
+
+
+try:
+    TuiTrainerCallback, TuiTrainerLogger = _build("lightning")
+except ImportError:  # only the older package is installed
+    TuiTrainerCallback, TuiTrainerLogger = _build("pytorch_lightning")
+
+__all__ = ["TuiTrainerCallback", "TuiTrainerLogger"]

@@ -1,0 +1,541 @@
+"""TensorBoard and CSVLogger log folders as runs: tags mapped to the events' fields, mirrored into events.jsonl.
+
+A log folder (one holding `events.out.tfevents.*` files or a Lightning `metrics.csv`) becomes a run by
+mirroring its scalars into an `events.jsonl` through `monitor`'s run, so the diagnostics run on it and
+`attach`, `runs` and the Train pane read it like any run. The mirror lives in the cache
+(`$XDG_CACHE_HOME/tui-trainer/logruns/`), so the log folder is only read, and remembers how far each file
+was read: opening a grown log reads only what was added. `python -m tui_trainer.integrations.logdirs
+--follow LOGDIR` keeps a mirror current while the log grows; the app starts it, so the UI process never
+imports tensorboard.
+
+Tags → fields (`TagMap`): `loss`, `train/loss`, `train_loss`, `Loss/train` → loss; `val_loss`, `val/loss`,
+`eval/loss`, `Loss/test` → val_loss; `lr`, `lr-Adam`, `learning_rate`, `train/learning_rate` → lr;
+`grad_norm` → grad_norm; `epoch` → epoch; other tags → metrics (validation ones on the eval event).
+`--map TAG=FIELD` overrides (FIELD: loss, val_loss, lr, grad_norm, samples_per_s, epoch, ignore,
+train/NAME or val/NAME).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_trainer.integrations import log_eval, log_step, start_run
+from tui_trainer.integrations.csvlogger import METRICS_CSV, MetricsCsvReader
+from tui_trainer.integrations.tensorboard import Scalar
+
+STEP_FIELDS = ("loss", "lr", "grad_norm", "samples_per_s")
+FIELDS = (*STEP_FIELDS, "val_loss", "epoch", "ignore")
+VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "test")
+TRAIN_WORDS = ("train", "training")
+IDLE_S = 120.0  # a log not written to for this long is a finished run
+STATE_FILE = "mirror.json"
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".mypy_cache"}
+
+
+# ----- tags -------------------------------------------------------------------------------------------
+def parse_map(items: Iterable[str]) -> dict[str, str]:
+    """`["my/tag=loss", ...]` → {tag: field}; a bad item is a UserError naming it and the expected form."""
+    from tui_trainer.errors import UserError
+
+    out: dict[str, str] = {}
+    for item in items:
+        tag, sep, target = item.rpartition("=")
+        target = target.strip()
+        if not sep or not tag.strip() or not target:
+            raise UserError(f"--map {item!r}: expected TAG=FIELD, e.g. --map train/nll=loss")
+        if target not in FIELDS and not target.startswith(("train/", "val/")):
+            raise UserError(
+                f"--map {item!r}: unknown field {target!r}; expected one of {', '.join(FIELDS)}, "
+                "train/NAME or val/NAME"
+            )
+        out[tag.strip()] = target
+    return out
+
+
+@dataclass
+class TagMap:
+    """Which event field a scalar tag fills: `classify(tag)` → ("step" | "eval" | "epoch" | "ignore", name)."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    _cache: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def classify(self, tag: str) -> tuple[str, str]:
+        found = self._cache.get(tag)
+        if found is None:
+            found = self._cache[tag] = self._classify(tag)
+        return found
+
+    def _classify(self, tag: str) -> tuple[str, str]:
+        target = self.overrides.get(tag)
+        if target is not None:
+            if target == "ignore":
+                return ("ignore", tag)
+            if target == "epoch":
+                return ("epoch", "epoch")
+            if target == "val_loss":
+                return ("eval", "val_loss")
+            if target.startswith("val/"):
+                return ("eval", target[4:])
+            if target.startswith("train/"):
+                return ("step", target[6:])
+            return ("step", target)
+        low = tag.lower()
+        if low.startswith("lr-") or low.startswith("lr_"):
+            return ("step", "lr")  # Lightning's LearningRateMonitor: lr-Adam, lr-SGD/pg1
+        parts = [p for p in low.replace("\\", "/").split("/") if p]
+        is_val = False
+        rest: list[str] = []
+        for part in parts:
+            if part in VAL_WORDS:
+                is_val = True
+                continue
+            if part in TRAIN_WORDS:
+                continue
+            head, sep, tail = part.partition("_")
+            if sep and head in VAL_WORDS:
+                is_val, part = True, tail
+            elif sep and head in TRAIN_WORDS:
+                part = tail
+            elif part.endswith(("_val", "_valid", "_test")):
+                is_val, part = True, part.rsplit("_", 1)[0]
+            elif part.endswith("_train"):
+                part = part.rsplit("_", 1)[0]
+            rest.append(part)
+        name = "_".join(rest) or "loss"
+        if name.endswith("_step"):
+            name = name[: -len("_step")]
+        if name in ("epoch", "trainer_epoch"):
+            return ("epoch", "epoch")
+        if name in ("lr", "learning_rate", "learning-rate", "learningrate"):
+            return ("step", "lr")
+        if name in ("grad_norm", "gradient_norm", "grad_norm_total", "grad_2.0_norm_total"):
+            return ("step", "grad_norm")
+        if name in ("samples_per_second", "samples_per_s") and not is_val:
+            return ("step", "samples_per_s")
+        if name in ("acc", "accuracy"):
+            name = "accuracy"
+        if is_val:
+            return ("eval", "val_loss" if name == "loss" else name)
+        return ("step", name)
+
+
+class ScalarAssembler:
+    """Scalars (any order of tags, rising steps) → one `log` / `eval` call on a monitor run per step.
+
+    A step is complete when a scalar of a later step arrives (or at `flush`). Train values without a loss
+    at their step (an lr logged on its own) join the next step that has one, since a step event needs a loss.
+    """
+
+    def __init__(self, tags: TagMap | None = None) -> None:
+        self.tags = tags or TagMap()
+        self._open: dict[int, dict[str, dict[str, float]]] = {}
+        self._carry: dict[str, float] = {}
+        self.epoch = 0
+        self.last_step = 0
+        self.steps = 0
+        self.evals = 0
+
+    def add(self, step: int, tag: str, value: float, run: Any) -> None:
+        kind, name = self.tags.classify(tag)
+        if kind == "ignore":
+            return
+        if step > self.last_step and self._open:
+            self._emit_before(step, run)
+        self.last_step = max(self.last_step, step)
+        bucket = self._open.setdefault(step, {"step": {}, "eval": {}})
+        if kind == "epoch":
+            bucket["step"]["__epoch"] = value
+        else:
+            bucket[kind][name] = value
+
+    def add_all(self, scalars: Iterable[Scalar], run: Any) -> None:
+        for s in scalars:
+            self.add(s.step, s.tag, s.value, run)
+
+    def _emit_before(self, step: int, run: Any) -> None:
+        for done in sorted(k for k in self._open if k < step):
+            self._emit(done, self._open.pop(done), run)
+
+    def flush(self, run: Any) -> None:
+        for done in sorted(self._open):
+            self._emit(done, self._open.pop(done), run)
+
+    def _emit(self, step: int, bucket: dict[str, dict[str, float]], run: Any) -> None:
+        train, val = bucket["step"], bucket["eval"]
+        if "__epoch" in train:
+            self.epoch = int(train.pop("__epoch"))
+        if val and "val_loss" not in val:
+            # Validation metrics without a validation loss (only an accuracy): kept as train-side metrics.
+            train.update({f"val_{k}": v for k, v in val.items()})
+            val = {}
+        if "loss" not in train:
+            for key, value in train.items():
+                self._carry.setdefault(key, value)
+        else:
+            fields = {**self._carry, **train}
+            self._carry = {}
+            loss = fields.pop("loss")
+            known = {k: fields.pop(k) for k in STEP_FIELDS[1:] if k in fields}
+            log_step(run, step=step, loss=loss, epoch=self.epoch, **known, metrics=fields)
+            self.steps += 1
+        if val:
+            val_loss = val.pop("val_loss")
+            log_eval(run, step=step, val_loss=val_loss, epoch=self.epoch, metrics=val)
+            self.evals += 1
+
+
+# ----- finding log folders --------------------------------------------------------------------------
+def _log_files(folder: Path) -> list[Path]:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(
+        Path(e.path)
+        for e in entries
+        if e.is_file()
+        and ((e.name.startswith("events.out.") and "tfevents" in e.name) or e.name == METRICS_CSV)
+    )
+
+
+def is_log_run(folder: Path) -> bool:
+    """A folder holding TensorBoard event files or a metrics.csv, and no events.jsonl of ours."""
+    folder = Path(folder)
+    return folder.is_dir() and not (folder / "events.jsonl").exists() and bool(_log_files(folder))
+
+
+def find_log_runs(root: Path, max_depth: int = 6) -> list[Path]:
+    """Every log folder at or under `root` (each sub-folder with its own event files is its own run)."""
+    root = Path(root)
+    found: list[Path] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        if is_log_run(folder):
+            found.append(folder)
+        if depth >= max_depth:
+            return
+        try:
+            subs = sorted(e.path for e in os.scandir(folder) if e.is_dir() and e.name not in SKIP_DIRS)
+        except OSError:
+            return
+        for sub in subs:
+            if not Path(sub).name.startswith("."):
+                walk(Path(sub), depth + 1)
+
+    if root.is_dir():
+        walk(root, 0)
+    return found
+
+
+def _reader(path: Path, state: dict[str, Any] | None = None) -> Any:
+    state = state or {}
+    if path.name == METRICS_CSV:
+        return MetricsCsvReader(path, state.get("offset", 0), state.get("rows", 0), state.get("header"))
+    from tui_trainer.integrations.tensorboard import EventFileReader
+
+    return EventFileReader(path, state.get("offset", 0))
+
+
+def _reader_state(reader: Any) -> dict[str, Any]:
+    if isinstance(reader, MetricsCsvReader):
+        return {"offset": reader.offset, "rows": reader.rows_done, "header": reader.header}
+    return {"offset": reader.offset}
+
+
+def _read_all(reader: Any) -> list[Scalar]:
+    out: list[Scalar] = []
+    while True:
+        before = reader.offset
+        out.extend(reader.read())
+        if reader.offset == before:
+            return out
+
+
+class LogDiscovery:
+    """Log files that appear under `root` after `since` (what a watched command writes), mirrored into a run."""
+
+    SCAN_EVERY_S = 2.0
+
+    def __init__(self, root: Path, since: float, exclude: Iterable[Path] = (), max_depth: int = 4) -> None:
+        self.root = Path(root)
+        self.since = since
+        self.max_depth = max_depth
+        self.exclude = {Path(p).resolve() for p in exclude}
+        self.readers: dict[Path, Any] = {}
+        self.assembler = ScalarAssembler()
+        self._last_scan = 0.0
+
+    def _scan(self) -> None:
+        budget = [5000]  # entries per scan: a huge working folder costs a bounded time
+
+        def walk(folder: Path, depth: int) -> None:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                return
+            for e in entries:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    return
+                if e.is_dir(follow_symlinks=False):
+                    if depth < self.max_depth and e.name not in SKIP_DIRS and not e.name.startswith("."):
+                        walk(Path(e.path), depth + 1)
+                elif (e.name.startswith("events.out.") and "tfevents" in e.name) or e.name == METRICS_CSV:
+                    path = Path(e.path)
+                    if path in self.readers:
+                        continue
+                    try:
+                        if e.stat().st_mtime < self.since:
+                            continue
+                        self.readers[path] = _reader(path)
+                    except Exception:  # tensorboard not installed: CSV logs still work
+                        continue
+
+        walk(self.root, 0)
+
+    def poll_into(self, run: Any, final: bool = False) -> int:
+        """Mirror new scalars into `run` (a MonitorRun); returns how many were read."""
+        now = time.monotonic()
+        if final or now - self._last_scan >= self.SCAN_EVERY_S:
+            self._last_scan = now
+            self._scan()
+        scalars: list[Scalar] = []
+        for reader in self.readers.values():
+            scalars.extend(_read_all(reader))
+        scalars.sort(key=lambda s: s.step)
+        self.assembler.add_all(scalars, run)
+        if final:
+            self.assembler.flush(run)
+        if scalars:
+            run.last_step = max(run.last_step, self.assembler.last_step)
+        return len(scalars)
+
+
+# ----- mirrors --------------------------------------------------------------------------------------
+def mirror_dir(source: Path) -> Path:
+    """Where the events.jsonl mirror of log folder `source` lives (named after it, so run ids read well)."""
+    from tui_trainer.paths import cache_dir
+
+    source = Path(source).resolve()
+    key = hashlib.sha1(str(source).encode()).hexdigest()[:16]
+    return cache_dir() / "logruns" / key / (source.name or "log")
+
+
+def _newest_mtime(files: list[Path]) -> float:
+    times = []
+    for f in files:
+        try:
+            times.append(f.stat().st_mtime)
+        except OSError:
+            pass
+    return max(times, default=0.0)
+
+
+class LogMirror:
+    """Keeps the events.jsonl mirror of one log folder current; `update()` reads what was added."""
+
+    def __init__(self, source: Path, tags: dict[str, str] | None = None, idle_s: float = IDLE_S) -> None:
+        self.source = Path(source)
+        self.dir = mirror_dir(self.source)
+        self.tags = dict(tags or {})
+        self.idle_s = idle_s
+        self.run: Any = None
+        self.state = self._load_state()
+        self.assembler = ScalarAssembler(TagMap(self.tags))
+        self.assembler.last_step = self.state.get("last_step", 0)
+        self.assembler.epoch = self.state.get("epoch", 0)
+        self.readers: dict[str, Any] = {}
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            state = json.loads((self.dir / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            state = {}
+        if state.get("tags", {}) != self.tags or state.get("source") != str(self.source.resolve()):
+            # Another --map (or another folder under the same name): the mirror is rebuilt from scratch.
+            for name in ("events.jsonl", STATE_FILE):
+                try:
+                    (self.dir / name).unlink()
+                except OSError:
+                    pass
+            state = {}
+        return state
+
+    def _save_state(self) -> None:
+        self.state.update(
+            source=str(self.source.resolve()),
+            tags=self.tags,
+            last_step=self.assembler.last_step,
+            epoch=self.assembler.epoch,
+            files={name: _reader_state(r) for name, r in self.readers.items()},
+        )
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, self.dir / STATE_FILE)
+
+    def _open_run(self) -> Any:
+        if self.run is None or self.run.closed:
+            resumed = self.state.get("last_step") if self.state.get("started") else None
+            self.run = start_run(
+                self.dir,
+                {"logdir": {"source": str(self.source.resolve()), "map": self.tags}},
+                resumed_from_step=resumed,
+            )
+            self.state["started"] = True
+            self.state["finished"] = False
+        return self.run
+
+    def update(self, final: bool = False) -> int:
+        """Mirror what the log gained; finish the run once the log is idle. Returns the scalars read."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        files = _log_files(self.source)
+        saved = self.state.get("files", {})
+        for path in files:
+            if path.name not in self.readers:
+                self.readers[path.name] = _reader(path, saved.get(path.name))
+        scalars: list[Scalar] = []
+        for reader in self.readers.values():
+            scalars.extend(_read_all(reader))
+        scalars.sort(key=lambda s: s.step)
+        if scalars or not self.state.get("started"):
+            run = self._open_run()
+            self.assembler.add_all(scalars, run)
+        idle = time.time() - _newest_mtime(files) >= self.idle_s
+        if self.run is not None and not self.run.closed:
+            if idle or final:
+                self.assembler.flush(self.run)
+            self.run.last_step = max(self.run.last_step, self.assembler.last_step)
+            if idle and not self.state.get("finished"):
+                self.run.finish("completed")
+                self.state["finished"] = True
+            else:
+                self.run.flush()
+        self._save_state()
+        return len(scalars)
+
+    def close(self) -> None:
+        """Leave the mirror as it is (an active log stays unfinished; its status comes from the log's age)."""
+        if self.run is not None and not self.run.closed:
+            self.assembler.flush(self.run)
+            self.run.last_step = max(self.run.last_step, self.assembler.last_step)
+            self.run.flush()
+            self.run._log.close()
+            self.run.closed = True
+        self._save_state()
+
+
+def mirror(source: Path, tags: dict[str, str] | None = None) -> Path:
+    """Bring the mirror of `source` up to date once and return its folder (holding events.jsonl)."""
+    m = LogMirror(source, tags)
+    m.update()
+    m.close()
+    return m.dir
+
+
+def log_run_info(source: Path, tags: dict[str, str] | None = None) -> Any:
+    """`engine.runs.RunInfo` of a log folder: its mirror's, named after the folder; live while the log grows."""
+    from tui_trainer.engine.runs import read_run
+
+    folder = mirror(source, tags)
+    info = read_run(folder)
+    info.run_dir, info.run_id = Path(source), Path(source).name
+    if info.status == "killed":
+        info.pid = None
+        age = time.time() - _newest_mtime(_log_files(Path(source)))
+        info.status, info.detail = ("running", "log still growing") if age < IDLE_S else ("finished", "")
+    return info
+
+
+def list_log_runs(root: Path, skip: Iterable[Path] = ()) -> list[Any]:
+    """RunInfo of each log folder under `root` (for `tui-trainer runs`); logs that cannot be read are left out."""
+    skipped = {Path(p).resolve() for p in skip}
+    out = []
+    for folder in find_log_runs(root):
+        if folder.resolve() in skipped:
+            continue
+        try:
+            out.append(log_run_info(folder))
+        except Exception:  # noqa: BLE001 - one unreadable log must not hide the others
+            continue
+    return out
+
+
+def expand_log_dir(path: Path) -> list[Path]:
+    """A path given to `attach`: the log runs it holds (itself, or its sub-folders), or [] when it is none."""
+    path = Path(path)
+    if not path.is_dir() or (path / "events.jsonl").exists():
+        return []
+    return find_log_runs(path)
+
+
+# ----- following a growing log in its own process ------------------------------------------------------
+class MirrorProcess:
+    """`python -m tui_trainer.integrations.logdirs --follow SOURCE`: the app's way to follow a log live.
+
+    The process prints the mirror folder once its first pass is written, then keeps it current; `close()`
+    ends it. It exits by itself when its parent goes.
+    """
+
+    def __init__(self, source: Path, tags: dict[str, str] | None = None) -> None:
+        import subprocess
+
+        args = [sys.executable, "-m", "tui_trainer.integrations.logdirs", "--follow", str(source)]
+        for tag, target in (tags or {}).items():
+            args += ["--map", f"{tag}={target}"]
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True
+        )
+        line = self.process.stdout.readline().strip() if self.process.stdout else ""
+        if not line:
+            from tui_trainer.errors import UserError
+
+            self.process.wait()
+            raise UserError(f"{source}: cannot read this log folder (is tensorboard installed?)")
+        self.dir = Path(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except Exception:
+                self.process.kill()
+
+
+def follow(source: Path, tags: dict[str, str], interval_s: float = 0.5) -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    parent = os.getppid()
+    m = LogMirror(source, tags)
+    m.update()
+    print(m.dir, flush=True)
+    try:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+            m.update()
+    finally:
+        m.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tui_trainer.integrations.logdirs")
+    parser.add_argument("--follow", required=True, type=Path, metavar="LOGDIR")
+    parser.add_argument("--map", action="append", default=[], metavar="TAG=FIELD")
+    args = parser.parse_args(argv)
+    follow(args.follow, parse_map(args.map))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
