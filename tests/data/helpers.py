@@ -16,7 +16,7 @@ def inspect_frame(
 ) -> tuple[Profile, list[Finding]]:
     t = thresholds or Thresholds()
     lf = df.lazy()
-    profile = profile_frame(lf, zscore=t.zscore, iqr=t.iqr, engine="auto")
+    profile = profile_frame(lf, zscore=t.zscore, iqr=t.iqr, engine="auto", categorical=t.categorical)
     findings = run_checks(lf, profile, CheckOptions(label=label, thresholds=t, engine="auto", **options))
     return profile, findings
 

@@ -37,6 +37,22 @@ THRESHOLD_FLAGS = {
     ),
     "synthetic": ("--synthetic", float, "warn when the synthetic share is above this (default 0.01)"),
     "drift_p": ("--drift-p", float, "p-value below which a column has drifted (default 0.01)"),
+    "categorical": (
+        "--categorical",
+        int,
+        "integer columns with at most this many distinct values are codes, not numbers (default 10)",
+    ),
+    "correlated": ("--correlated", float, "|Pearson|, |Spearman| or Cramér's V at/above this (default 0.9)"),
+    "predicts_label": (
+        "--predicts-label",
+        float,
+        "a single feature's gain over the baseline at/above this (default 0.9)",
+    ),
+    "feature_imbalance": (
+        "--feature-imbalance",
+        float,
+        "categorical feature majority/minority ratio above this (default 20)",
+    ),
 }
 
 
@@ -53,6 +69,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="let --out overwrite an existing file")
     parser.add_argument(
         "--thresholds", metavar="TOML", help="a TOML file whose [thresholds] table sets check thresholds"
+    )
+    parser.add_argument(
+        "--na-values",
+        metavar="TOKENS",
+        help="comma-separated extra tokens read as missing, e.g. '?,-,-999' (the recipe's na_values)",
+    )
+    parser.add_argument(
+        "--date-format",
+        metavar="FMT",
+        help="strftime format tried first on text columns, e.g. '%%d/%%m/%%Y' (settles day/month order)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="what --label is for (default: regression for a float label or an integer one with > 50 values)",
+    )
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the samples and hold-out split")
+    limits = parser.add_argument_group("input limits (refused with exit 2 above them)")
+    limits.add_argument("--max-columns", type=int, metavar="N", help="columns accepted (default 10000)")
+    limits.add_argument("--max-depth", type=int, metavar="N", help="JSON nesting depth accepted (default 64)")
+    limits.add_argument(
+        "--max-pixels", type=int, metavar="N", help="pixels an image header may declare (default 178956970)"
     )
     group = parser.add_argument_group("thresholds (override the [thresholds] table)")
     for _field, (flag, kind, text) in THRESHOLD_FLAGS.items():
@@ -85,8 +123,46 @@ def _thresholds(args: argparse.Namespace):
         if not isinstance(table, dict):
             raise UserError(f"{source}: [thresholds] must be a table")
         t = t.updated(table, f"{source} [thresholds]")
-    flags = {name: getattr(args, name) for name in THRESHOLD_FLAGS if getattr(args, name, None) is not None}
-    return t.updated(flags, "threshold flags")
+    for name, (flag, _kind, _text) in THRESHOLD_FLAGS.items():
+        if getattr(args, name, None) is not None:
+            t = t.updated({name: getattr(args, name)}, flag)
+    return t
+
+
+def _limits(args: argparse.Namespace):
+    from tui_trainer.data.limits import Limits
+    from tui_trainer.errors import UserError
+
+    values = {}
+    for name in ("max_columns", "max_depth", "max_pixels"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value}: must be a positive integer")
+            values[name] = value
+    return Limits(**values)
+
+
+def _na_values(args: argparse.Namespace) -> list[str]:
+    from tui_trainer.errors import UserError
+
+    if args.na_values is None:
+        return []
+    tokens = [t.strip() for t in args.na_values.split(",") if t.strip()]
+    if not tokens:
+        raise UserError("--na-values: give one or more comma-separated tokens, e.g. --na-values '?,-'")
+    return tokens
+
+
+def _date_format(args: argparse.Namespace) -> str | None:
+    from tui_trainer.errors import UserError
+
+    fmt = args.date_format
+    if fmt is None:
+        return None
+    if "%" not in fmt or not any(code in fmt for code in ("%Y", "%y", "%d", "%m", "%b", "%B", "%j")):
+        raise UserError(f"--date-format {fmt!r}: expected a strftime format such as '%d/%m/%Y' or '%Y-%m-%d'")
+    return fmt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,6 +184,11 @@ def run(args: argparse.Namespace) -> int:
         against=args.against,
         provenance=args.provenance,
         thresholds=_thresholds(args),
+        na_values=_na_values(args),
+        date_format=_date_format(args),
+        task=args.task,
+        limits=_limits(args),
+        seed=args.seed,
     )
     print(dumps(to_json(inspection)) if args.json else to_text(inspection))
     return 0
@@ -128,7 +209,7 @@ def _apply(args: argparse.Namespace) -> int:
     if out.exists() and source.exists() and out.resolve() == source.resolve():
         raise UserError(f"--out {out}: that is the source file; the source is never modified")
     recipe = load_recipe(args.apply)
-    dataset = open_dataset(source)
+    dataset = open_dataset(source, na_values=_na_values(args), limits=_limits(args))
     try:
         rows_in = dataset.lazy.select(pl.len()).collect(engine="streaming").item()
         rows_out = write_output(apply_recipe(dataset.lazy, recipe), out, force=args.force)

@@ -9,54 +9,26 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from tui_trainer.data.evidence import EXAMPLES
+from tui_trainer.data.evidence import make_finding as _finding
 from tui_trainer.data.profile import Profile, clean, first_rows, row_hash
+from tui_trainer.data.categories import category_findings
+from tui_trainer.data.correlation import correlated
+from tui_trainer.data.dates import temporal_findings
+from tui_trainer.data.drift import against_checks
+from tui_trainer.data.label import class_counts, label_checks  # noqa: F401 - class_counts is public API here
+from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.errors import UserError
 from tui_trainer.findings import Finding, Severity, sort_findings
 
-EXAMPLES = 5
 SYNTHETIC_MARKERS = re.compile(r"synth|generat|fake|simulat|artificial|^ai$|^model$|^llm", re.IGNORECASE)
-
-
-@dataclass
-class Thresholds:
-    """Every check's knob; CLI flags and a `[thresholds]` TOML table set them by these names."""
-
-    zscore: float = 3.0  # |z| above this is an outlier
-    iqr: float = 1.5  # outside [Q1 - k*IQR, Q3 + k*IQR]
-    imbalance: float = 3.0  # majority/minority ratio above this warns
-    missing: float = 0.0  # report a column whose missing share is above this
-    high_cardinality: int = 50  # distinct text values above this
-    id_like: float = 0.95  # distinct/non-missing share at or above this in a text/integer column
-    zeros: float = 0.10  # share of zeros above this
-    skew: float = 2.0  # |skewness| above this
-    infinite: float = 0.0  # share of +-inf above this
-    unique: float = 1.0  # distinct/non-missing share at or above this
-    synthetic: float = 0.01  # synthetic share above this warns (model collapse reported from ~1%)
-    drift_p: float = 0.01  # p-value below this is drift
-
-    @classmethod
-    def names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-    def updated(self, values: dict[str, Any], source: str) -> Thresholds:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key, value in values.items():
-            if key not in data:
-                raise UserError(f"{source}: unknown threshold {key!r}; known: {', '.join(self.names())}")
-            if value is None:
-                continue
-            try:
-                data[key] = type(data[key])(value)
-            except (TypeError, ValueError):
-                raise UserError(f"{source}: threshold {key!r} must be a number, not {value!r}") from None
-        return Thresholds(**data)
 
 
 @dataclass
@@ -67,26 +39,9 @@ class CheckOptions:
     provenance: str | None = None
     thresholds: Thresholds | None = None
     engine: str = "streaming"
-
-
-def _finding(
-    id: str,
-    severity: Severity | str,
-    title: str,
-    detail: str,
-    fix: str,
-    columns: list[str],
-    count: int,
-    examples: list[int] | None = None,
-    **extra: Any,
-) -> Finding:
-    evidence = {
-        "columns": list(columns),
-        "count": int(count),
-        "examples": [int(i) for i in (examples or [])][:EXAMPLES],
-    }
-    evidence.update(extra)
-    return Finding(id=id, severity=severity, title=title, detail=detail, fix=fix, evidence=evidence)
+    task: str | None = None  # "classification" | "regression"; None: inferred from the label
+    seed: int = 0  # seeds the samples (correlation at large sizes, the leakage hold-out split)
+    extra: list[Finding] = field(default_factory=list)  # findings made while reading (markers, formats, dates)
 
 
 def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None = None) -> list[Finding]:
@@ -97,19 +52,22 @@ def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None 
     for name, what in ((options.label, "--label"), (options.provenance, "--provenance")):
         if name is not None and name not in schema:
             raise UserError(f"{what} {name!r}: no such column; columns: {', '.join(schema.names())}")
-    findings: list[Finding] = []
+    findings: list[Finding] = list(options.extra)
     engine = options.engine
     examples = _examples(lf, schema, profile, t, engine) if profile.rows else {}
     findings += _missing(profile, t, examples)
     findings += _duplicates(profile)
     findings += _outliers(profile)
     findings += _column_shape(profile, t, examples)
+    findings += temporal_findings(lf, profile, engine)
+    findings += category_findings(lf, profile, t, engine, label=options.label)
+    findings += correlated(lf, profile, t, engine, seed=options.seed, label=options.label)
     if options.label is not None:
-        findings += _label_checks(lf, schema, profile, options.label, t, engine)
+        findings += label_checks(lf, schema, profile, options.label, t, engine, options.task, options.seed)
     if options.provenance is not None:
         findings += _synthetic_share(lf, profile, options.provenance, t, engine)
     if options.against is not None:
-        findings += _against(lf, options.against, options.against_name, profile, t, engine)
+        findings += against_checks(lf, options.against, options.against_name, profile, t, engine)
     return sort_findings(findings)
 
 
@@ -366,104 +324,6 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
     return out
 
 
-# ----- label checks --------------------------------------------------------------------------------
-def class_counts(lf: pl.LazyFrame, label: str, engine: str = "streaming") -> dict[str, int]:
-    """Rows per class of `label`, missing labels (null, NaN) left out, most common first."""
-    counts = (
-        lf.select(clean(label, lf.collect_schema()[label]).alias(label))
-        .drop_nulls()
-        .group_by(label)
-        .len()
-        .sort(["len", label], descending=[True, False])
-        .collect(engine=engine)
-    )
-    return {_key(v): int(n) for v, n in counts.iter_rows()}
-
-
-def _key(value: Any) -> str:
-    return str(value)
-
-
-def _label_checks(
-    lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: str, t: Thresholds, engine: str
-) -> list[Finding]:
-    out: list[Finding] = []
-    counts = class_counts(lf, label, engine)
-    missing_labels = profile.column(label).missing
-    if counts:
-        n = sum(counts.values())
-        k = len(counts)
-        majority, minority = max(counts.values()), min(counts.values())
-        ratio = majority / minority
-        weights = {cls: n / (k * c) for cls, c in counts.items()}
-        minority_cls = [cls for cls, c in counts.items() if c == minority]
-        imbalanced = ratio > t.imbalance
-        out.append(
-            _finding(
-                "imbalance",
-                Severity.WARNING if imbalanced else Severity.OK,
-                f"{label}: majority/minority ratio {ratio:.2f} over {k} classes",
-                f"Class counts of {label!r}: "
-                + ", ".join(f"{cls}={c}" for cls, c in list(counts.items())[:10])
-                + (" ..." if k > 10 else "")
-                + (f"; {missing_labels} rows have no label" if missing_labels else ""),
-                "Weight the loss by the class weights shown (n / (k * count)), or resample."
-                if imbalanced
-                else "Balanced enough; no action needed.",
-                [label],
-                n,
-                [],
-                class_counts=counts,
-                ratio=ratio,
-                class_weights=weights,
-                minority=minority_cls,
-                missing_labels=missing_labels,
-            )
-        )
-    features = [c for c in schema.names() if c != label]
-    if features and profile.rows:
-        out += _label_conflict(lf, features, label, engine)
-    return out
-
-
-def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: str) -> list[Finding]:
-    """Rows whose feature values (all other columns) occur with more than one distinct label.
-
-    Features are grouped by a 64-bit hash of the row (one pass, no sort), labels by value.
-    """
-    keyed = lf.select(row_hash(features, lf.collect_schema()).alias("__h"), pl.col(label))
-    groups = (
-        keyed.group_by("__h")
-        .agg(pl.col(label).drop_nulls().n_unique().alias("labels"), pl.len().alias("rows"))
-        .filter(pl.col("labels") > 1)
-        .collect(engine=engine)
-    )
-    if groups.height == 0:
-        return []
-    count = int(groups["rows"].sum())
-    examples = (
-        keyed.with_row_index("__row")
-        .filter(pl.col("__h").is_in(groups["__h"].implode()))
-        .select("__row")
-        .head(EXAMPLES)
-        .collect(engine=engine)["__row"]
-        .to_list()
-    )
-    return [
-        _finding(
-            "label_conflict",
-            Severity.ERROR,
-            f"{label}: {count} rows share features but disagree on the label",
-            f"{groups.height} groups of identical feature values carry more than one label ({count} rows in all).",
-            "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
-            [*features, label],
-            count,
-            examples,
-            groups=groups.height,
-        )
-    ]
-
-
 # ----- provenance ----------------------------------------------------------------------------------
 def _is_synthetic(dtype: pl.DataType, name: str) -> pl.Expr:
     c = pl.col(name)
@@ -503,106 +363,6 @@ def _synthetic_share(
             real_fraction=real,
         )
     ]
-
-
-# ----- against another file ------------------------------------------------------------------------
-def _against(
-    lf: pl.LazyFrame, other: pl.LazyFrame, other_name: str, profile: Profile, t: Thresholds, engine: str
-) -> list[Finding]:
-    schema, other_schema = lf.collect_schema(), other.collect_schema()
-    common = [c for c in schema.names() if c in other_schema]
-    if not common:
-        raise UserError(f"--against {other_name}: it shares no column names with the inspected file")
-    out: list[Finding] = []
-    right = other.select([pl.col(c).cast(schema[c], strict=False) for c in common]).unique()
-    leaked = (
-        lf.select(common)
-        .with_row_index("__row")
-        .join(right, on=common, how="semi", nulls_equal=True)
-        .select("__row")
-        .sort("__row")
-        .collect(engine=engine)
-    )
-    count = leaked.height
-    out.append(
-        _finding(
-            "leakage",
-            Severity.ERROR if count else Severity.OK,
-            f"{count} rows also present in {other_name}",
-            f"{count} rows of this file appear unchanged (columns {', '.join(common[:6])}{'...' if len(common) > 6 else ''}) "
-            f"in {other_name}.",
-            "Remove them from one side (usually the evaluation split) before training."
-            if count
-            else "No overlap.",
-            common,
-            count,
-            leaked["__row"].head(EXAMPLES).to_list(),
-            against=other_name,
-        )
-    )
-    out += _drift(lf, other, schema, other_schema, common, other_name, t, engine)
-    return out
-
-
-def _drift(lf, other, schema, other_schema, common, other_name, t: Thresholds, engine: str) -> list[Finding]:
-    from scipy import stats
-
-    out: list[Finding] = []
-    for name in common:
-        a_type, b_type = schema[name], other_schema[name]
-        a_num, b_num = _is_number(a_type), _is_number(b_type)
-        if a_num and b_num:
-            a = _finite(lf, name, a_type, engine)
-            b = _finite(other, name, b_type, engine)
-            if a.size == 0 or b.size == 0:
-                continue
-            result = stats.ks_2samp(a, b)
-            test, statistic, p = "ks_2samp", float(result.statistic), float(result.pvalue)
-        elif a_num or b_num:
-            continue  # a number column on one side and text on the other: no common test
-        else:
-            ca = _counts(lf, name, engine)
-            cb = _counts(other, name, engine)
-            cats = sorted(set(ca) | set(cb), key=str)
-            if len(cats) < 2:
-                continue
-            table = np.array([[ca.get(c, 0) for c in cats], [cb.get(c, 0) for c in cats]])
-            result = stats.chi2_contingency(table)
-            test, statistic, p = "chi2_contingency", float(result.statistic), float(result.pvalue)
-        drifted = p < t.drift_p
-        out.append(
-            _finding(
-                "drift",
-                Severity.WARNING if drifted else Severity.OK,
-                f"{name}: {'drift' if drifted else 'no drift'} against {other_name} (p={p:.3g})",
-                f"{test} on {name!r}: statistic {statistic:.4g}, p-value {p:.3g} (threshold {t.drift_p:g}).",
-                "The two files differ in this column; check how they were split or collected."
-                if drifted
-                else "The distributions agree at this threshold.",
-                [name],
-                0,
-                [],
-                test=test,
-                statistic=statistic,
-                p_value=p,
-                against=other_name,
-            )
-        )
-    return out
-
-
-def _is_number(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() and dtype != pl.Boolean
-
-
-def _finite(lf: pl.LazyFrame, name: str, dtype: pl.DataType, engine: str) -> np.ndarray:
-    values = lf.select(clean(name, dtype).cast(pl.Float64)).collect(engine=engine).to_series().to_numpy()
-    return values[np.isfinite(values)]
-
-
-def _counts(lf: pl.LazyFrame, name: str, engine: str) -> dict[Any, int]:
-    frame = lf.select(pl.col(name).cast(pl.String)).drop_nulls().group_by(name).len().collect(engine=engine)
-    return {v: int(n) for v, n in frame.iter_rows()}
 
 
 def findings_to_json(findings: list[Finding]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tui_trainer.data.limits import Limits, check_pixels
 from tui_trainer.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -25,13 +26,18 @@ SCHEMA = {
 }
 
 
-def scan_image_folder(root: Path) -> pl.LazyFrame:
+def scan_image_folder(root: Path, limits: Limits | None = None) -> pl.LazyFrame:
     """One row per image file under `root`; `label` is the first sub-folder (null for files at the top).
 
     A file Pillow cannot read keeps its row with null width/height/channels, so the `missing` check
-    reports broken images instead of hiding them.
+    reports broken images instead of hiding them. A header declaring more pixels than `limits.max_pixels`
+    is refused (UserError naming the file) before anything is decoded.
     """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
+
+    limits = limits or Limits()
 
     rows: dict[str, list] = {key: [] for key in SCHEMA}
     files = sorted(
@@ -48,11 +54,19 @@ def scan_image_folder(root: Path) -> pl.LazyFrame:
         rel = file.relative_to(root)
         width = height = channels = None
         try:
-            with Image.open(file) as img:
-                width, height = img.size
-                channels = len(img.getbands())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(file) as img:  # reads the header only
+                    width, height = img.size
+                    channels = len(img.getbands())
+        except Image.DecompressionBombError as exc:
+            raise UserError(
+                f"{file}: {exc} (pass --max-pixels N to raise tui-trainer's limit of {limits.max_pixels:,})"
+            ) from None
         except (UnidentifiedImageError, OSError, ValueError):
             pass
+        if width is not None and height is not None:
+            check_pixels(file, width, height, limits)
         try:
             size = file.stat().st_size
         except OSError:

@@ -23,6 +23,7 @@ BINS = 20
 TRAIN_SHARE = 0.7
 MIN_ROWS = 30  # fewer labelled rows than this: no scores (a held-out part of < 9 rows says nothing)
 MAX_ROWS = 200_000  # a seeded sample of this many labelled rows at most
+FLOAT_CLASSES = 10  # a float label of at most this many whole-number values is a class label
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ class FeatureScore:
     rows: int  # labelled rows used (train + held-out)
 
 
-def infer_task(dtype: pl.DataType, distinct: int, *, max_classes: int = 50) -> str:
-    """Regression for a float label, or an integer label with more than `max_classes` values; else classification."""
+def infer_task(dtype: pl.DataType, distinct: int, *, integral: bool = False, max_classes: int = 50) -> str:
+    """Regression for a float label (unless its values are whole numbers with at most FLOAT_CLASSES of them, as
+    0.0/1.0 written by pandas), or an integer label with more than `max_classes` values; else classification."""
     if dtype.is_float():
-        return "regression"
+        return "classification" if integral and distinct <= FLOAT_CLASSES else "regression"
     if dtype.is_integer() and distinct > max_classes:
         return "regression"
     return "classification"
@@ -67,7 +69,7 @@ def single_feature_scores(
     if n < MIN_ROWS or not features:
         return []
     if task is None:
-        task = infer_task(schema[label], data[label].n_unique())
+        task = infer_task(schema[label], data[label].n_unique(), integral=_integral(data[label]))
     order = np.random.default_rng(seed).permutation(n)
     cut = int(round(n * TRAIN_SHARE))
     train, test = order[:cut], order[cut:]
@@ -86,6 +88,13 @@ def single_feature_scores(
         gain = (score - baseline) / (1.0 - baseline) if baseline < 1.0 else 0.0
         out.append(FeatureScore(name, float(score), float(baseline), float(gain), "binned_rule_holdout", task, n))
     return sorted(out, key=lambda s: (-s.gain, s.feature))
+
+
+def _integral(values: pl.Series) -> bool:
+    if not values.dtype.is_float():
+        return values.dtype.is_integer()
+    finite = values.filter(values.is_finite())
+    return bool(finite.len() and (finite == finite.round(0)).all())
 
 
 def _bins(values: pl.Series, train: np.ndarray) -> np.ndarray:

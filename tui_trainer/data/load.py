@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tui_trainer.data.limits import Limits, check_columns, check_json_depth, header_field_count
 from tui_trainer.errors import UserError
 
 # The tokens pandas reads as missing by default; using the same set keeps our null counts comparable
@@ -108,21 +109,32 @@ def detect_format(path: Path) -> str:
     )
 
 
-def open_dataset(path: str | Path) -> Dataset:
-    """Check the file and return a lazy frame over it. Raises UserError naming the file on bad input."""
+def open_dataset(
+    path: str | Path, *, na_values: list[str] | tuple[str, ...] = (), limits: Limits | None = None
+) -> Dataset:
+    """Check the file and return a lazy frame over it. Raises UserError naming the file on bad input.
+
+    `na_values` are extra tokens a CSV/TSV reads as missing (besides NA_TOKENS); `limits` bound the
+    columns, JSON nesting and image pixels accepted (limits.py).
+    """
     path = Path(path)
+    limits = limits or Limits()
     _check_readable(path)
     fmt = detect_format(path)
     if fmt == "images":
         from tui_trainer.data.images import scan_image_folder
 
-        return Dataset(path, fmt, scan_image_folder(path))
+        return Dataset(path, fmt, scan_image_folder(path, limits))
     if path.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty")
     _check_magic(path, fmt)
+    if fmt in ("csv", "tsv"):
+        check_columns(path, header_field_count(path, separator_of(path, fmt)), limits)
+    elif fmt in ("json", "ndjson"):
+        check_json_depth(path, limits)
     try:
-        lf = _scan(path, fmt)
-        lf.collect_schema()
+        lf = _scan(path, fmt, list(na_values))
+        check_columns(path, len(lf.collect_schema()), limits)
     except UserError:
         raise
     except Exception as exc:  # polars raises many types; each becomes a located message
@@ -168,6 +180,11 @@ def _check_magic(path: Path, fmt: str) -> None:
             raise UserError(f"{path}: binary data (a NUL byte at line {line}), not {fmt.upper()} text")
         if not head.strip():
             raise UserError(f"{path}: the file is empty (only whitespace)")
+        if fmt in ("csv", "tsv") and _JSON_START.match(head):
+            raise UserError(
+                f"{path}: the content is JSON, not {fmt.upper()} (check the extension: .json for an array of "
+                "objects, .ndjson for one object per line)"
+            )
     elif fmt == "parquet":
         if not head.startswith(b"PAR1"):
             raise UserError(f"{path}: not a Parquet file (it does not start with the PAR1 marker)")
@@ -176,14 +193,24 @@ def _check_magic(path: Path, fmt: str) -> None:
             raise UserError(f"{path}: not an Arrow IPC/Feather file (no ARROW1 marker)")
 
 
-def _scan(path: Path, fmt: str) -> pl.LazyFrame:
+_JSON_START = re.compile(rb"^(\xef\xbb\xbf)?\s*(\[\s*[\[{\]]|\{\s*\"|\{\s*\})")
+
+
+def line_ending(path: Path) -> str:
+    """`\\r` for a file whose lines end in a bare CR (classic Mac, some exports), else `\\n` (LF and CRLF)."""
+    head = _head(path, 65536)
+    return "\r" if b"\r" in head and b"\n" not in head else "\n"
+
+
+def _scan(path: Path, fmt: str, na_values: list[str] | None = None) -> pl.LazyFrame:
     if fmt in ("csv", "tsv"):
         return pl.scan_csv(
             path,
             separator=separator_of(path, fmt),
-            null_values=NA_TOKENS,
+            null_values=NA_TOKENS + [v for v in na_values or [] if v not in NA_TOKENS],
             infer_schema_length=INFER_ROWS,
             raise_if_empty=True,
+            eol_char=line_ending(path),
         )
     if fmt == "parquet":
         return pl.scan_parquet(path)
@@ -202,7 +229,7 @@ def separator_of(path: Path, fmt: str) -> str:
     if fmt == "tsv":
         return "\t"
     try:
-        header = _head(path, 65536).split(b"\n", 1)[0]
+        header = _head(path, 65536).replace(b"\r", b"\n").split(b"\n", 1)[0]
     except OSError:
         return ","
     if b"," in header:
@@ -276,8 +303,31 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
     return None
 
 
+# Short rows read as nulls in polars; this many bytes of CSV are re-read in Python to find them.
+RAGGED_CHECK_BYTES = 256 * 1024 * 1024
+
+
+def check_short_rows(dataset: Dataset, last_column_nulls: int) -> None:
+    """Exit 2 naming the line when a CSV row has fewer fields than the header.
+
+    Polars fills a short row's missing fields with null, which is indistinguishable from empty cells, so
+    the file is re-read with Python's csv module, and only when its last column has nulls (a short row
+    always leaves the last column empty). Files over RAGGED_CHECK_BYTES are not re-read (documented).
+    """
+    if dataset.format not in ("csv", "tsv") or not last_column_nulls:
+        return
+    try:
+        if dataset.path.stat().st_size > RAGGED_CHECK_BYTES:
+            return
+    except OSError:
+        return
+    problem = _locate_ragged(dataset.path, separator_of(dataset.path, dataset.format))
+    if problem:
+        raise UserError(f"{dataset.path}: {problem}")
+
+
 def _locate_ragged(path: Path, separator: str) -> str | None:
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=separator)
         header = next(reader, None)
         if header is None:

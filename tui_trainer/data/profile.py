@@ -21,8 +21,14 @@ EXAMPLES = 5
 # Up to this many values, a column's quartiles and outliers are computed with numpy (bit-for-bit the
 # reference definitions); longer columns use the same formulas as Polars expressions.
 EXACT_LIMIT = 20_000_000
-# Above this many rows (when known up front), float columns get an estimated distinct count.
+# Up to this many rows (or when the row count is not known up front) distinct counts are exact. Above it,
+# float columns get an estimate: the distinct 64-bit hashes below 2^64/HASH_SAMPLE, times HASH_SAMPLE
+# (a uniform 1/64 sample of the distinct values, whatever their frequencies). Its relative standard error
+# is sqrt((1 - 1/64) / k) for k sampled values; it is used only when k >= APPROX_MIN_SAMPLE (error
+# <= 0.7 %, documented bound 3 sigma = 2.1 %), else the column is counted exactly in a second pass.
 APPROX_UNIQUE_ROWS = 1_000_000
+HASH_SAMPLE = 64
+APPROX_MIN_SAMPLE = 20_000
 
 Progress = Callable[[str, float], None]
 
@@ -33,13 +39,14 @@ class ColumnProfile:
 
     name: str
     dtype: str
-    kind: str  # "numeric", "text", "bool", "temporal" or "other"
+    kind: str  # "numeric", "categorical" (integer codes), "text", "bool", "temporal" or "other"
     count: int  # non-missing values
     nulls: int
     nan: int = 0
     infinite: int = 0
     unique: int | None = None  # distinct non-missing values
-    unique_approx: bool = False  # True: a HyperLogLog estimate (float columns longer than APPROX_UNIQUE_ROWS)
+    unique_approx: bool = False  # True: an estimate (float columns longer than APPROX_UNIQUE_ROWS)
+    unique_error: float | None = None  # the estimate's relative error bound (3 standard errors)
     mean: float | None = None
     std: float | None = None  # sample standard deviation (ddof=1), as pandas reports it
     std_pop: float | None = None  # ddof=0, what scipy.stats.zscore divides by
@@ -141,8 +148,10 @@ def _aggregates(name: str, dtype: pl.DataType, index: int, approx_unique: bool =
     if dtype.is_float():
         exprs += [col.is_nan().sum().alias(p + "nan"), col.is_infinite().sum().alias(p + "infinite")]
     if dtype.is_float() and approx_unique:
-        # HyperLogLog: ~0.1 s instead of ~0.4 s per 10M-value float column; marked approximate in the profile.
-        exprs.append((b.drop_nulls() + 0.0).approx_n_unique().alias(p + "approx_unique"))
+        # A hash-threshold sample of the distinct values: ~0.1 s instead of ~0.4 s per 10M-value float column.
+        hashed = (b.drop_nulls() + 0.0).hash()
+        below = hashed.filter(hashed < pl.lit((1 << 64) // HASH_SAMPLE, dtype=pl.UInt64))
+        exprs.append(below.n_unique().alias(p + "approx_unique"))
     elif dtype != pl.Object:
         # Distinct values via 64-bit hashes: ~5x faster than n_unique on floats, collisions ~n²/2⁶⁵.
         hashed = (b + 0.0 if dtype.is_float() else b).hash()
@@ -187,12 +196,14 @@ def profile_frame(
     iqr: float = 1.5,
     engine: str = "streaming",
     rows_hint: int | None = None,
+    categorical: int = 10,
 ) -> Profile:
     """Profile every column of `lf`: one aggregate pass, then one numeric pass for quartiles, outliers and histograms.
 
     `zscore` and `iqr` are the outlier thresholds (|z| > zscore; outside the IQR fences times `iqr`).
     `rows_hint`, when the row count is known before reading, lets long float columns use an estimated
-    distinct count (exact counts cost ~0.4 s per 10M floats).
+    distinct count (exact counts cost ~0.4 s per 10M floats). Integer columns with at most `categorical`
+    distinct values (0/1 flags, codes) are profiled as categorical: value counts, no outliers or skew.
     """
     report = progress or (lambda _stage, _fraction: None)
     schema = lf.collect_schema()
@@ -207,6 +218,8 @@ def profile_frame(
     rows = int(row["__rows"])
     report("statistics", 0.5)
     columns = [_column_from_row(name, schema[name], index, row, rows) for index, name in enumerate(names)]
+    _exact_where_sample_small(lf, schema, columns, engine)
+    _categorical_codes(lf, schema, columns, categorical, engine)
     profile = Profile(rows=rows, columns=columns, distinct_rows=rows, zscore=zscore, iqr=iqr)
     if rows and names:
         profile.distinct_rows, profile.duplicate_examples = _repeated_rows(lf, names, schema, engine)
@@ -218,7 +231,7 @@ def profile_frame(
     if large:
         _numeric_polars(lf, schema, large, zscore, iqr, engine)
     for col in columns:
-        if col.kind in ("text", "bool") and col.top:
+        if col.kind in ("text", "bool", "categorical") and col.top:
             col.histogram = [count for _value, count in col.top]
     report("distributions", 1.0)
     return profile
@@ -335,8 +348,10 @@ def _column_from_row(
         # n_unique counts null as a value; "unique" here means distinct non-missing values.
         col.unique = int(row[p + "n_unique"]) - (1 if col.missing > 0 else 0)
     elif p + "approx_unique" in row:
-        col.unique = min(col.count, int(row[p + "approx_unique"] or 0))
+        sampled = int(row[p + "approx_unique"] or 0)
+        col.unique = min(col.count, sampled * HASH_SAMPLE)
         col.unique_approx = True
+        col.unique_error = 3 * math.sqrt((1 - 1 / HASH_SAMPLE) / sampled) if sampled else None
     if kind == "numeric":
         col.mean = _float(row[p + "mean"])
         col.std = _float(row[p + "std"])
@@ -381,3 +396,34 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return _finite_or_none(value)
     return str(value)
+
+
+def _exact_where_sample_small(lf: pl.LazyFrame, schema: pl.Schema, columns: list[ColumnProfile], engine: str) -> None:
+    """Count exactly the estimated columns whose hash sample was too small for the documented bound."""
+    small = APPROX_MIN_SAMPLE * HASH_SAMPLE
+    redo = [c for c in columns if c.unique_approx and c.unique is not None and c.unique < small]
+    if not redo:
+        return
+    exprs = [(clean(c.name, schema[c.name]).drop_nulls() + 0.0).hash().n_unique().alias(c.name) for c in redo]
+    row = lf.select(exprs).collect(engine=engine).row(0, named=True)
+    for c in redo:
+        c.unique, c.unique_approx, c.unique_error = int(row[c.name]), False, None
+
+
+def _categorical_codes(
+    lf: pl.LazyFrame, schema: pl.Schema, columns: list[ColumnProfile], limit: int, engine: str
+) -> None:
+    """Integer columns with at most `limit` distinct values become kind "categorical", with value counts."""
+    codes = [
+        c for c in columns
+        if c.kind == "numeric" and schema[c.name].is_integer() and c.unique is not None and 1 <= c.unique <= limit
+    ]
+    if not codes:
+        return
+    exprs = [pl.col(c.name).drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(c.name) for c in codes]
+    row = lf.select(exprs).collect(engine=engine).row(0, named=True)
+    for c in codes:
+        c.kind = "categorical"
+        c.skew = None
+        c.zeros = None
+        c.top = [(_first_value(item, c.name), int(item["count"])) for item in row[c.name] or []]

@@ -12,7 +12,16 @@ from typing import Any
 import polars as pl
 
 from tui_trainer.data.checks import CheckOptions, Thresholds, findings_to_json, run_checks
-from tui_trainer.data.load import Dataset, check_mixed_columns, explain_parse_failure, open_dataset
+from tui_trainer.data.interpret import interpret
+from tui_trainer.data.limits import Limits
+from tui_trainer.data.load import (
+    Dataset,
+    check_mixed_columns,
+    check_short_rows,
+    explain_parse_failure,
+    open_dataset,
+)
+from tui_trainer.data.markers import MARKERS, apply_na_values
 from tui_trainer.data.profile import Profile, profile_frame
 from tui_trainer.errors import UserError
 from tui_trainer.findings import Finding
@@ -38,17 +47,61 @@ def inspect_dataset(
     thresholds: Thresholds | None = None,
     progress: Callable[[str, float], None] | None = None,
     dataset: Dataset | None = None,
+    na_values: list[str] | tuple[str, ...] = (),
+    date_format: str | None = None,
+    task: str | None = None,
+    limits: Limits | None = None,
+    seed: int = 0,
 ) -> Inspection:
-    """Open, profile and check a file. Every problem with the input is a UserError naming the file."""
+    """Open, profile and check a file. Every problem with the input is a UserError naming the file.
+
+    `na_values` are extra missing-value tokens, `date_format` a strftime format tried first on text
+    columns, `task` ("classification"/"regression") overrides the one inferred from the label.
+    """
+    tokens = list(na_values)
+    for _attempt in range(MARKER_RETRIES):
+        try:
+            return _inspect(
+                path, label, against, provenance, thresholds, progress, dataset, tokens, date_format, task,
+                limits, seed,
+            )
+        except _LateMarker as late:
+            # A marker after the rows polars inferred types from ("?" at row 20,000): read it as missing.
+            tokens.append(late.token)
+            dataset = None
+    raise UserError(f"{path}: too many different missing-value markers; pass them with --na-values")
+
+
+MARKER_RETRIES = 6
+
+
+class _LateMarker(Exception):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _inspect(path, label, against, provenance, thresholds, progress, dataset, tokens, date_format, task, limits, seed):
     report = progress or (lambda _s, _f: None)
-    dataset = dataset or open_dataset(path)
-    other = open_dataset(against) if against is not None else None
+    dataset = dataset or open_dataset(path, na_values=tokens, limits=limits)
+    other = open_dataset(against, na_values=tokens, limits=limits) if against is not None else None
     t = thresholds or Thresholds()
     try:
-        lf, engine, rows_hint = in_memory(dataset)
+        lf, engine, rows_hint = in_memory(dataset, tokens)
         profile = profile_frame(
-            lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint
+            lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint,
+            categorical=t.categorical,
         )
+        if profile.columns:
+            check_short_rows(dataset, profile.columns[-1].nulls)
+        meaning = interpret(lf, profile, date_format=date_format, engine=engine)
+        if meaning.changed:
+            lf = meaning.lf
+            again = profile_frame(
+                lf.select(meaning.changed), zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint,
+                categorical=t.categorical,
+            )
+            replaced = {c.name: c for c in again.columns}
+            profile.columns = [replaced.get(c.name, c) for c in profile.columns]
         mixed = {c.name: (c.count, c.numeric_strings or 0) for c in profile.columns if c.kind == "text"}
         check_mixed_columns(dataset, mixed)
         report("checks", 0.0)
@@ -62,6 +115,9 @@ def inspect_dataset(
                 provenance=provenance,
                 thresholds=t,
                 engine=engine,
+                task=task,
+                seed=seed,
+                extra=meaning.findings,
             ),
         )
         report("checks", 1.0)
@@ -74,23 +130,37 @@ def inspect_dataset(
                 other.lazy.head(1).collect()
             except Exception:  # noqa: BLE001 - we only want to know which file failed
                 failing = other
+        late = _late_marker(exc)
+        if late is not None and failing is dataset and late not in tokens:
+            raise _LateMarker(late) from None
         raise explain_parse_failure(failing.path, failing.format, exc) from None
     return Inspection(dataset, profile, findings, label, lf, engine)
 
 
-def in_memory(dataset: Dataset) -> tuple[pl.LazyFrame, str, int | None]:
+def _late_marker(exc: BaseException) -> str | None:
+    import re
+
+    match = re.search(r"could not parse [`'\"]?(?P<value>.*?)[`'\"]? as dtype", str(exc))
+    if match and match.group("value").strip().lower() in MARKERS:
+        return match.group("value")
+    return None
+
+
+def in_memory(dataset: Dataset, na_values: list[str] | None = None) -> tuple[pl.LazyFrame, str, int | None]:
     """Read the data once into memory when it comfortably fits, else keep streaming it from disk.
 
     Profiling runs several passes; on a 10M-row Parquet, reading once and running them in memory is
-    ~3x faster than streaming each pass from disk, for ~1 GB of RAM.
+    ~3x faster than streaming each pass from disk, for ~1 GB of RAM. `na_values` are read as missing
+    in every format (CSV already did so while reading; numeric tokens such as -999 apply everywhere).
     """
+    source = apply_na_values(dataset.lazy, list(na_values or []))
     if dataset.format == "images" or _fits(dataset.path):
-        frame = dataset.lazy.collect()
+        frame = source.collect()
         return frame.lazy(), "auto", frame.height
     rows = None
     if dataset.format in ("parquet", "ipc"):
         rows = int(dataset.lazy.select(pl.len()).collect().item())  # from the file's metadata
-    return dataset.lazy, "streaming", rows
+    return source, "streaming", rows
 
 
 def _fits(path: Path) -> bool:
@@ -121,7 +191,7 @@ def to_json(inspection: Inspection) -> dict[str, Any]:
 
 def _class_counts(inspection: Inspection) -> dict[str, int] | None:
     for finding in inspection.findings:
-        if finding.id == "imbalance":
+        if finding.id == "imbalance" and finding.evidence.get("columns") == [inspection.label]:
             return dict(finding.evidence["class_counts"])
     return None
 
