@@ -259,11 +259,11 @@ def test_sigusr1_checkpoints_and_sigusr2_pauses(tmp_path, subprocess_env):
         wait_for(run_dir, lambda evs: any(e.type == "checkpoint" and e.reason == "manual" for e in evs))
         proc.send_signal(signal.SIGUSR2)
         wait_for(
-            run_dir, lambda evs: any(e.type == "log" and e.message.startswith("paused at step") for e in evs)
+            run_dir, lambda evs: any(e.type == "paused" for e in evs)
         )
         proc.send_signal(signal.SIGUSR2)
         wait_for(
-            run_dir, lambda evs: any(e.type == "log" and e.message.startswith("resumed at step") for e in evs)
+            run_dir, lambda evs: any(e.type == "resumed" for e in evs)
         )
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

@@ -117,9 +117,9 @@ def test_pause_save_resume_commands(table_config, tmp_path):
 
     threading.Thread(target=later, daemon=True).start()
     result, events = train(table_config, tmp_path / "run", ["train.epochs=1"], commands=commands)
-    logs = [e.message for e in of(events, "log")]
-    assert any(m.startswith("paused at step 1") for m in logs)
-    assert any(m.startswith("resumed at step 1") for m in logs)
+    assert [(e.type, e.step) for e in events if e.type in ("paused", "resumed")] == [("paused", 1), ("resumed", 1)]
+    kinds = [e.type for e in events]
+    assert kinds.index("paused") < kinds.index("checkpoint") < kinds.index("resumed")  # saved while paused
     assert any(c.reason == "manual" and c.step == 1 for c in of(events, "checkpoint"))
     assert result.status == "completed"
 
@@ -325,18 +325,17 @@ def test_single_process_order_is_distributed_samplers(table_config, tmp_path):
     import torch
     from torch.utils.data import DistributedSampler
 
+    from tui_trainer.engine.batches import BatchFeed
     from tui_trainer.engine.distributed import DistContext
-    from tui_trainer.engine.loop import _Trainer
 
-    trainer = _Trainer(load_config(table_config), tmp_path, None, None, False, None, DistContext())
-    trainer.x_train = torch.zeros(37, 2)
-    trainer.device = torch.device("cpu")
+    feed = BatchFeed(
+        torch.zeros(37, 2), torch.zeros(37), batch_size=8, batches_per_epoch=5, seed=3,
+        device=torch.device("cpu"), dist=DistContext(),
+    )
     for epoch in (0, 1, 5):
-        sampler = DistributedSampler(
-            range(37), num_replicas=1, rank=0, shuffle=True, seed=trainer.cfg.train.seed
-        )
+        sampler = DistributedSampler(range(37), num_replicas=1, rank=0, shuffle=True, seed=3)
         sampler.set_epoch(epoch)
-        assert trainer._epoch_order(epoch).tolist() == list(sampler)
+        assert feed.order(epoch).tolist() == list(sampler)
 
 
 def test_real_overfitting_run_is_diagnosed(tmp_path):

@@ -27,7 +27,7 @@ def test_child_streams_events_and_stops_on_command(table_config, tmp_path):
         assert seen[0].type == "run_started" and seen[0].pid == handle.pid
         handle.pause()
         seen += drain_until(
-            handle, lambda evs: any(e.type == "log" and "paused at step" in e.message for e in evs)
+            handle, lambda evs: any(e.type == "paused" for e in evs)
         )
         handle.checkpoint()
         seen += drain_until(

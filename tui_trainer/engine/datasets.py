@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.engine.config import TrainConfig
+from tui_trainer.engine.events import Log
 from tui_trainer.errors import UserError
 
 log = logging.getLogger("tui_trainer.engine.datasets")
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 # An integer label with at most this many distinct values is taken as classes, not a quantity.
 MAX_INT_CLASSES = 50
 
@@ -40,7 +41,7 @@ class TrainingData:
     class_names: list[str] = field(default_factory=list)
     majority_share: float | None = None  # share of the most common class in the training split
     encoding: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # said to the user as `log` events
+    notes: list[Log] = field(default_factory=list)  # said to the user as they are
 
 
 def load_training_data(config: TrainConfig) -> TrainingData:
@@ -118,11 +119,13 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
         raise UserError(
             f"data.label: column {label!r} is not in {path.name}; columns: {', '.join(frame.columns)}"
         )
-    notes: list[str] = []
+    notes: list[Log] = []
     before = frame.height
     frame = frame.filter(pl.col(label).is_not_null())
     if frame.height < before:
-        notes.append(f"dropped {before - frame.height} row(s) of {path.name} with no {label!r} value")
+        notes.append(
+            Log(message=f"dropped {before - frame.height} row(s) of {path.name} with no {label!r} value")
+        )
     if frame.height < 2:
         raise UserError(f"{path}: fewer than 2 rows with a {label!r} value; nothing to train on")
 
@@ -185,11 +188,17 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
         num_classes = len(values)
         if num_classes < 2:
             notes.append(
-                f"warning: {label!r} has a single class ({class_names[0]!r}); there is nothing to learn"
+                Log(
+                    message=f"{label!r} has a single class ({class_names[0]!r}); there is nothing to learn",
+                    level="warning",
+                )
             )
         elif majority >= 0.9:
             notes.append(
-                f"warning: the majority class {class_names[int(counts.argmax())]!r} is {majority:.0%} of the training rows"
+                Log(
+                    message=f"the majority class {class_names[int(counts.argmax())]!r} is {majority:.0%} of the training rows",
+                    level="warning",
+                )
             )
     else:
         if not (y_dtype.is_numeric()):
@@ -218,7 +227,9 @@ def _load_table(config: TrainConfig, path: Path) -> TrainingData:
             nulls = col.null_count() + int(col.is_nan().sum())
             if nulls:
                 notes.append(
-                    f"{name}: {nulls} missing value(s) in the training split filled with the mean {mean:.4g}"
+                    Log(
+                        message=f"{name}: {nulls} missing value(s) in the training split filled with the mean {mean:.4g}"
+                    )
                 )
 
             def enc(s, mean=mean, std=std):
@@ -368,6 +379,8 @@ def _load_images(config: TrainConfig, root: Path) -> TrainingData:
         majority_share=float(counts.max()) / max(1, int(counts.sum())),
         encoding={"classes": classes, "mode": mode, "scale": "pixels / 255"},
         notes=[
-            f"{len(train_files)} training and {len(val_files)} validation images, {len(classes)} classes, {mode}"
+            Log(
+                message=f"{len(train_files)} training and {len(val_files)} validation images, {len(classes)} classes, {mode}"
+            )
         ],
     )
