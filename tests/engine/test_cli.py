@@ -241,13 +241,18 @@ def test_resume_refuses_a_run_that_is_still_running(tmp_path, subprocess_env):
     from tui_trainer.engine.events import RunStarted
 
     run_dir = tmp_path / "run"
-    with EventLog(run_dir) as log:  # a run whose writer (this test process) is alive
-        log.write(RunStarted(run_id="run", run_dir=str(run_dir), pid=os.getpid(), host=socket.gethostname()))
     write_config(tmp_path)
-    result = cli(
-        "train", str(tmp_path / "cfg.toml"), "--resume", str(run_dir), "--headless", env=subprocess_env
-    )
-    assert result.returncode == 2 and "still running" in result.stderr
+    with EventLog(run_dir) as log:  # a run whose writer (this test process) is alive and writing
+        log.write(RunStarted(run_id="run", run_dir=str(run_dir), pid=os.getpid(), host=socket.gethostname()))
+        result = cli(
+            "train", str(tmp_path / "cfg.toml"), "--resume", str(run_dir), "--headless", env=subprocess_env
+        )
+        assert result.returncode == 2 and "still running" in result.stderr and str(run_dir) in result.stderr
+        # A new run into the same folder is refused the same way (one policy: engine.runs.prepare_run_dir).
+        result = cli(
+            "train", str(tmp_path / "cfg.toml"), "--run-dir", str(run_dir), "--headless", env=subprocess_env
+        )
+        assert result.returncode == 2 and "still running" in result.stderr
 
 
 def test_sigusr1_checkpoints_and_sigusr2_pauses(tmp_path, subprocess_env):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from tui_trainer.engine.events import Checkpoint, Diagnostic, Eval, Finished, RunStarted, Step, System
-from tui_trainer.engine.headless import ProgressPrinter, default_run_dir
+from tui_trainer.engine.headless import ProgressPrinter
+from tui_trainer.engine.runs import default_run_dir
 
 
 def feed(printer, n_steps):

@@ -9,10 +9,13 @@ import pytest
 from tui_trainer.engine.events import (
     Checkpoint,
     Diagnostic,
+    EpochEnd,
     Eval,
     Failed,
     Finished,
     Log,
+    Paused,
+    Resumed,
     RunStarted,
     Step,
     System,
@@ -173,13 +176,32 @@ def test_failure_is_recorded_and_shown_as_an_error_finding():
     assert any("FAILED at step 7" in line for line in history.logs)
 
 
-def test_pause_and_resume_logs_move_the_status():
+def test_paused_and_resumed_events_move_the_status_and_log_text_does_not():
     history = RunHistory()
     history.add(RunStarted(run_id="r", run_dir="/r", time=0.0))
-    history.add(Log(message="paused at step 5"))
-    assert history.status == "paused"
-    history.add(Log(message="resumed"))
+    history.add(Log(message="paused because the user's data said so"))
+    assert history.status == "running"  # state changes are events, never log text parsed back
+    history.add(Paused(step=5))
+    assert history.status == "paused" and history.logs[-1] == "paused at step 5"
+    history.add(Resumed(step=5))
     assert history.status == "running"
+
+
+def test_killed_failure_is_status_killed_as_runs_says():
+    history = RunHistory()
+    history.add(RunStarted(run_id="r", run_dir="/r", time=0.0))
+    history.add(Failed(error="the engine process was killed", code="killed"))
+    assert history.status == "killed" and history.is_over and history.eta_s() is None
+
+
+def test_epochs_are_shown_from_one():
+    from tui_trainer.engine.history import epoch_text
+
+    history = RunHistory()
+    history.add(RunStarted(run_id="r", run_dir="/r", config={"train": {"epochs": 4}}, time=0.0))
+    history.add(EpochEnd(epoch=0, step=10, train_loss=0.5))
+    assert history.epochs == 4 and history.logs[-1].startswith("epoch 1/4 ended at step 10")
+    assert epoch_text(0, 4) == "epoch 1/4" and epoch_text(3) == "epoch 4" and epoch_text(None) == "epoch —"
 
 
 def test_resumed_run_clears_the_earlier_finish():

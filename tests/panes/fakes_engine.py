@@ -1,7 +1,7 @@
 """FakeEngine: the EngineHandle methods over a scripted event list, so the Train pane is tested without torch.
 
 It goes through the real `TrainBridge`: the pane's worker polls it exactly as it polls a live engine process.
-Commands behave like the engine's: pause/resume say so in a log line, stop ends with a checkpoint and a
+Commands behave like the engine's: pause/resume emit `paused` / `resumed` events, stop ends with a checkpoint and a
 `finished` event with status `stopped`, and the "process" is gone once a finished or failed event was read.
 """
 
@@ -19,7 +19,8 @@ from tui_trainer.engine.events import (
     Event,
     Failed,
     Finished,
-    Log,
+    Paused,
+    Resumed,
     RunStarted,
     Step,
     System,
@@ -39,6 +40,8 @@ class FakeEngine:
         self.calls: list[str] = []
         self.exitcode: int | None = None
         self._alive = True
+        self._crashed = False
+        self._reported = False
         self.step = 0
         self.polls = 0
 
@@ -46,6 +49,13 @@ class FakeEngine:
     def poll(self, timeout: float) -> list[Event]:
         self.polls += 1
         if not self._alive:
+            if self._crashed and not self._reported:
+                # As EngineHandle.poll does: a process gone without an end event is reported once, worded
+                # by the one function that words it.
+                from tui_trainer.engine.process import lost_engine_failure
+
+                self._reported = True
+                return [lost_engine_failure(self.exitcode, "/runs/fake")]
             return []
         if not self.released.wait(timeout):
             return []
@@ -64,11 +74,11 @@ class FakeEngine:
 
     def pause(self) -> None:
         self.calls.append("pause")
-        self.feed([Log(message=f"paused at step {self.step}", time=T0 + 500)])
+        self.feed([Paused(step=self.step, time=T0 + 500)])
 
     def resume(self) -> None:
         self.calls.append("resume")
-        self.feed([Log(message="resumed", time=T0 + 501)])
+        self.feed([Resumed(step=self.step, time=T0 + 501)])
 
     def stop(self) -> None:
         self.calls.append("stop")
@@ -116,6 +126,7 @@ class FakeEngine:
     def crash(self, exitcode: int = -9) -> None:
         """The process dies without a last event (SIGKILL, segfault)."""
         self._alive = False
+        self._crashed = True
         self.exitcode = exitcode
 
 

@@ -9,10 +9,10 @@ import pytest
 
 from tests.panes.fakes_engine import T0, FakeEngine, scripted_run
 from tui_trainer.app import make_app
-from tui_trainer.engine.events import Failed, Finished, Step, to_json
+from tui_trainer.engine.events import Failed, Finished, RunStarted, Step, to_json
 from tui_trainer.panes import train as train_module
 from tui_trainer.panes.train import TrainPane
-from tui_trainer.panes.train_bridge import CheckpointSaved, MetricsUpdated, RunEvents, RunFailed
+from tui_trainer.panes.train_bridge import RunEvents
 from tui_trainer.screens import ConfirmScreen
 from tui_trainer.widgets.chart import Chart
 from tui_trainer.widgets.findings_table import FindingsTable
@@ -142,7 +142,8 @@ async def test_failed_run_is_shown_without_crashing_the_app(fake_launch):
         # The app still answers keys.
         await pilot.press("l")
         assert p.query_one("#loss-chart", Chart).log_scale
-    failed = [m for m in messages if isinstance(m, RunFailed)]
+    # The failure reached the pane once, inside a RunEvents batch (never re-posted as another message).
+    failed = [e for m in messages if isinstance(m, RunEvents) for e in m.events if isinstance(e, Failed)]
     assert len(failed) == 1
 
 
@@ -155,8 +156,10 @@ async def test_engine_dying_without_a_last_event_is_reported(fake_launch):
         p.start_run(Path("cfg.toml"))
         await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 10)
         engine.crash(-9)
-        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "failed")
-        assert "code -9" in p.runs[p.primary].history.failure.error
+        # Worded once, by engine.process (as the live handle does): status killed, as `runs` would say.
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "killed")
+        assert "killed by SIGKILL" in p.runs[p.primary].history.failure.error
+        assert any("SIGKILL" in n.message for n in app._notifications)
 
 
 async def test_launch_error_is_a_notification_naming_the_key(monkeypatch):
@@ -324,19 +327,12 @@ async def test_a_burst_of_ten_thousand_events_costs_a_bounded_number_of_redraws(
     assert len(batches) <= 20 + 1
 
 
-async def test_checkpoint_and_finished_messages_are_never_coalesced():
+async def test_event_batches_are_never_coalesced():
     from tui_trainer.engine.events import Checkpoint
 
-    a = MetricsUpdated("k", Step(step=1, epoch=0, loss=1.0))
-    b = MetricsUpdated("k", Step(step=2, epoch=0, loss=1.0))
-    other = MetricsUpdated("other", Step(step=2, epoch=0, loss=1.0))
-    assert b.can_replace(a) and not b.can_replace(other)
-    assert MetricsUpdated.bubble is False
-    c1 = CheckpointSaved("k", Checkpoint(step=1, path="a"))
-    c2 = CheckpointSaved("k", Checkpoint(step=2, path="b"))
-    assert not c2.can_replace(c1)
-    assert not RunFailed("k", Failed(error="x")).can_replace(RunFailed("k", Failed(error="y")))
-    assert Finished  # imported for the scripted runs above
+    a = RunEvents("k", (Step(step=1, epoch=0, loss=1.0), Checkpoint(step=1, path="a")))
+    b = RunEvents("k", (Step(step=2, epoch=0, loss=1.0), Finished(step=2)))
+    assert not b.can_replace(a) and not a.can_replace(b)
 
 
 async def test_log_scale_key_toggles_both_charts():
@@ -391,7 +387,9 @@ def test_launch_engine_never_reuses_a_folder_holding_a_run(tmp_path):
     config.write_text('[data]\npath = "x.csv"\n', encoding="utf-8")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "events.jsonl").write_text("", encoding="utf-8")
+    # A folder holding a run that started (the same rule as `train --run-dir`: engine.runs.prepare_run_dir).
+    started = RunStarted(run_id="run", run_dir=str(run_dir), pid=2**22 + 12345, time=1.0)
+    (run_dir / "events.jsonl").write_text(to_json(started) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match="already holds a run"):
         train_module.launch_engine(config, (), run_dir, False)
     with pytest.raises(UserError, match="no such run folder"):

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tui_trainer.errors import UserError
-    from tui_trainer.panes.train import check_run_dir
+    from tui_trainer.engine.runs import check_run_dir
 
     for run_dir in args.run_dirs:
         problem = check_run_dir(run_dir)
@@ -54,43 +54,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def read_history(run_dir: Path):
-    """Everything in `run_dir/events.jsonl` now, folded into a RunHistory (bounded, however long the run)."""
+    """Everything in `run_dir/events.jsonl` now, folded into a RunHistory (bounded, however long the run).
+
+    Returns (history, events read, skipped lines). A run with no end event is given its status by the one rule in
+    `engine.runs` (running while its writer is alive, else killed), so a SIGKILLed run is never "running".
+    """
+    from tui_trainer.engine.events import Failed
     from tui_trainer.engine.follow import EventFollower
     from tui_trainer.engine.history import RunHistory
+    from tui_trainer.engine.runs import liveness
 
     follower = EventFollower(run_dir)
     history = RunHistory(label=run_dir.name)
-    while True:
-        events = follower.poll()
-        if not events:
-            break
+    for events in follower.iter_all():
         history.extend(events)
-    return history, follower.skipped
+    read = history.events_seen
+    if not history.is_over:
+        status, detail = liveness(run_dir, history.pid, history.host, history.started_at)
+        if status == "killed":
+            history.add(Failed(error=detail, step=history.step, code="killed"))
+    return history, read, follower.skipped
 
 
 def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
     import json
 
-    from tui_trainer.engine.history import format_duration
+    from tui_trainer.engine.events import json_safe
+    from tui_trainer.engine.history import epoch_text, format_duration
 
     summaries = []
     for run_dir in run_dirs:
-        history, skipped = read_history(run_dir)
+        history, read, skipped = read_history(run_dir)
         summary = history.summary()
         summary["run_dir"] = str(run_dir)
-        summary["events"] = history.events_seen
+        summary["events"] = read
         summary["skipped_lines"] = skipped
         summaries.append((history, summary))
     if as_json:
-        print(json.dumps([s for _, s in summaries], indent=2))
+        print(json.dumps(json_safe([s for _, s in summaries]), indent=2, allow_nan=False))
         return 0
     for history, s in summaries:
         print(f"{s['run_dir']}: {s['status']}")
         step = "—" if s["step"] is None else str(s["step"])
         total = f"/{s['total_steps']}" if s["total_steps"] else ""
-        print(
-            f"  step {step}{total}, epoch {s['epoch'] if s['epoch'] is not None else '—'}, {s['events']} events"
-        )
+        print(f"  step {step}{total}, {epoch_text(s['epoch'], history.epochs)}, {s['events']} events")
         print(
             f"  last train loss {_fmt(s['train_loss'])}, last val loss {_fmt(s['val_loss'])}, lr {_fmt(s['lr'])}"
         )

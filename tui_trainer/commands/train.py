@@ -48,46 +48,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import sys
     from pathlib import Path
 
-    from tui_trainer.engine.config import ConfigError, load_config
-    from tui_trainer.engine.follow import EVENTS_FILE
-    from tui_trainer.engine.headless import default_run_dir, run_headless
+    from tui_trainer.engine.config import load_config
+    from tui_trainer.engine.headless import run_headless
+    from tui_trainer.engine.runs import prepare_run_dir, resume_config_path
     from tui_trainer.errors import UserError
 
     resume = args.resume is not None
     if resume:
-        run_dir = Path(args.resume)
-        if not run_dir.is_dir():
-            raise UserError(f"--resume {args.resume}: no such run directory")
+        run_dir: Path | None = Path(args.resume)
         if args.run_dir and Path(args.run_dir).resolve() != run_dir.resolve():
             raise UserError("--resume RUN_DIR continues in RUN_DIR; do not also give a different --run-dir")
-        from tui_trainer.engine.runs import read_run
-
-        info = read_run(run_dir)
-        if info.status == "running" and info.pid != os.getpid():
-            raise UserError(
-                f"--resume {args.resume}: the run is still running (pid {info.pid} on {info.host}); stop it first "
-                "(Ctrl-C, or `s` in the Train pane) — two writers would interleave its events"
-            )
-        config_path = Path(args.config) if args.config else run_dir / "config.toml"
-        if not config_path.is_file():
-            raise ConfigError(
-                f"--resume {args.resume}: {config_path} not found; give the CONFIG the run was started with"
-            )
+        config_path = resume_config_path(run_dir, Path(args.config) if args.config else None)
     else:
         if not args.config:
             raise UserError("give a CONFIG (e.g. sample_data/configs/tabular.toml), or --resume RUN_DIR")
         config_path = Path(args.config)
-        run_dir = Path(args.run_dir) if args.run_dir else default_run_dir(config_path)
-        if (run_dir / EVENTS_FILE).exists() and _has_started(run_dir):
-            raise UserError(
-                f"--run-dir {run_dir} already holds a run (events.jsonl); continue it with --resume {run_dir} "
-                "or choose another --run-dir"
-            )
+        run_dir = Path(args.run_dir) if args.run_dir else None
     config = load_config(config_path, args.overrides)
+    # The one run-folder policy (the Train pane applies the same): reuse a folder whose only attempt failed
+    # before starting, refuse one holding a started run (that is --resume) or one a live run still writes.
+    run_dir = prepare_run_dir(config, run_dir, resume)
 
     if not args.headless:
         if sys.stdout.isatty() and sys.stdin.isatty():
@@ -103,10 +86,3 @@ def run(args: argparse.Namespace) -> int:
             "tui-trainer: stdout is not a terminal, so training runs headless (pass --headless to silence this note)"
         )
     return run_headless(config, run_dir, resume=resume, json_lines=args.json)
-
-
-def _has_started(run_dir) -> bool:
-    """Whether a run folder holds a run that got as far as starting (not only a config error)."""
-    from tui_trainer.engine.runs import read_run
-
-    return read_run(run_dir).started is not None

@@ -6,16 +6,73 @@ expensive part (milliseconds on a busy disk, several percent of a fast epoch): `
 hands it to a background thread, since os.fsync releases the GIL and training need not wait for the disk;
 `sync()` (checkpoints, the end of a run) waits for it. A lock lets the telemetry thread write alongside the
 training loop.
+
+The writer holds an exclusive `flock` on the file while it is open: that lock is how `engine.runs` tells a
+run that is still being written (a second writer would interleave its lines) from one whose process is gone
+(the kernel drops the lock when the process dies, SIGKILL included). Lines are written whole: a write that
+fails half-way (disk full, I/O error) is cut back to the last complete line before the error is raised, so
+the file never ends in a torn line.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
+import time
 from pathlib import Path
 
 from tui_trainer.engine.events import Event, to_json
 from tui_trainer.engine.follow import EVENTS_FILE
+
+# A reader probing the lock holds it for microseconds; a writer waits this long before calling it a second writer.
+LOCK_WAIT_S = 2.0
+
+
+class RunLockedError(OSError):
+    """Another live process holds `events.jsonl` open for writing."""
+
+
+def _flock(fd: int, exclusive: bool) -> bool:
+    """Try to take the lock without blocking; True when taken (or locks are not supported here)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the pid rule in engine.runs still applies
+        return True
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        return True  # ENOLCK / EINVAL: this filesystem has no locks; do not block the run on that
+
+
+def is_being_written(run_dir: Path) -> bool | None:
+    """Whether a live process holds RUN_DIR/events.jsonl open as its writer (None: no file, or no locks here)."""
+    path = Path(run_dir) / EVENTS_FILE
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return True
+            return None
+        return False
+    finally:
+        os.close(fd)  # closing drops the probe's shared lock
 
 
 class EventLog:
@@ -23,21 +80,53 @@ class EventLog:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / EVENTS_FILE
+        if self.path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not an events file", str(self.path))
         self._fh = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        try:
+            self._take_lock()
+            self._size = os.fstat(self._fh.fileno()).st_size
+            self._repair_partial_tail()
+        except BaseException:
+            self._fh.close()
+            raise
         self._lock = threading.Lock()
-        self._repair_partial_tail()
         self._sync_wanted = threading.Event()
         self._syncer: threading.Thread | None = None
+
+    def _take_lock(self) -> None:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while not _flock(self._fh.fileno(), exclusive=True):
+            if time.monotonic() > deadline:
+                raise RunLockedError(
+                    errno.EBUSY, "another process is writing this run (two writers would interleave it)", str(self.path)
+                )
+            time.sleep(0.01)
 
     def _repair_partial_tail(self) -> None:
         # A process killed mid-write can leave a line without its newline; a resumed run must not glue its
         # first event onto it (the follower would then drop both), so end that fragment first.
-        size = self.path.stat().st_size
-        if size:
+        if self._size:
             with open(self.path, "rb") as fh:
-                fh.seek(size - 1)
+                fh.seek(self._size - 1)
                 if fh.read(1) != b"\n":
-                    self._fh.write(b"\n")
+                    self._write_all(b"\n")
+
+    def _write_all(self, data: bytes) -> None:
+        """Append `data` whole, or not at all: on an error the file is cut back to where it was."""
+        fd = self._fh.fileno()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(fd, view)  # O_APPEND: each write lands at the end
+                view = view[written:]
+        except OSError:
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                pass
+            raise
+        self._size += len(data)
 
     def write(self, event: Event) -> None:
         self.write_lines([to_json(event)])
@@ -49,7 +138,7 @@ class EventLog:
         with self._lock:
             if self._fh.closed:
                 return
-            self._fh.write(data)  # unbuffered: one write syscall, so the bytes reach the OS now
+            self._write_all(data)  # unbuffered: the bytes reach the OS now
 
     def sync(self) -> None:
         """fsync now and wait for it."""
@@ -83,6 +172,8 @@ class EventLog:
             if not self._fh.closed:
                 try:
                     os.fsync(self._fh.fileno())
+                except OSError:
+                    pass  # the lines are written; a failing fsync at close must not hide the run's own error
                 finally:
                     self._fh.close()
 

@@ -26,17 +26,17 @@ from tui_trainer.engine.control import Pause, Resume, SaveCheckpoint, Stop
 from tui_trainer.engine.events import (
     Checkpoint,
     Diagnostic,
-    EpochEnd,
-    Eval,
     Event,
     Failed,
     Finished,
     Log,
+    Paused,
+    Resumed,
     RunStarted,
     Step,
-    System,
     to_json,
 )
+from tui_trainer.engine.history import RunHistory, epoch_text, format_duration
 
 PLAIN_INTERVAL_S = 5.0
 TTY_INTERVAL_S = 0.1
@@ -50,17 +50,12 @@ def _fmt_num(value: float | None, spec: str = ".4g") -> str:
     return format(value, spec)
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}"
-
-
 class ProgressPrinter:
-    """Turns events into output lines; `json_lines`, `tty` pick the mode."""
+    """Turns events into output lines; `json_lines`, `tty` pick the mode.
+
+    Every event lands in a `RunHistory` first, the store the Train pane and `attach` read: step, epoch, the
+    latest losses, steps/s and ETA are its figures, so the three never disagree.
+    """
 
     def __init__(
         self, out: IO[str], json_lines: bool = False, tty: bool | None = None, interval_s: float | None = None
@@ -71,17 +66,7 @@ class ProgressPrinter:
         self.interval = (
             interval_s if interval_s is not None else (TTY_INTERVAL_S if self.tty else PLAIN_INTERVAL_S)
         )
-        self.total_steps: int | None = None
-        self.epochs: int | None = None
-        self.step: int | None = None
-        self.epoch: int | None = None
-        self.loss: float | None = None
-        self.val_loss: float | None = None
-        self.accuracy: float | None = None
-        self.lr: float | None = None
-        self.rate: float | None = None
-        self.samples_per_s: float | None = None
-        self._rate_points: collections.deque[tuple[float, int]] = collections.deque(maxlen=20)
+        self.history = RunHistory(capacity=8)  # only the latest values are printed
         self._last_progress = 0.0
         self._lock = threading.Lock()
         self._pending = False
@@ -95,24 +80,24 @@ class ProgressPrinter:
         self.out.flush()
 
     def status_text(self) -> str:
-        parts = []
-        total = f"/{self.total_steps}" if self.total_steps else ""
-        parts.append(f"step {self.step if self.step is not None else 0}{total}")
-        if self.epoch is not None:
-            parts.append(f"epoch {self.epoch + 1}{f'/{self.epochs}' if self.epochs else ''}")
-        parts.append(f"loss {_fmt_num(self.loss)}")
-        if self.val_loss is not None:
-            parts.append(f"val_loss {_fmt_num(self.val_loss)}")
-        if self.accuracy is not None:
-            parts.append(f"val_acc {self.accuracy:.3f}")
-        if self.lr is not None:
-            parts.append(f"lr {_fmt_num(self.lr, '.3g')}")
-        if self.rate:
-            parts.append(f"{self.rate:.1f} steps/s")
-        if self.samples_per_s:
-            parts.append(f"{self.samples_per_s:.0f} samples/s")
-        if self.rate and self.total_steps and self.step is not None:
-            parts.append(f"ETA {_fmt_eta((self.total_steps - self.step) / self.rate)}")
+        h = self.history
+        total = f"/{h.total_steps}" if h.total_steps else ""
+        parts = [f"step {h.step if h.step is not None else 0}{total}"]
+        if h.epoch is not None:
+            parts.append(epoch_text(h.epoch, h.epochs))
+        parts.append(f"loss {_fmt_num(h.latest('train_loss'))}")
+        if (val := h.latest("val_loss")) is not None:
+            parts.append(f"val_loss {_fmt_num(val)}")
+        if (acc := h.latest("val/accuracy")) is not None:
+            parts.append(f"val_acc {acc:.3f}")
+        if (lr := h.latest("lr")) is not None:
+            parts.append(f"lr {_fmt_num(lr, '.3g')}")
+        if rate := h.steps_per_s():
+            parts.append(f"{rate:.1f} steps/s")
+        if samples := h.latest("samples_per_s"):
+            parts.append(f"{samples:.0f} samples/s")
+        if (eta := h.eta_s()) is not None:
+            parts.append(f"ETA {format_duration(eta)}")
         return "  ".join(parts)
 
     def _progress(self, force: bool = False) -> None:
@@ -139,9 +124,8 @@ class ProgressPrinter:
             self.out.write(to_json(event) + "\n")
             self.out.flush()
             return
+        self.history.add(event)
         if isinstance(event, RunStarted):
-            self.total_steps = event.total_steps
-            self.epochs = (event.config.get("train") or {}).get("epochs")
             summary = event.model_summary or {}
             resumed = (
                 f", resumed from step {event.resumed_from_step}"
@@ -151,24 +135,11 @@ class ProgressPrinter:
             self._line(
                 f"run {event.run_id} on {event.device}{resumed}: {summary.get('params', '?')} parameters, "
                 f"{summary.get('train_samples', '?')} training / {summary.get('val_samples', '?')} validation samples, "
-                f"{self.total_steps} steps -> {event.run_dir}"
+                f"{event.total_steps} steps -> {event.run_dir}"
             )
         elif isinstance(event, Step):
-            self.step, self.epoch, self.loss, self.lr = event.step, event.epoch, event.loss, event.lr
-            self.samples_per_s = event.samples_per_s
-            now = time.monotonic()
-            self._rate_points.append((now, event.step))
-            if len(self._rate_points) >= 2:
-                (t0, s0), (t1, s1) = self._rate_points[0], self._rate_points[-1]
-                if t1 > t0:
-                    self.rate = (s1 - s0) / (t1 - t0)
             self._progress(force=self._last_progress == 0.0)
-        elif isinstance(event, Eval):
-            self.val_loss = event.val_loss
-            self.accuracy = event.metrics.get("accuracy")
-            self._progress()
-        elif isinstance(event, EpochEnd):
-            self.epoch = event.epoch
+        elif event.TYPE in ("eval", "epoch_end"):
             self._progress()
         elif isinstance(event, Checkpoint):
             if event.reason != "periodic":
@@ -177,12 +148,13 @@ class ProgressPrinter:
             self._line(f"[{event.severity}] {event.code} at step {event.step}: {event.message}")
             if event.fix:
                 self._line(f"    fix: {event.fix}")
+        elif isinstance(event, Paused | Resumed):
+            self._line(f"{event.TYPE} at step {event.step}")
         elif isinstance(event, Log):
             self._line(f"{event.level}: {event.message}" if event.level != "info" else event.message)
         elif isinstance(event, Failed):
             self._line(f"FAILED at step {event.step}: {event.error}")
         elif isinstance(event, Finished):
-            self.step = event.step
             if self._pending or not self._status_shown:
                 self._progress(force=True)
             best = (
@@ -191,18 +163,6 @@ class ProgressPrinter:
             self._line(
                 f"finished ({event.status}) at step {event.step} in {_fmt_num(event.duration_s, '.1f')} s{best}"
             )
-        elif isinstance(event, System):
-            pass
-
-
-def default_run_dir(config_path: Path | None, root: Path = Path("runs")) -> Path:
-    stem = config_path.stem if config_path else "run"
-    base = root / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = Path(f"{base}-{n}")
-    return path
 
 
 def run_headless(

@@ -22,6 +22,8 @@ from tui_trainer.engine.events import (
     Failed,
     Finished,
     Log,
+    Paused,
+    Resumed,
     RunStarted,
     Step,
     System,
@@ -190,10 +192,13 @@ class RunHistory:
         self.device: str | None = None
         self.config: dict[str, Any] = {}
         self.total_steps: int | None = None
+        self.epochs: int | None = None  # train.epochs of the config, when it says
         self.resumed_from_step: int | None = None
         self.pid: int | None = None
+        self.host: str | None = None
+        self.started_at: float | None = None  # time of the latest run_started (the writer's start, for liveness)
         self.step: int | None = None
-        self.epoch: int | None = None
+        self.epoch: int | None = None  # 0-based as in the events; shown 1-based by `epoch_text`
         self.last_step: Step | None = None
         self.last_eval: Eval | None = None
         self.last_checkpoint: Checkpoint | None = None
@@ -209,12 +214,10 @@ class RunHistory:
         self.diagnostics: dict[str, Diagnostic] = {}
         self.diagnostic_counts: dict[str, int] = {}
         self._rate: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
-        self.version = 0  # bumped on every change, so a view redraws only when something moved
 
     # ----- ingest -------------------------------------------------------------------------
     def add(self, event: Event) -> None:
         self.events_seen += 1
-        self.version += 1
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
@@ -230,8 +233,12 @@ class RunHistory:
         self.device = e.device
         self.config = dict(e.config)
         self.total_steps = e.total_steps
+        epochs = (e.config.get("train") or {}).get("epochs") if isinstance(e.config, dict) else None
+        self.epochs = epochs if isinstance(epochs, int) and epochs > 0 else None
         self.resumed_from_step = e.resumed_from_step
         self.pid = e.pid
+        self.host = e.host
+        self.started_at = e.time
         # A resumed run continues in the same store; the finish of the earlier attempt no longer applies.
         self.finished = None
         self.failure = None
@@ -287,7 +294,7 @@ class RunHistory:
     def _on_epoch_end(self, e: EpochEnd) -> None:
         self.epoch = e.epoch
         loss = f", train loss {e.train_loss:.4g}" if e.train_loss is not None else ""
-        self._log(e.time, f"epoch {e.epoch} ended at step {e.step}{loss}")
+        self._log(e.time, f"{epoch_text(e.epoch, self.epochs)} ended at step {e.step}{loss}")
 
     def _on_checkpoint(self, e: Checkpoint) -> None:
         self.last_checkpoint = e
@@ -304,16 +311,22 @@ class RunHistory:
 
     def _on_log(self, e: Log) -> None:
         self._log(e.time, e.message if e.level == "info" else f"{e.level}: {e.message}")
-        lowered = e.message.lower()
-        # The engine reports pause/resume as log lines; the status follows them.
-        if self.status == RUNNING and lowered.startswith("paused"):
+
+    def _on_paused(self, e: Paused) -> None:
+        if self.status == RUNNING:
             self.status = PAUSED
-        elif self.status == PAUSED and lowered.startswith("resumed"):
+        self._log(e.time, f"paused at step {e.step}")
+
+    def _on_resumed(self, e: Resumed) -> None:
+        if self.status == PAUSED:
             self.status = RUNNING
+        self._log(e.time, f"resumed at step {e.step}")
 
     def _on_failed(self, e: Failed) -> None:
+        from tui_trainer.engine.runs import end_status
+
         self.failure = e
-        self.status = FAILED
+        self.status = end_status(e)[0]  # failed, or killed: the rule `runs` uses
         at = f" at step {e.step}" if e.step is not None else ""
         self._log(e.time, f"FAILED{at}: {e.error}")
 
@@ -431,9 +444,18 @@ _HANDLERS = {
     Diagnostic: RunHistory._on_diagnostic,
     System: RunHistory._on_system,
     Log: RunHistory._on_log,
+    Paused: RunHistory._on_paused,
+    Resumed: RunHistory._on_resumed,
     Failed: RunHistory._on_failed,
     Finished: RunHistory._on_finished,
 }
+
+
+def epoch_text(epoch: int | None, epochs: int | None = None) -> str:
+    """`epoch 3/10`: epochs are counted from 1 for people (the first is `epoch 1`), from 0 in events and checkpoints."""
+    if epoch is None:
+        return "epoch —"
+    return f"epoch {epoch + 1}/{epochs}" if epochs else f"epoch {epoch + 1}"
 
 
 def format_duration(seconds: float | None) -> str:

@@ -100,6 +100,26 @@ def _child_main(
     raise SystemExit(code)
 
 
+def lost_engine_failure(exitcode: int | None, run_dir: Path) -> Failed:
+    """The `failed` event (code `killed`) for an engine process that died without reporting an end.
+
+    The one place this is worded: the live handle appends it to events.jsonl, and a test's fake engine uses it.
+    """
+    if exitcode is not None and exitcode < 0:
+        import signal
+
+        try:
+            why = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            why = f"killed by signal {-exitcode}"
+    else:
+        why = f"exited with code {exitcode}"
+    return Failed(
+        error=f"the engine process {why} without reporting an end; resume with `tui-trainer train --resume {run_dir}`",
+        code="killed",
+    )
+
+
 class EngineHandle:
     """The UI's grip on a training child: events out, commands in, liveness."""
 
@@ -158,20 +178,7 @@ class EngineHandle:
     def _synthesise_failure(self) -> Failed:
         self._synthesised = True
         self._ended = True
-        code = self.process.exitcode
-        if code is not None and code < 0:
-            import signal
-
-            try:
-                why = f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                why = f"killed by signal {-code}"
-        else:
-            why = f"exited with code {code}"
-        event = Failed(
-            error=f"the engine process {why} without reporting an end; resume with `tui-trainer train --resume {self.run_dir}`",
-            code="killed",
-        )
+        event = lost_engine_failure(self.process.exitcode, self.run_dir)
         try:
             from tui_trainer.engine.eventlog import EventLog
 

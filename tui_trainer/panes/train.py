@@ -21,20 +21,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from tui_trainer.engine.events import Event
+from tui_trainer.engine.events import Checkpoint, Failed, Finished
 from tui_trainer.engine.history import RunHistory, format_duration
 from tui_trainer.panes.base import Pane
 from tui_trainer.panes.collapse_view import CollapseView
-from tui_trainer.panes.train_bridge import (
-    CheckpointSaved,
-    EngineControl,
-    MetricsUpdated,
-    RunEvents,
-    RunFailed,
-    RunFinished,
-    SourceEnded,
-    TrainBridge,
-)
+from tui_trainer.panes.train_bridge import EngineControl, RunEvents, SourceEnded, TrainBridge
 from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.gpu_view import GpuView
@@ -88,35 +79,20 @@ def launch_engine(
 ) -> tuple[EngineControl, Path]:
     """Load the config and spawn the engine process; returns its handle and the run dir. Tests replace this.
 
-    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir. The rules
-    are the `train` command's: a new run never reuses a folder holding a run; --resume reads RUN_DIR/config.toml.
+    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir. The
+    run-folder rules are the `train` command's: one policy, `engine.runs.prepare_run_dir`.
     """
-    from tui_trainer.engine.config import ConfigError, load_config
-    from tui_trainer.engine.follow import EVENTS_FILE
-    from tui_trainer.engine.headless import default_run_dir
+    from tui_trainer.engine.config import load_config
     from tui_trainer.engine.process import start_engine
+    from tui_trainer.engine.runs import prepare_run_dir, resume_config_path
     from tui_trainer.errors import UserError
 
     if resume:
-        if run_dir is None or not Path(run_dir).is_dir():
-            raise UserError(f"resume {run_dir}: no such run folder")
-        run_dir = Path(run_dir)
-        if config_path is None:
-            config_path = run_dir / "config.toml"
-            if not config_path.is_file():
-                raise ConfigError(
-                    f"resume {run_dir}: {config_path} not found; give the config the run was started with"
-                )
+        config_path = resume_config_path(run_dir, config_path)
     if config_path is None:
         raise UserError("no config given: pass a TOML config (e.g. sample_data/configs/tabular.toml)")
     config = load_config(Path(config_path), overrides)
-    if run_dir is None:
-        run_dir = default_run_dir(Path(config_path))
-    run_dir = Path(run_dir)
-    if not resume and (run_dir / EVENTS_FILE).exists():
-        raise UserError(
-            f"{run_dir} already holds a run; attach to it (a) or resume it with `tui-trainer train --resume`"
-        )
+    run_dir = prepare_run_dir(config, run_dir, resume)
     ensure_resource_tracker()
     return start_engine(config, run_dir, resume=resume), run_dir
 
@@ -174,7 +150,6 @@ class TrainPane(Pane):
         self.chart_redraws = 0
         self._charts_drawn_at = -1.0
         self._charts_stale = False
-        self.metrics_messages = 0
         self._launching = False
 
     # ----- layout -------------------------------------------------------------------------
@@ -312,6 +287,8 @@ class TrainPane(Pane):
         self._follow(Path(run_dir), primary=self.primary is None)
 
     def _follow(self, run_dir: Path, primary: bool) -> None:
+        from tui_trainer.engine.runs import check_run_dir
+
         problem = check_run_dir(run_dir)
         if problem:
             self.notify(problem, severity="error", timeout=8, markup=False)
@@ -383,53 +360,24 @@ class TrainPane(Pane):
         slot = self.runs.get(message.key)
         if slot is None:
             return
-        slot.history.extend(message.events)
-        self._mark_dirty()
-
-    @on(MetricsUpdated)
-    def _on_metrics(self, message: MetricsUpdated) -> None:
-        self.metrics_messages += 1
-        self._mark_dirty()
-
-    @on(CheckpointSaved)
-    def _on_checkpoint(self, message: CheckpointSaved) -> None:
-        message.stop()
-        # Periodic checkpoints are routine (they go to the log tail); a requested or final one is news.
-        if message.key == self.primary and message.event.reason != "periodic":
-            self.notify(
-                f"Checkpoint at step {message.event.step}: {message.event.path}", timeout=4, markup=False
-            )
-
-    @on(RunFailed)
-    def _on_failed(self, message: RunFailed) -> None:
-        message.stop()
-        slot = self.runs.get(message.key)
-        label = slot.history.label if slot else message.key
-        self.notify(f"Run {label} failed: {message.event.error}", severity="error", timeout=12, markup=False)
-        self._mark_dirty()
-
-    @on(RunFinished)
-    def _on_finished(self, message: RunFinished) -> None:
-        message.stop()
-        slot = self.runs.get(message.key)
-        label = slot.history.label if slot else message.key
-        self.notify(
-            f"Run {label} {message.event.status} at step {message.event.step}", timeout=6, markup=False
-        )
+        slot.history.extend(message.events)  # every event lands in the run store first
+        label = slot.history.label or message.key
+        for event in message.events:
+            if isinstance(event, Checkpoint):
+                # Periodic checkpoints are routine (they go to the log tail); a requested or final one is news.
+                if message.key == self.primary and event.reason != "periodic":
+                    self.notify(f"Checkpoint at step {event.step}: {event.path}", timeout=4, markup=False)
+            elif isinstance(event, Failed):
+                self.notify(f"Run {label} failed: {event.error}", severity="error", timeout=12, markup=False)
+            elif isinstance(event, Finished):
+                self.notify(f"Run {label} {event.status} at step {event.step}", timeout=6, markup=False)
         self._mark_dirty()
 
     @on(SourceEnded)
     def _on_source_ended(self, message: SourceEnded) -> None:
+        # A process that died without a word was already reported by its handle (engine.process: a `failed`
+        # event, code killed, in the last batch); here there is only the redraw.
         message.stop()
-        slot = self.runs.get(message.key)
-        if slot is not None and not slot.history.is_over:
-            # The process died without saying why (killed, segfault): say so instead of showing "running".
-            slot.history.add(_lost(message.exitcode))
-            self.notify(
-                f"The training process exited (code {message.exitcode}) without finishing",
-                severity="error",
-                timeout=10,
-            )
         self._mark_dirty()
 
     def _mark_dirty(self) -> None:
@@ -707,35 +655,6 @@ def _points(history: RunHistory, key: str) -> list[tuple[float, float, float, fl
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else format_value(value)
-
-
-def _lost(exitcode: int | None) -> Event:
-    from tui_trainer.engine.events import Failed
-
-    return Failed(
-        error=f"the training process exited with code {exitcode} without a finished or failed event",
-        code="engine_lost",
-    )
-
-
-def check_run_dir(run_dir: Path) -> str | None:
-    """Why `run_dir` cannot be followed (missing, not a folder, unreadable events.jsonl), or None when it can."""
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        return f"{run_dir}: no such run folder"
-    if not run_dir.is_dir():
-        return f"{run_dir}: not a folder; attach takes a run folder holding events.jsonl"
-    events = run_dir / "events.jsonl"
-    if not events.exists():
-        return (
-            f"{run_dir}: no events.jsonl here; is this a run folder? (runs are listed by `tui-trainer runs`)"
-        )
-    try:
-        with open(events, "rb"):
-            pass
-    except OSError as exc:
-        return f"{events}: cannot read: {exc.strerror or exc}"
-    return None
 
 
 def open_train_app(

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.worker import get_current_worker
 
-from tui_trainer.engine.events import Checkpoint, Event, Failed, Finished, Step
+from tui_trainer.engine.events import Event, Failed, Finished, RunStarted
 
 # How long one poll waits for events: short enough that cancelling a worker is prompt.
 POLL_TIMEOUT_S = 0.1
@@ -46,23 +46,66 @@ class EngineControl(Protocol):
 
 
 class FollowSource:
-    """An `EventFollower` (non-blocking `poll()`) as an `EventSource`: waits `timeout` when nothing is new."""
+    """An `EventFollower` (non-blocking `poll()`) as an `EventSource`: waits `timeout` when nothing is new.
+
+    A file says nothing when its writer is SIGKILLed, so while the followed segment has no end event the
+    source asks `engine.runs.liveness` (the rule `runs` uses) every LIVENESS_INTERVAL_S of silence; a writer
+    that is gone yields one `failed` event (code `killed`, in memory only: attach never writes), so the pane
+    says killed instead of `running … ETA 1s` forever. A later `run_started` (the run resumed) starts over.
+    """
 
     INTERVAL_S = 0.25
+    LIVENESS_INTERVAL_S = 2.0
 
     def __init__(self, run_dir: Path, interval: float = INTERVAL_S) -> None:
         from tui_trainer.engine.follow import EventFollower
 
-        self.follower = EventFollower(Path(run_dir))
+        self.run_dir = Path(run_dir)
+        self.follower = EventFollower(self.run_dir)
         self.interval = interval
         self._wake = threading.Event()
+        self._start: RunStarted | None = None
+        self._ended = False
+        self._quiet_since = time.monotonic()
+        self._last_step: int | None = None
 
     def poll(self, timeout: float) -> list[Event]:
         events = self.follower.poll()
-        if not events:
-            # Polling a file at 4 Hz costs one stat() per wake-up: this is what keeps attach under 5% of a core.
-            self._wake.wait(min(timeout, self.interval) if timeout else 0)
+        if events:
+            self._track(events)
+            return events
+        gone = self._writer_gone()
+        if gone is not None:
+            return [gone]
+        # Polling a file at 4 Hz costs one stat() per wake-up: this is what keeps attach under 5% of a core.
+        self._wake.wait(min(timeout, self.interval) if timeout else 0)
         return events
+
+    def _track(self, events: list[Event]) -> None:
+        self._quiet_since = time.monotonic()
+        for event in events:
+            if isinstance(event, RunStarted):
+                self._start, self._ended = event, False
+            elif isinstance(event, Finished | Failed):
+                self._ended = True
+            step = getattr(event, "step", None)
+            if isinstance(step, int):
+                self._last_step = step
+
+    def _writer_gone(self) -> Failed | None:
+        if self._start is None or self._ended or self.follower.behind_bytes:
+            return None
+        now = time.monotonic()
+        if now - self._quiet_since < self.LIVENESS_INTERVAL_S:
+            return None
+        self._quiet_since = now
+        from tui_trainer.engine.runs import liveness
+
+        status, detail = liveness(self.run_dir, self._start.pid, self._start.host, self._start.time)
+        if status != "killed":
+            return None
+        self._ended = True
+        return Failed(error=detail, step=self._last_step, code="killed")
 
     def wake(self) -> None:
         self._wake.set()
@@ -71,39 +114,14 @@ class FollowSource:
 # ----- messages ------------------------------------------------------------------------------
 @dataclass
 class RunEvents(Message):
-    """A batch of events of run `key`, in order. Never coalesced: every event lands in the run store."""
+    """A batch of events of run `key`, in order: the one message the bridge posts for events.
+
+    Never coalesced (no `can_replace`): every event lands in the run store, and the pane reacts to the ones
+    that matter (a checkpoint asked for, a failure, the end) inside the batch.
+    """
 
     key: str
     events: tuple[Event, ...]
-
-
-@dataclass
-class MetricsUpdated(Message, bubble=False):
-    """The newest step of run `key`. High-rate, so a burst collapses to the latest one."""
-
-    key: str
-    step: Step
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, MetricsUpdated) and message.key == self.key
-
-
-@dataclass
-class CheckpointSaved(Message):
-    key: str
-    event: Checkpoint
-
-
-@dataclass
-class RunFailed(Message):
-    key: str
-    event: Failed
-
-
-@dataclass
-class RunFinished(Message):
-    key: str
-    event: Finished
 
 
 @dataclass
@@ -175,18 +193,6 @@ class TrainBridge:
             self.target.post_message(RunEvents(self.key, batch))
             self.events_posted += len(batch)
             self.batches_posted += 1
-        last_step = None
-        for event in events:
-            if isinstance(event, Step):
-                last_step = event
-            elif isinstance(event, Checkpoint):
-                self.target.post_message(CheckpointSaved(self.key, event))
-            elif isinstance(event, Failed):
-                self.target.post_message(RunFailed(self.key, event))
-            elif isinstance(event, Finished):
-                self.target.post_message(RunFinished(self.key, event))
-        if last_step is not None:
-            self.target.post_message(MetricsUpdated(self.key, last_step))
 
     # ----- commands UI → engine -----------------------------------------------------------
     def _require_handle(self) -> EngineControl:
