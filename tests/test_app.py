@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import tomllib
 
+import pytest
+
 from textual.widgets import TabbedContent
 
 from tui_trainer.app import PANE_IDS, TrainerApp, make_app
@@ -207,3 +209,67 @@ async def test_nested_view_keys_are_in_help_and_palette():
         assert app.active_pane_id == "train"
         assert app.query_one("#train-views").current == "collapse-lab"
         assert app.query_one(CollapseView).display
+
+
+async def _switch(app, pilot, keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    await pilot.pause()
+
+
+def _footer_keys(app) -> set[str]:
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show}
+
+
+@pytest.mark.parametrize("keys", ["121", "41", "31", "2341", "4321"])
+async def test_environment_keys_work_after_any_pane_switch_sequence(keys):
+    """After 1 2 1, 4 1, 3 1 (...) focus is back inside the Environment pane: r/y/e work, the footer lists them."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _switch(app, pilot, keys)
+        env = app.query_one("#env", Pane)
+        assert app.active_pane_id == "env"
+        assert app.focused is not None and env in app.focused.ancestors
+        assert {"r", "y", "e"} <= _footer_keys(app)
+        runs = env._run
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        assert env._run == runs + 1  # the key reached the pane
+
+
+@pytest.mark.parametrize(("keys", "pane_id", "pane_key"), [("12", "data", "o"), ("413", "augment", "o"), ("14", "train", "n")])
+async def test_every_pane_takes_focus_when_shown(keys, pane_id, pane_key):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _switch(app, pilot, keys)
+        pane = app.query_one(f"#{pane_id}", Pane)
+        assert app.focused is not None and (app.focused is pane or pane in app.focused.ancestors)
+        assert pane_key in _footer_keys(app)
+
+
+@pytest.mark.parametrize("pane_id", ["train", "augment"])
+async def test_a_path_typed_before_the_prompt_has_drawn_is_not_lost(pane_id, tmp_path):
+    """Train `a` / Augment `l`: keys typed at once after the key that opens the prompt (as fast typists and
+    `tmux send-keys` do) reach its input, Enter included."""
+    from textual import events
+
+    from tui_trainer.widgets.path_prompt import PathPrompt
+
+    app = make_app(initial_pane=pane_id)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        answers: list[str | None] = []
+        prompt = PathPrompt("Where?", "")
+        app.push_screen(prompt, answers.append)  # no await: the keys below race the prompt's mounting
+        typed = str(tmp_path / "x")
+        for ch in typed:
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", None))
+        for _ in range(20):
+            await pilot.pause()
+            if answers:
+                break
+        assert answers == [typed]

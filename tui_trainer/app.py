@@ -152,6 +152,8 @@ class TrainerApp(App[int]):
         for pane in self.query(Pane):
             if pane.id == pane_id:
                 pane.on_pane_activated()
+                # Focus may still sit on a widget of the pane just hidden: its keys would not reach this one.
+                self.call_after_refresh(pane.focus_inside)
 
     def on_open_collapse_lab(self, message: OpenCollapseLab) -> None:
         self.action_show_pane("train")

@@ -197,9 +197,11 @@ class AugmentPane(Pane):
     def on_mount(self) -> None:
         self._fill_params()
 
-    def on_pane_activated(self) -> None:
+    def default_focus(self) -> OptionList:
         # Keys (arrows, +/-, space) act on the parameter list, so it takes focus with the pane.
-        self.query_one("#aug-params", OptionList).focus()
+        return self.query_one("#aug-params", OptionList)
+
+    def on_pane_activated(self) -> None:
         if self._started:
             return
         self._started = True

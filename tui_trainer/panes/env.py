@@ -90,6 +90,9 @@ class EnvPane(Pane):
             # After the next refresh: the first frame is drawn before the audit's threads compete for the CPU.
             self.call_after_refresh(self.start_audit)
 
+    def default_focus(self) -> FindingsTable:
+        return self.query_one(FindingsTable)
+
     def _focus_findings(self) -> None:
         """Focus the table (so r/y/e and arrows work) unless the user is busy elsewhere.
 

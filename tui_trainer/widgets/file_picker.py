@@ -10,10 +10,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label
 
+from tui_trainer.widgets.type_ahead import TypeAhead
+
 HINT = "Enter opens the path · pick a file in the tree · o on a folder opens it · Esc cancels"
 
 
-class FilePicker(ModalScreen[Path | None]):
+class FilePicker(TypeAhead, ModalScreen[Path | None]):
     """Returns the chosen path, or None on Esc. Enter in the box opens what is typed; the tree starts at `root`."""
 
     DEFAULT_CSS = """

@@ -8,8 +8,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui_trainer.widgets.type_ahead import TypeAhead
 
-class PathPrompt(ModalScreen[str | None]):
+
+class PathPrompt(TypeAhead, ModalScreen[str | None]):
     """Returns the entered text (stripped) on Enter, or None on Esc or when left empty."""
 
     DEFAULT_CSS = """

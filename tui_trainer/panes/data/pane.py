@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher, DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from tui_trainer import paths
@@ -151,15 +151,8 @@ class DataPane(Pane):
     def busy_reason(self) -> str | None:
         return self._busy
 
-    def on_pane_activated(self) -> None:
-        # Focus inside the pane so its keys (o to open, ...) work as soon as it shows.
-        self.call_after_refresh(self._focus_inside)
-
-    def _focus_inside(self) -> None:
-        focused = self.app.focused
-        if focused is None or self not in focused.ancestors or not focused.display:
-            target = self.rows_view.table if self._showing_rows() else self.profile_view.columns_table
-            target.focus()
+    def default_focus(self) -> DataTable:
+        return self.rows_view.table if self._showing_rows() else self.profile_view.columns_table
 
     # ----- opening and inspecting -----------------------------------------------------------------------
     def open_path(self, path: Path, label: str | None = None) -> None:
@@ -234,7 +227,7 @@ class DataPane(Pane):
             self.pager.replace_source(event.lf)
         self.profile_view.show(event.inspection)
         self._set_status(self._summary())
-        self._focus_inside()
+        self.focus_inside()
         self._recompute_effect()
         if self._open_lab_after_checks:
             self._open_lab_after_checks = False
