@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from tui_trainer import __version__
 
-SUBCOMMANDS: tuple[str, ...] = ("audit", "inspect", "augment", "train", "attach", "runs", "collapse")
+SUBCOMMANDS: tuple[str, ...] = ("audit", "inspect", "augment", "train", "attach", "runs", "collapse", "watch")
 
 log = logging.getLogger("tui_trainer.cli")
 

@@ -103,7 +103,20 @@ def takes_layer_norms(run: Any) -> bool:
     return _accepts(run.log, "layer_grad_norms")
 
 
-def write_event(run: Any, event: Any) -> None:
-    """An event the run API has no call for (system, paused, resumed), through the run's own writer, in order."""
+def write_event(run: Any, *events: Any, flush: bool = True) -> None:
+    """Events the run API has no call for (system, paused, relayed ones), through the run's own writer.
+
+    `flush` first writes what the run has pending, so the file keeps the order the calls were made in.
+    """
+    if flush:
+        run.flush()
+    run._write(list(events))
+
+
+def close_without_end(run: Any) -> None:
+    """Flush and release the run's file without a finished/failed event (another writer's end stands)."""
+    if run.closed:
+        return
     run.flush()
-    run._write([event])
+    run._log.close()
+    run.closed = True

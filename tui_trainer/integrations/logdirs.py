@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui_trainer.integrations import log_eval, log_step, start_run
+from tui_trainer.integrations import close_without_end, log_eval, log_step, start_run
 from tui_trainer.integrations.csvlogger import METRICS_CSV, MetricsCsvReader
 from tui_trainer.integrations.tensorboard import Scalar
 
@@ -426,9 +426,7 @@ class LogMirror:
         if self.run is not None and not self.run.closed:
             self.assembler.flush(self.run)
             self.run.last_step = max(self.run.last_step, self.assembler.last_step)
-            self.run.flush()
-            self.run._log.close()
-            self.run.closed = True
+            close_without_end(self.run)
         self._save_state()
 
 

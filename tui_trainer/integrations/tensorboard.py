@@ -14,7 +14,6 @@ and writes them as the run's events, so switching a script over is one changed i
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 from collections.abc import Iterator
@@ -243,5 +242,3 @@ class SummaryWriter:
             tb = self.__dict__.get("_tb")
             return getattr(tb, name) if tb is not None else (lambda *a, **k: None)
         raise AttributeError(name)
-
-

@@ -2,7 +2,10 @@
 
 `Watch` is the supervisor (the headless `watch` command runs it in its process): it starts CMD in its own
 process group with `TUI_TRAINER_RUN_DIR` set, so `monitor.start()`, the Lightning and transformers callbacks
-and `monitor.SummaryWriter` write into the run folder; it writes the child's stdout/stderr to
+and `monitor.SummaryWriter` write into the run. The supervisor is the run's one writer (it holds
+`RUN_DIR/events.jsonl`, whose lock says the run is alive for as long as it watches): the command's own
+events go to `RUN_DIR/command/` (that is what `TUI_TRAINER_RUN_DIR` names) and are relayed into the run's
+events.jsonl as they appear, beside the supervisor's own. It writes the child's stdout/stderr to
 `RUN_DIR/console.log` (tqdm's carriage-return redraws folded into their final state, ANSI codes stripped),
 mirrors TensorBoard / CSVLogger logs the child writes when the child reports no events itself, samples
 telemetry for every process of the child's tree, and turns the exit code into `finished` / `failed`.
@@ -18,6 +21,7 @@ process tree at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -33,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from tui_trainer.engine.events import Event, Failed, Finished, Log, Paused, Resumed, RunStarted, Step
-from tui_trainer.integrations import RUN_DIR_ENV
+from tui_trainer.integrations import RUN_DIR_ENV, close_without_end, write_event
 
 CONSOLE_LOG = "console.log"
+COMMAND_DIR = "command"  # where the command's own integrations write; relayed into RUN_DIR/events.jsonl
 WATCH_LOG = "watch.log"  # the supervisor's own stderr when the pane starts it
 HISTORY_FILE = "watch_history"
 HISTORY_MAX = 50
@@ -168,6 +173,8 @@ class Watch:
             echo=False,
             flush_interval_s=1.0,
         )
+        self.command_dir = self.run_dir / COMMAND_DIR
+        self._relay = EventFollower(self.command_dir)
         self._follower = EventFollower(self.run_dir)
         self.process: subprocess.Popen[bytes] | None = None
         self._interrupts = 0
@@ -225,13 +232,13 @@ class Watch:
         if not self.paused:
             self._signal(signal.SIGSTOP)
             self.paused = True
-            self.run._write([Paused(step=self.last_step)])
+            write_event(self.run, Paused(step=self.last_step))
 
     def resume(self) -> None:
         if self.paused:
             self._signal(signal.SIGCONT)
             self.paused = False
-            self.run._write([Resumed(step=self.last_step)])
+            write_event(self.run, Resumed(step=self.last_step))
 
     def toggle_pause(self) -> None:
         self.resume() if self.paused else self.pause()
@@ -239,7 +246,7 @@ class Watch:
     # -- running ---------------------------------------------------------------------------------------
     def start(self) -> None:
         env = dict(os.environ)
-        env[RUN_DIR_ENV] = str(self.run_dir.resolve())
+        env[RUN_DIR_ENV] = str(self.command_dir.resolve())
         env.setdefault("PYTHONUNBUFFERED", "1")  # lines reach console.log as they are printed
         self.run.message(f"watch: {shlex.join(self.cmd)} (in {self.cwd})")
         self.run.flush()
@@ -289,31 +296,40 @@ class Watch:
                 time.sleep(self._telemetry_s or TELEMETRY_S)
                 sampler.training_pids = tree_pids(self.process.pid) or sampler.training_pids
                 try:
-                    self.run._write([sampler.sample()])
+                    write_event(self.run, sampler.sample(), flush=False)  # not this thread's to flush
                 except Exception:  # telemetry never takes the watch down
                     pass
         finally:
             sampler.stop()
 
     def _pump(self) -> None:
-        """Pass on what happened since the last call: console lines, the run's events, mirrored logs."""
+        """Pass on what happened since the last call: console lines, the command's events, mirrored logs."""
         while self._console_lines:
             line = self._console_lines.popleft()
             if self._emit is not None:
                 self._emit(Log(message=line, level="info"))
-        if self._mirror is not None and not self._child_started:
-            self._mirror.poll_into(self.run)
-        for event in self._follower.poll():
+        relayed = self._relay.poll()
+        for event in relayed:
             if isinstance(event, RunStarted):
-                if event.pid != os.getpid():
-                    self._child_started = True
-                self._ended = False
+                self._child_started, self._ended = True, False
             elif isinstance(event, Finished | Failed):
                 self._ended = True
             elif isinstance(event, Step):
                 self.last_step = max(self.last_step, event.step)
+        if relayed:
+            write_event(self.run, *(self._adopt(e) for e in relayed))
+        if self._mirror is not None and not self._child_started:
+            self._mirror.poll_into(self.run)
+            self.last_step = max(self.last_step, self.run.last_step)
+        for event in self._follower.poll():
             if self._emit is not None:
                 self._emit(event)
+
+    def _adopt(self, event: Event) -> Event:
+        # The command's run_started names the folder it wrote to; in the run it names the run.
+        if isinstance(event, RunStarted):
+            return dataclasses.replace(event, run_dir=str(self.run_dir.resolve()), run_id=self.run_dir.name)
+        return event
 
     def wait(self) -> int:
         """Until the command ends: pass events on, then write how it ended. Returns its exit status."""
@@ -335,9 +351,7 @@ class Watch:
             self._mirror.poll_into(self.run, final=True)
             self.run.last_step = max(self.last_step, self.run.last_step)
         if self._ended:
-            self.run.flush()
-            self.run._log.close()
-            self.run.closed = True
+            close_without_end(self.run)  # the command's own end event says how it ended
             return
         if code == 0:
             self.run.finish("completed")
