@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui_trainer.errors import UserError
     from tui_trainer.engine.runs import check_run_dir
+    from tui_trainer.errors import UserError
 
     for run_dir in args.run_dirs:
         problem = check_run_dir(run_dir)
