@@ -15,24 +15,13 @@ import numpy as np
 
 from tui_trainer.augment.pipeline import Pipeline
 from tui_trainer.augment.text import TextResult, augment_text
+from tui_trainer.data.suffixes import media_kind
 from tui_trainer.errors import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".csv")
-AUDIO_SUFFIXES = (".wav", ".wave")
 PREVIEW_TEXT_LINES = 4
 PREVIEW_MAX_SIDE = 1024
 PREVIEW_MIN_WORDS = 6
 PREVIEW_MAX_LINES = 500
-
-
-def kind_of(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_SUFFIXES:
-        return "audio"
-    if suffix in TEXT_SUFFIXES:
-        return "text"
-    return "image"
 
 
 def sample_files(root: Path) -> list[Path]:
@@ -90,7 +79,7 @@ def load_source(path: Path) -> Source:
         raise UserError(f"{path}: no such file")
     if not path.is_file():
         raise UserError(f"{path}: not a file")
-    kind = kind_of(path)
+    kind = media_kind(path)
     if kind == "image":
         image = media.read_image(path)
         h, w = image.shape[:2]

@@ -20,9 +20,6 @@ is [1-z, 1+z]; --horizontal-flip flips half the images. RANGE values are a numbe
 exit codes: 0 written; 2 bad input (missing/unreadable/empty file, an image over --max-pixels, a bad flag
 value, unknown op, malformed config, an --out that is a file)."""
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-TEXT_EXTS = (".txt", ".text", ".md", ".csv")
-AUDIO_EXTS = (".wav", ".wave")
 
 # flag dest → (section, key, kind); kind "range" values are parsed from "X" or "LO,HI".
 FLAG_KEYS: dict[str, tuple[str, str, str]] = {
@@ -216,15 +213,6 @@ def build_pipeline(args: argparse.Namespace):
     return pipeline
 
 
-def kind_of(path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in AUDIO_EXTS:
-        return "audio"
-    if suffix in TEXT_EXTS:
-        return "text"
-    return "image"
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
@@ -233,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tui_trainer.atomic import atomic_write_bytes
     from tui_trainer.augment import media
+    from tui_trainer.data.suffixes import media_kind
     from tui_trainer.errors import UserError
 
     src = Path(args.input)
@@ -258,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--save-config {save_to}: is a folder; expected a file path such as {save_to}/aug.toml")
         check_destination(save_to)
         save_pipeline(pipeline, save_to)
-    kind = kind_of(src)
+    kind = media_kind(src)
     is_csv = src.suffix.lower() == ".csv"
     ext = ".csv" if is_csv else {"image": ".png", "text": ".txt", "audio": ".wav"}[kind]
     targets = [out_dir / f"{src.stem}-{k}{ext}" for k in range(args.n)]

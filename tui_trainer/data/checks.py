@@ -94,11 +94,6 @@ def _examples(
     return out
 
 
-def _iqr_bounds(q1: float, q3: float, k: float) -> tuple[float, float]:
-    iqr = q3 - q1
-    return q1 - k * iqr, q3 + k * iqr
-
-
 # ----- missing / duplicates ------------------------------------------------------------------------
 def _missing(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[Finding]:
     out = []

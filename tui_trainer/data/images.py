@@ -12,9 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from tui_trainer.data.limits import Limits, check_pixels
+from tui_trainer.data.suffixes import IMAGE_SUFFIXES
 from tui_trainer.errors import UserError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 SCHEMA = {
     "path": pl.String,

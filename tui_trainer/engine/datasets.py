@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_trainer.data.suffixes import IMAGE_SUFFIXES
 from tui_trainer.engine.config import TrainConfig
 from tui_trainer.engine.events import Log
 from tui_trainer.errors import UserError
 
 log = logging.getLogger("tui_trainer.engine.datasets")
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 # An integer label with at most this many distinct values is taken as classes, not a quantity.
 MAX_INT_CLASSES = 50
 

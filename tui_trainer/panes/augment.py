@@ -174,7 +174,6 @@ class AugmentPane(Pane):
         self.path: Path | None = None
         self.kind = "image"
         self.graphics = GRAPHICS_SUPPORTED
-        self.last_render_seconds: float | None = None
         self._generation = 0
         self._started = False
         self._layout: tuple[str, int, bool] | None = None
@@ -407,7 +406,6 @@ class AugmentPane(Pane):
         kind_changed = message.source.kind != self.kind
         self.source = message.source
         self.kind = message.source.kind
-        self.last_render_seconds = message.seconds
         log.debug("augment preview rendered in %.1f ms", message.seconds * 1000)
         if kind_changed:
             self._fill_params()
