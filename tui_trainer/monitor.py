@@ -9,9 +9,14 @@
             if step % 500 == 0:
                 run.eval(step=step, val_loss=validate(), accuracy=acc)
 
-Then `tui-trainer attach runs/my-run` shows it live. Calls are buffered and written in one write at most
-every `flush_interval_s` (and at every eval/checkpoint/finish), and values are converted to floats only
-then, so a loss tensor on a GPU does not force a device sync each step. The context manager ends the run
+Then `tui-trainer attach runs/my-run` shows it live. `run.watch(model)` adds per-layer gradient norms and
+dead-unit shares (vanishing/exploding layers, dead ReLUs); `data_wait_s=`/`compute_s=` in `log()` enable the
+data-loading check; `monitor.preflight(model, (x, y), loss_fn)` runs the engine's structure checks on one
+batch. Unknown keyword arguments to `log()` are a TypeError; your own numbers go in `metrics={...}`.
+
+Calls are buffered and written in one write at most every `flush_interval_s` (and at every
+eval/checkpoint/finish), and values are converted to floats only then, so a loss tensor on a GPU does not
+force a device sync each step. The context manager ends the run
 as `failed` (with the traceback) if the block raises, `finished` otherwise.
 """
 
@@ -43,10 +48,13 @@ from tui_trainer.engine.events import (
     Step,
     to_json,
 )
+from tui_trainer.engine.layer_stats import MAX_LAYERS
+from tui_trainer.engine.layer_stats import _group as group_layer_norms
+from tui_trainer.engine.preflight import PreflightError
 
 log = logging.getLogger("tui_trainer.monitor")
 
-__all__ = ["MonitorRun", "start"]
+__all__ = ["MonitorRun", "PreflightError", "preflight", "start"]
 
 
 def _num(value: Any) -> float | None:
@@ -58,7 +66,8 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-_NUMERIC_KEYS = ("loss", "lr", "grad_norm", "samples_per_s", "val_loss")
+_NUMERIC_KEYS = ("loss", "lr", "grad_norm", "samples_per_s", "data_wait_s", "compute_s", "val_loss")
+_TABLES = ("metrics", "layer_grad_norms")  # dicts of numbers that may hold tensors too
 
 
 def _read_tensors(pending: list[tuple[str, dict[str, Any]]]) -> None:
@@ -69,7 +78,7 @@ def _read_tensors(pending: list[tuple[str, dict[str, Any]]]) -> None:
     """
     slots: dict[Any, list[tuple[dict[str, Any], str]]] = {}
     for _, kw in pending:
-        for table in (kw, kw.get("metrics") or {}):
+        for table in (kw, *(kw.get(name) or {} for name in _TABLES)):
             for key, value in table.items():
                 if key in _NUMERIC_KEYS or table is not kw:
                     if type(value).__module__.startswith("torch") and hasattr(value, "device"):
@@ -82,6 +91,86 @@ def _read_tensors(pending: list[tuple[str, dict[str, Any]]]) -> None:
         stacked = torch.stack([table[key].detach().reshape(()).float() for table, key in items])
         for (table, key), number in zip(items, stacked.tolist(), strict=True):
             table[key] = number
+
+
+class _Watch:
+    """`run.watch(model)`: on sampled steps, gradient norms per layer (taken in backward) and dead-unit shares.
+
+    `arm()` puts a post-accumulate-grad hook on every parameter and a DeadUnitProbe on the model for the next
+    forward/backward; `collect()` (at the next `log()`) takes what they saw and removes them again, so the
+    steps between samples run with no hook at all. The norms stay on the device until the run's flush.
+    """
+
+    ADAPTIVE_FIRST = 20  # the engine's cadence: every step of the first 20, then ~10 a second
+    ADAPTIVE_INTERVAL_S = 0.1
+
+    def __init__(self, model: Any, every: int = 0) -> None:
+        inner = getattr(model, "module", model) if hasattr(model, "module") else model
+        self.model = inner
+        self.every = max(0, int(every))
+        self.params = [
+            (name or type(inner).__name__, p)
+            for name, module in inner.named_modules()
+            for p in module.parameters(recurse=False)
+            if p.requires_grad
+        ]
+        self._norms: dict[int, Any] = {}
+        self._handles: list[Any] = []
+        self._probe: Any = None
+        self._seen = 0
+        self._last = -math.inf
+
+    def due(self, step: int) -> bool:
+        self._seen += 1
+        if self.every:
+            return (step + 1) % self.every == 0
+        now = time.monotonic()
+        if self._seen <= self.ADAPTIVE_FIRST or now - self._last >= self.ADAPTIVE_INTERVAL_S:
+            self._last = now
+            return True
+        return False
+
+    def arm(self) -> None:
+        from tui_trainer.engine.layer_stats import DeadUnitProbe
+
+        self._norms = {}
+        for index, (_, param) in enumerate(self.params):
+            self._handles.append(param.register_post_accumulate_grad_hook(self._grad_hook(index)))
+        self._probe = DeadUnitProbe(self.model)
+        self._probe.arm()
+
+    def _grad_hook(self, index: int) -> Callable[[Any], None]:
+        def hook(param: Any) -> None:
+            import torch
+
+            if param.grad is not None:
+                self._norms[index] = torch.linalg.vector_norm(param.grad.detach()).float()
+
+        return hook
+
+    def collect(self) -> tuple[dict[str, Any], dict[str, float]]:
+        """What the forward/backward since `arm()` showed: ({layer: norm tensor}, {layer: dead share})."""
+        dead: dict[str, float] = {}
+        if self._probe is not None:
+            dead = self._probe.read()
+            self._probe.close()
+            self._probe = None
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        if not self._norms:
+            return {}, dead
+        import torch
+
+        squares: dict[str, list[Any]] = {}
+        for index, norm in self._norms.items():
+            squares.setdefault(self.params[index][0], []).append(norm * norm)
+        self._norms = {}
+        layers = {name: torch.stack(parts).sum().sqrt() for name, parts in squares.items()}
+        return layers, dead
+
+    def close(self) -> None:
+        self.collect()
 
 
 class MonitorRun:
@@ -99,6 +188,10 @@ class MonitorRun:
         resumed_from_step: int | None = None,
         on_diagnostic: Callable[[Diagnostic], None] | None = None,
         echo: bool = True,
+        task: str | None = None,
+        num_classes: int | None = None,
+        label_counts: list[int] | None = None,
+        class_names: list[str] | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
         self._log = EventLog(self.run_dir)
@@ -106,6 +199,11 @@ class MonitorRun:
         self._flush_interval = flush_interval_s
         self._last_flush = time.monotonic()
         self._diag = Diagnostics(thresholds) if diagnostics else None
+        if self._diag is not None and (task or label_counts):
+            # The task's chance-level loss (log K, the label entropy) is what underfitting is judged against.
+            self._diag.set_task(task or "classification", num_classes, label_counts, class_names=class_names)
+        self._num_classes = num_classes
+        self._watch: _Watch | None = None
         self._on_diagnostic = on_diagnostic
         self._echo = echo
         self.diagnostics: list[Diagnostic] = []
@@ -138,10 +236,30 @@ class MonitorRun:
         grad_norm: Any = None,
         epoch: int = 0,
         samples_per_s: Any = None,
-        **metrics: Any,
+        data_wait_s: Any = None,
+        compute_s: Any = None,
+        metrics: dict[str, Any] | None = None,
+        **unknown: Any,
     ) -> None:
-        """Record one training step (values may be tensors; they are read at flush time)."""
+        """Record one training step (values may be tensors; they are read at flush time).
+
+        `data_wait_s` / `compute_s`: seconds this step waited for its batch / spent in forward+backward+step
+        (the dataloader_bottleneck check needs both). `metrics`: your own numbers, by name.
+        """
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise TypeError(
+                f"run.log() got unknown keyword argument(s): {names}. It takes step, loss, lr, grad_norm, epoch, "
+                f"samples_per_s, data_wait_s, compute_s; put your own numbers in metrics={{...}}, e.g. "
+                f"run.log(step=step, loss=loss, metrics={{{next(iter(sorted(unknown)))!r}: value}})"
+            )
         self._check_open()
+        layers: dict[str, Any] = {}
+        dead: dict[str, float] = {}
+        if self._watch is not None:
+            layers, dead = self._watch.collect()
+            if self._watch.due(step):
+                self._watch.arm()
         self._pending.append(
             (
                 "step",
@@ -152,7 +270,11 @@ class MonitorRun:
                     lr=lr,
                     grad_norm=grad_norm,
                     samples_per_s=samples_per_s,
-                    metrics=metrics,
+                    data_wait_s=data_wait_s,
+                    compute_s=compute_s,
+                    metrics=dict(metrics or {}),
+                    layer_grad_norms=layers,
+                    dead_units=dead,
                 ),
             )
         )
@@ -160,11 +282,54 @@ class MonitorRun:
         if time.monotonic() - self._last_flush >= self._flush_interval:
             self.flush()
 
-    def eval(self, step: int, val_loss: Any, epoch: int | None = None, **metrics: Any) -> None:
-        """Record a validation result (`accuracy=` enables the majority-class check); flushes."""
+    def eval(
+        self,
+        step: int,
+        val_loss: Any,
+        epoch: int | None = None,
+        *,
+        preds: Any = None,
+        labels: Any = None,
+        pred_counts: list[int] | None = None,
+        label_counts: list[int] | None = None,
+        **metrics: Any,
+    ) -> None:
+        """Record a validation result; flushes.
+
+        Classification: pass `preds` (logits or class ids over the validation set) and `labels`, or their
+        histograms `pred_counts` / `label_counts` (index = class id): the one-class check decides from what
+        the model predicts. Other keyword arguments (`accuracy=`, ...) are metrics.
+        """
         self._check_open()
-        self._pending.append(("eval", dict(step=step, val_loss=val_loss, epoch=epoch, metrics=metrics)))
+        if preds is not None and labels is not None:
+            from tui_trainer.engine.layer_stats import class_counts
+
+            pred_counts, label_counts = class_counts(preds, labels, self._num_classes or 0)
+        self._pending.append(
+            (
+                "eval",
+                dict(
+                    step=step,
+                    val_loss=val_loss,
+                    epoch=epoch,
+                    metrics=metrics,
+                    pred_counts=list(pred_counts) if pred_counts is not None else None,
+                    label_counts=list(label_counts) if label_counts is not None else None,
+                ),
+            )
+        )
         self.flush()
+
+    def watch(self, model: Any, every: int = 0) -> None:
+        """Record per-layer gradient norms and dead-unit shares of `model` on sampled steps (as wandb.watch).
+
+        The norms are taken in backward (so zero_grad before `log()` does not hide them) on the steps after a
+        sampled `log()`: every `every` steps, or with 0 the first 20 steps and then about ten a second. No
+        hook stays on the model between samples. With a GradScaler the norms include the loss scale.
+        """
+        if self._watch is not None:
+            self._watch.close()
+        self._watch = _Watch(model, every)
 
     def checkpoint(
         self, step: int, path: str | Path, epoch: int | None = None, reason: str = "periodic"
@@ -186,14 +351,24 @@ class MonitorRun:
         events: list[Event] = []
         for kind, kw in pending:
             if kind == "step":
+                layers = {k: float(_num(v)) for k, v in kw["layer_grad_norms"].items()}  # type: ignore[arg-type]
+                if len(layers) > MAX_LAYERS:
+                    layers = group_layer_norms(layers, MAX_LAYERS)
+                grad_norm = _num(kw["grad_norm"])
+                if grad_norm is None and layers:
+                    grad_norm = math.sqrt(sum(v * v for v in layers.values()))
                 event: Event = Step(
                     step=int(kw["step"]),
                     epoch=int(kw["epoch"]),
                     loss=_num(kw["loss"]),  # type: ignore[arg-type]
                     lr=_num(kw["lr"]),
-                    grad_norm=_num(kw["grad_norm"]),
+                    grad_norm=grad_norm,
                     samples_per_s=_num(kw["samples_per_s"]),
+                    data_wait_s=_num(kw["data_wait_s"]),
+                    compute_s=_num(kw["compute_s"]),
                     metrics={k: _num(v) for k, v in kw["metrics"].items()},  # type: ignore[misc]
+                    layer_grad_norms=layers,
+                    dead_units=kw["dead_units"],
                 )
             elif kind == "eval":
                 event = Eval(
@@ -201,6 +376,8 @@ class MonitorRun:
                     val_loss=_num(kw["val_loss"]),  # type: ignore[arg-type]
                     epoch=kw["epoch"],
                     metrics={k: _num(v) for k, v in kw["metrics"].items()},  # type: ignore[misc]
+                    pred_counts=kw["pred_counts"],
+                    label_counts=kw["label_counts"],
                 )
                 if math.isfinite(event.val_loss) and (
                     self._best_val is None or event.val_loss < self._best_val
@@ -241,6 +418,8 @@ class MonitorRun:
         if self.closed:
             return
         self.flush()
+        if self._watch is not None:
+            self._watch.close()
         self._write(
             [
                 Finished(
@@ -259,6 +438,8 @@ class MonitorRun:
         if self.closed:
             return
         self.flush()
+        if self._watch is not None:
+            self._watch.close()
         self._write([Failed(error=error, traceback=tb, step=self.last_step)])
         self.closed = True
         self._log.close()
@@ -281,6 +462,45 @@ class MonitorRun:
                 self._log.close()
         except Exception:
             pass
+
+
+def preflight(
+    model: Any, batch: Any, loss_fn: Any, *, task: str | None = None, num_classes: int | None = None
+) -> dict[str, Any]:
+    """The engine's structure checks on one batch `(inputs, labels)` of your own loop, before you train.
+
+    Forward, loss and backward on the batch with hooks on every layer; model state and RNG are restored, so
+    the run is unchanged. Returns the model summary (layers, output shapes, parameters, memory estimate);
+    raises `PreflightError` (`.code`, `.message` naming the layer, its definition and the shapes, `.fix`).
+    `task` defaults to classification for integer labels, regression otherwise; `num_classes` to the
+    model's output width.
+    """
+    import torch
+
+    from tui_trainer.engine.preflight import run_preflight
+
+    xb, yb = batch
+    if task is None:
+        task = "regression" if torch.is_floating_point(yb) else "classification"
+    if task == "classification" and num_classes is None:
+        num_classes = _output_width(model, xb)
+    return run_preflight(model, xb, yb, loss_fn, task, num_classes or 1)
+
+
+def _output_width(model: Any, xb: Any) -> int | None:
+    """Classes the model scores, from one no-grad forward in eval mode (no BatchNorm update); None on error."""
+    import torch
+
+    was_training = model.training
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            model.eval()
+            out = model(xb)
+        return int(out.shape[1]) if isinstance(out, torch.Tensor) and out.dim() == 2 else None
+    except Exception:
+        return None  # the preflight pass itself explains what failed
+    finally:
+        model.train(was_training)
 
 
 def start(run_dir: str | Path, config: dict[str, Any] | None = None, **options: Any) -> MonitorRun:
