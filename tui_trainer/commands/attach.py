@@ -23,7 +23,12 @@ exit codes: 0 ok; 2 a folder is missing, not a folder, has no events.jsonl, or i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run_dirs", nargs="+", metavar="RUN_DIR", type=Path, help="a run folder holding events.jsonl"
+        "run_dirs", nargs="+", metavar="RUN_DIR", type=Path,
+        help="a run folder holding events.jsonl, or a TensorBoard / CSVLogger log folder (each sub-folder a run)",
+    )
+    parser.add_argument(
+        "--map", action="append", default=[], metavar="TAG=FIELD",
+        help="log folders: read scalar TAG as FIELD (loss, val_loss, lr, grad_norm, epoch, ignore, train/NAME, val/NAME)",
     )
     parser.add_argument(
         "--json",
@@ -38,6 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui_trainer.integrations.logdirs import open_log_runs  # TensorBoard / CSVLogger folders as runs
+
+    live = not (args.summary or args.json or not (sys.stdin.isatty() and sys.stdout.isatty()))
+    args.run_dirs, close_logs = open_log_runs(args.run_dirs, args.map, live=live)
+    try:
+        return _run(args)
+    finally:
+        close_logs()
+
+
+def _run(args: argparse.Namespace) -> int:
     from tui_trainer.engine.runs import check_run_dir
     from tui_trainer.errors import UserError
 

@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if root.exists() and not root.is_dir():
         raise UserError(f"{root}: not a folder of runs")
     runs = list_runs(root)
+    from tui_trainer.integrations.logdirs import list_log_runs  # TensorBoard / CSVLogger folders as runs
+
+    runs += list_log_runs(root, skip=[r.run_dir for r in runs])
+    runs.sort(key=lambda r: (r.started or 0.0, r.run_id), reverse=True)
     if args.status:
         runs = [r for r in runs if r.status == args.status]
     if args.json:

@@ -2,9 +2,9 @@
 
 A log folder (one holding `events.out.tfevents.*` files or a Lightning `metrics.csv`) becomes a run by
 mirroring its scalars into an `events.jsonl` through `monitor`'s run, so the diagnostics run on it and
-`attach`, `runs` and the Train pane read it like any run. The mirror lives in the cache
-(`$XDG_CACHE_HOME/tui-trainer/logruns/`), so the log folder is only read, and remembers how far each file
-was read: opening a grown log reads only what was added. `python -m tui_trainer.integrations.logdirs
+`attach`, `runs` and the Train pane read it like any run. The mirror lives in `LOGDIR/.tui-trainer/<name>/`
+(or under `$XDG_CACHE_HOME/tui-trainer/logruns/` when the log folder is read-only) and remembers how far
+each file was read: opening a grown log reads only what was added. `python -m tui_trainer.integrations.logdirs
 --follow LOGDIR` keeps a mirror current while the log grows; the app starts it, so the UI process never
 imports tensorboard.
 
@@ -37,6 +37,7 @@ VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "test")
 TRAIN_WORDS = ("train", "training")
 IDLE_S = 120.0  # a log not written to for this long is a finished run
 STATE_FILE = "mirror.json"
+MIRROR_SUBDIR = ".tui-trainer"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".mypy_cache"}
 
 
@@ -91,6 +92,8 @@ class TagMap:
         if low.startswith("lr-") or low.startswith("lr_"):
             return ("step", "lr")  # Lightning's LearningRateMonitor: lr-Adam, lr-SGD/pg1
         parts = [p for p in low.replace("\\", "/").split("/") if p]
+        if parts and parts[0] in ("lr", "learning_rate"):
+            return ("step", "lr")  # add_scalars("lr", {"group0": ...}): lr/group0
         is_val = False
         rest: list[str] = []
         for part in parts:
@@ -321,12 +324,16 @@ class LogDiscovery:
 
 # ----- mirrors --------------------------------------------------------------------------------------
 def mirror_dir(source: Path) -> Path:
-    """Where the events.jsonl mirror of log folder `source` lives (named after it, so run ids read well)."""
+    """Where the events.jsonl mirror of log folder `source` lives: `SOURCE/.tui-trainer/<name>/` (TensorBoard
+    skips it: no event files there), or under the cache when the log folder cannot be written to."""
+    source = Path(source).resolve()
+    name = source.name or "log"
+    if os.access(source, os.W_OK):
+        return source / MIRROR_SUBDIR / name
     from tui_trainer.paths import cache_dir
 
-    source = Path(source).resolve()
     key = hashlib.sha1(str(source).encode()).hexdigest()[:16]
-    return cache_dir() / "logruns" / key / (source.name or "log")
+    return cache_dir() / "logruns" / key / name
 
 
 def _newest_mtime(files: list[Path]) -> float:
@@ -405,13 +412,18 @@ class LogMirror:
         for reader in self.readers.values():
             scalars.extend(_read_all(reader))
         scalars.sort(key=lambda s: s.step)
-        if scalars or not self.state.get("started"):
+        times = [s.wall_time for s in scalars if s.wall_time]
+        if times:
+            self.state.setdefault("first_time", min(times))
+            self.state["last_time"] = max(times)
+        if scalars or not self.state.get("finished"):
+            # Held open while the log may grow: the run's writer lock is what says it is running.
             run = self._open_run()
             self.assembler.add_all(scalars, run)
         idle = time.time() - _newest_mtime(files) >= self.idle_s
         if self.run is not None and not self.run.closed:
-            if idle or final:
-                self.assembler.flush(self.run)
+            # The newest step is complete as far as the file tells: a tag of it written later joins the next.
+            self.assembler.flush(self.run)
             self.run.last_step = max(self.run.last_step, self.assembler.last_step)
             if idle and not self.state.get("finished"):
                 self.run.finish("completed")
@@ -431,7 +443,15 @@ class LogMirror:
 
 
 def mirror(source: Path, tags: dict[str, str] | None = None) -> Path:
-    """Bring the mirror of `source` up to date once and return its folder (holding events.jsonl)."""
+    """Bring the mirror of `source` up to date once and return its folder (holding events.jsonl).
+
+    A mirror another process keeps current (an app following the log) is left to it and read as it is.
+    """
+    from tui_trainer.engine.eventlog import is_being_written
+
+    folder = mirror_dir(source)
+    if is_being_written(folder):
+        return folder
     m = LogMirror(source, tags)
     m.update()
     m.close()
@@ -439,16 +459,25 @@ def mirror(source: Path, tags: dict[str, str] | None = None) -> Path:
 
 
 def log_run_info(source: Path, tags: dict[str, str] | None = None) -> Any:
-    """`engine.runs.RunInfo` of a log folder: its mirror's, named after the folder; live while the log grows."""
+    """`engine.runs.RunInfo` of a log folder: its mirror's (read while it is held open, so a log that is still
+    growing is running, one idle for IDLE_S finished), named after the folder and dated by the log."""
+    from tui_trainer.engine.eventlog import is_being_written
     from tui_trainer.engine.runs import read_run
 
-    folder = mirror(source, tags)
-    info = read_run(folder)
-    info.run_dir, info.run_id = Path(source), Path(source).name
-    if info.status == "killed":
-        info.pid = None
-        age = time.time() - _newest_mtime(_log_files(Path(source)))
-        info.status, info.detail = ("running", "log still growing") if age < IDLE_S else ("finished", "")
+    source = Path(source)
+    m = None
+    if not is_being_written(mirror_dir(source)):
+        m = LogMirror(source, tags)
+        m.update()
+    try:
+        info = read_run(mirror_dir(source))
+    finally:
+        if m is not None:
+            m.close()
+    state = m.state if m is not None else {}
+    info.run_dir, info.run_id = source, source.name
+    info.started = state.get("first_time") or info.started
+    info.updated = state.get("last_time") or info.updated
     return info
 
 
@@ -464,6 +493,41 @@ def list_log_runs(root: Path, skip: Iterable[Path] = ()) -> list[Any]:
         except Exception:  # noqa: BLE001 - one unreadable log must not hide the others
             continue
     return out
+
+
+def open_log_runs(
+    paths: Iterable[Path], map_items: Iterable[str] = (), live: bool = False
+) -> tuple[list[Path], Any]:
+    """For `attach`: each path that is a log folder (or holds some) becomes its runs' mirror folders.
+
+    Returns (folders to attach, close): with `live` each log is followed by a `MirrorProcess` (the app never
+    imports tensorboard), otherwise mirrored here and held open until `close()`, so a growing log reads as
+    running. Paths that are run folders pass through unchanged.
+    """
+    tags = parse_map(map_items)
+    out: list[Path] = []
+    held: list[Any] = []
+    for path in paths:
+        logs = expand_log_dir(Path(path))
+        if not logs:
+            out.append(Path(path))
+            continue
+        for log in logs:
+            if live:
+                process = MirrorProcess(log, tags)
+                held.append(process)
+                out.append(process.dir)
+            else:
+                m = LogMirror(log, tags)
+                m.update()
+                held.append(m)
+                out.append(m.dir)
+
+    def close() -> None:
+        for h in held:
+            h.close()
+
+    return out, close
 
 
 def expand_log_dir(path: Path) -> list[Path]:
