@@ -93,3 +93,21 @@ def test_a_nan_is_traced_to_the_module_that_produced_it(tmp_path):
     assert nan.evidence["nonfinite_trace"]["input_finite"] is True  # the data and the layer before were fine
     assert nan.evidence["nonfinite_trace"]["params_finite"] is True  # caught before the update
     assert "gate" in nan.message
+
+
+def test_a_renamed_copy_of_the_label_is_named_before_the_first_step(tmp_path):
+    from tests.engine.conftest import write_table
+
+    write_table(tmp_path / "clean.csv", rows=200)
+    lines = (tmp_path / "clean.csv").read_text().splitlines()
+    leaked = [lines[0] + ",code"] + [row + ",k" + row.rsplit(",", 1)[1][1:] for row in lines[1:]]
+    (tmp_path / "leak.csv").write_text("\n".join(leaked) + "\n")
+    for data, expect in (("clean.csv", []), ("leak.csv", ["code"])):
+        cfg = write_config(tmp_path, data=data, name=f"{data}.toml")
+        events = []
+        run_training(load_config(cfg, ["train.epochs=1"]), tmp_path / f"run-{data}", emit=events.append)
+        leak = [e for e in events if e.type == "diagnostic" and e.code == "leakage"]
+        assert [f["feature"] for d in leak for f in d.evidence["features"]] == expect
+        if expect:
+            kinds = [e.type for e in events]
+            assert kinds.index("diagnostic") < kinds.index("step")

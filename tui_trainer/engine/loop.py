@@ -244,15 +244,13 @@ class _Trainer(EpochLoop):
             self._fail(str(exc), "user_error")
             raise
         except Exception as exc:
-            import torch
+            # Memory (GPU or host) and disk failures are coded, not `crash`: one classifier, in engine.process.
+            from tui_trainer.engine.process import classify_failure
 
-            if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-                return self._fail(
-                    f"out of memory at step {self.step}: {str(exc).splitlines()[0]}",
-                    "out_of_memory",
-                    tb=traceback.format_exc(),
-                    fix="Lower train.batch_size, use train.precision = 'bf16'/'fp16', or a smaller model.",
-                )
+            known = classify_failure(exc, self.step, self.run_dir)
+            if known is not None:
+                code, error, fix = known
+                return self._fail(error, code, tb=traceback.format_exc(), fix=fix)
             from tui_trainer.engine.preflight import PreflightError
 
             if isinstance(exc, PreflightError):
@@ -339,7 +337,7 @@ class _Trainer(EpochLoop):
         from tui_trainer.engine import distributed
         from tui_trainer.engine.datasets import load_training_data, save_encoding
         from tui_trainer.engine.models import build_model
-        from tui_trainer.engine.preflight import check_inputs, run_preflight
+        from tui_trainer.engine.preflight import check_inputs, leaky_features, run_preflight
 
         cfg = self.cfg
         seed = cfg.train.seed
@@ -462,6 +460,13 @@ class _Trainer(EpochLoop):
             self._tell_diagnostics(data)
             if resumed_from is not None:
                 replay_history(self.emit.diagnostics, self.run_dir, resumed_from)
+            # After the replay, so a resumed run does not say again what its first segment said.
+            leaky = leaky_features(
+                data.x_train, data.y_train, data.task, data.encoding, cfg.diagnostics.leak_feature_gain, seed
+            )
+            for diag in self.emit.diagnostics.note_leaky_features(leaky, step=self.step):
+                self.emit.raised.append(diag)
+                self.emit(diag)
 
     def _tell_diagnostics(self, data: Any) -> None:
         """What the task's chance-level loss is, from the training split."""
