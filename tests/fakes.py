@@ -29,12 +29,15 @@ class FakeGPU:
     power_mw: int = 60_000
     power_limit_mw: int = 400_000
     ecc_uncorrected: int = 0
-    processes: list[tuple[int, int]] = field(default_factory=list)  # (pid, used MiB)
+    processes: list[tuple[int, int | None]] = field(default_factory=list)  # (pid, used MiB or None: unknown)
     pci_bus_id: str = "00000000:07:00.0"
+    graphics_processes: list[tuple[int, int | None]] = field(default_factory=list)
+    unsupported: set[str] = field(default_factory=set)  # NVML calls this board's driver does not support
+    name_as_bytes: bool = True  # old pynvml returned bytes, new returns str; both must be decoded
 
 
 class FakeNVML:
-    """A module-like object with the pynvml calls the GPU probe makes.
+    """A module-like object with the pynvml calls the GPU probe and the telemetry sampler make.
 
     `fail` names calls that raise FakeNVMLError (driver does not support them); `hang` names calls that block
     until `release()` (a hung driver); `init_error` makes nvmlInit fail (no driver).
@@ -66,11 +69,11 @@ class FakeNVML:
     def release(self) -> None:
         self._released.set()
 
-    def _call(self, name: str) -> None:
+    def _call(self, name: str, gpu: FakeGPU | None = None) -> None:
         self.calls.append(name)
         if name in self.hang:
             self._released.wait(60)
-        if name in self.fail:
+        if name in self.fail or (gpu is not None and name in gpu.unsupported):
             raise FakeNVMLError(f"{name}: Not Supported")
 
     def nvmlInit(self) -> None:
@@ -100,49 +103,59 @@ class FakeNVML:
         return self.gpus[index]
 
     def nvmlDeviceGetName(self, gpu: FakeGPU) -> bytes:
-        self._call("nvmlDeviceGetName")
-        return gpu.name.encode()  # old pynvml returned bytes; the probe must decode
+        self._call("nvmlDeviceGetName", gpu)
+        return gpu.name.encode() if gpu.name_as_bytes else gpu.name
 
     def nvmlDeviceGetUUID(self, gpu: FakeGPU) -> str:
-        self._call("nvmlDeviceGetUUID")
+        self._call("nvmlDeviceGetUUID", gpu)
         return gpu.uuid
 
     def nvmlDeviceGetPciInfo(self, gpu: FakeGPU) -> Any:
-        self._call("nvmlDeviceGetPciInfo")
+        self._call("nvmlDeviceGetPciInfo", gpu)
         return SimpleNamespace(busId=gpu.pci_bus_id)
 
     def nvmlDeviceGetCudaComputeCapability(self, gpu: FakeGPU) -> tuple[int, int]:
-        self._call("nvmlDeviceGetCudaComputeCapability")
+        self._call("nvmlDeviceGetCudaComputeCapability", gpu)
         return gpu.capability
 
     def nvmlDeviceGetMemoryInfo(self, gpu: FakeGPU) -> Any:
-        self._call("nvmlDeviceGetMemoryInfo")
+        self._call("nvmlDeviceGetMemoryInfo", gpu)
         total, used = gpu.memory_total_mib * MIB, gpu.memory_used_mib * MIB
         return SimpleNamespace(total=total, used=used, free=total - used)
 
     def nvmlDeviceGetUtilizationRates(self, gpu: FakeGPU) -> Any:
-        self._call("nvmlDeviceGetUtilizationRates")
+        self._call("nvmlDeviceGetUtilizationRates", gpu)
         return SimpleNamespace(gpu=gpu.utilization_pct, memory=0)
 
     def nvmlDeviceGetTemperature(self, gpu: FakeGPU, sensor: int) -> int:
-        self._call("nvmlDeviceGetTemperature")
+        self._call("nvmlDeviceGetTemperature", gpu)
         return gpu.temperature_c
 
     def nvmlDeviceGetPowerUsage(self, gpu: FakeGPU) -> int:
-        self._call("nvmlDeviceGetPowerUsage")
+        self._call("nvmlDeviceGetPowerUsage", gpu)
         return gpu.power_mw
 
     def nvmlDeviceGetEnforcedPowerLimit(self, gpu: FakeGPU) -> int:
-        self._call("nvmlDeviceGetEnforcedPowerLimit")
+        self._call("nvmlDeviceGetEnforcedPowerLimit", gpu)
         return gpu.power_limit_mw
 
     def nvmlDeviceGetTotalEccErrors(self, gpu: FakeGPU, error_type: int, counter: int) -> int:
-        self._call("nvmlDeviceGetTotalEccErrors")
+        self._call("nvmlDeviceGetTotalEccErrors", gpu)
         return gpu.ecc_uncorrected
 
     def nvmlDeviceGetComputeRunningProcesses(self, gpu: FakeGPU) -> list[Any]:
-        self._call("nvmlDeviceGetComputeRunningProcesses")
-        return [SimpleNamespace(pid=pid, usedGpuMemory=used * MIB) for pid, used in gpu.processes]
+        self._call("nvmlDeviceGetComputeRunningProcesses", gpu)
+        return _processes(gpu.processes)
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, gpu: FakeGPU) -> list[Any]:
+        self._call("nvmlDeviceGetGraphicsRunningProcesses", gpu)
+        return _processes(gpu.graphics_processes)
+
+
+def _processes(entries: list[tuple[int, int | None]]) -> list[Any]:
+    return [
+        SimpleNamespace(pid=pid, usedGpuMemory=None if used is None else used * MIB) for pid, used in entries
+    ]
 
 
 def fake_torch(**overrides: Any) -> dict[str, Any]:

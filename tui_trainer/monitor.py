@@ -53,6 +53,7 @@ from tui_trainer.engine.layer_stats import _group as group_layer_norms
 from tui_trainer.engine.preflight import PreflightError
 
 log = logging.getLogger("tui_trainer.monitor")
+from tui_trainer.integrations.tensorboard import SummaryWriter  # noqa: E402,F401 - drop-in for torch's (issue 11)
 
 __all__ = ["MonitorRun", "PreflightError", "preflight", "start"]
 
@@ -503,6 +504,13 @@ def _output_width(model: Any, xb: Any) -> int | None:
         model.train(was_training)
 
 
-def start(run_dir: str | Path, config: dict[str, Any] | None = None, **options: Any) -> MonitorRun:
-    """Begin a monitored run writing `RUN_DIR/events.jsonl`; options: see MonitorRun."""
+def start(run_dir: str | Path | None = None, config: dict[str, Any] | None = None, **options: Any) -> MonitorRun:
+    """Begin a monitored run writing `RUN_DIR/events.jsonl`; options: see MonitorRun.
+
+    Without a folder: `$TUI_TRAINER_RUN_DIR` (set by `tui-trainer watch`), else a new `runs/run-<time>`.
+    """
+    if run_dir is None:
+        from tui_trainer.integrations import run_dir_for
+
+        run_dir = run_dir_for(None, "run")
     return MonitorRun(Path(run_dir), config, **options)

@@ -121,3 +121,25 @@ def test_ecc_heat_memory_and_busy_findings():
 def test_healthy_gpu_gives_only_an_ok_finding():
     findings = gpus.assess(gpus.collect(FakeNVML([FakeGPU()]), environ={}))
     assert ids(findings) == ["gpus.device"] and findings[0].severity is Severity.OK
+
+
+def test_one_nvml_wrapper_reads_the_same_gpu_for_audit_and_telemetry():
+    """NVML's all-ones "not available" process memory is unknown in both, not 16 EiB in the audit."""
+    import os
+    from types import SimpleNamespace
+
+    from tui_trainer.engine.telemetry import TelemetrySampler
+
+    nvml = FakeNVML([FakeGPU(memory_used_mib=2048, temperature_c=66, power_mw=150_000)])
+    nvml.nvmlDeviceGetComputeRunningProcesses = lambda gpu: [
+        SimpleNamespace(pid=os.getpid(), usedGpuMemory=2**64 - 1)
+    ]
+    device = gpus.collect(nvml, environ={})["devices"][0]
+    sampler = TelemetrySampler(nvml=nvml)
+    gpu = sampler.sample().gpus[0]
+    sampler.stop()
+    assert device["processes"][0]["used_mib"] is None and gpu["processes"][0]["memory_bytes"] is None
+    assert gpu["processes"][0]["training"] is True
+    assert (device["name"], device["temperature_c"], device["power_w"]) == (gpu["name"], 66, 150.0)
+    assert gpu["temperature_c"] == 66.0 and gpu["power_w"] == 150.0
+    assert device["memory_used_mib"] * 2**20 == gpu["memory_used_bytes"]

@@ -1,10 +1,9 @@
-"""Engine test fixtures: a tiny separable table, config writers, and a fake NVML for telemetry."""
+"""Engine test fixtures: a tiny separable table and config writers (the fake NVML is in tests/fakes.py)."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -73,61 +72,3 @@ def one_torch_thread(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def table_config(tmp_path: Path) -> Path:
     return write_config(tmp_path)
-
-
-class FakeNVML:
-    """Just enough of pynvml for TelemetrySampler: two GPUs, processes on GPU 0, power unsupported on GPU 1."""
-
-    NVML_TEMPERATURE_GPU = 0
-
-    def __init__(self, training_pid: int, other_pid: int = 999_999) -> None:
-        self.training_pid = training_pid
-        self.other_pid = other_pid
-        self.initialised = False
-        self.shut_down = False
-
-    def nvmlInit(self):
-        self.initialised = True
-
-    def nvmlShutdown(self):
-        self.shut_down = True
-
-    def nvmlDeviceGetCount(self):
-        return 2
-
-    def nvmlDeviceGetHandleByIndex(self, i):
-        return i
-
-    def nvmlDeviceGetName(self, h):
-        return b"Fake GPU" if h == 0 else "Fake GPU 2"
-
-    def nvmlDeviceGetUUID(self, h):
-        return f"GPU-{h}"
-
-    def nvmlDeviceGetUtilizationRates(self, h):
-        return SimpleNamespace(gpu=87 if h == 0 else 3, memory=40)
-
-    def nvmlDeviceGetMemoryInfo(self, h):
-        return SimpleNamespace(used=6 * 2**30, total=16 * 2**30, free=10 * 2**30)
-
-    def nvmlDeviceGetTemperature(self, h, kind):
-        return 71 if h == 0 else 35
-
-    def nvmlDeviceGetPowerUsage(self, h):
-        if h == 1:
-            raise RuntimeError("NVML_ERROR_NOT_SUPPORTED")
-        return 215_500
-
-    def nvmlDeviceGetEnforcedPowerLimit(self, h):
-        return 300_000
-
-    def nvmlDeviceGetComputeRunningProcesses(self, h):
-        if h != 0:
-            return []
-        return [
-            SimpleNamespace(pid=self.training_pid, usedGpuMemory=4 * 2**30),
-            SimpleNamespace(pid=self.other_pid, usedGpuMemory=None),
-        ]
-
-    def nvmlDeviceGetGraphicsRunningProcesses(self, h):
-        raise RuntimeError("NVML_ERROR_NOT_SUPPORTED")

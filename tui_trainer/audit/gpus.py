@@ -1,4 +1,4 @@
-"""GPU probe through NVML (nvidia-ml-py): every call guarded, CUDA_VISIBLE_DEVICES honoured.
+"""GPU probe through NVML (the `audit.nvml` wrapper: every call guarded), CUDA_VISIBLE_DEVICES honoured.
 
 `collect(nvml)` takes the NVML module as a parameter so tests pass a fake one; `assess` is pure.
 """
@@ -6,27 +6,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
+from tui_trainer.audit.nvml import NVML, Device
 from tui_trainer.findings import Finding, Severity
 
 HOT_CELSIUS = 85
 MIB = 1024 * 1024
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _safe(fn: Callable[..., Any] | None, *args: Any) -> Any:
-    """One NVML call; None when the driver does not support it on this GPU (or anything else goes wrong)."""
-    if fn is None:
-        return None
-    try:
-        return fn(*args)
-    except Exception:
-        return None
 
 
 def _process_name(pid: int) -> str | None:
@@ -36,12 +22,6 @@ def _process_name(pid: int) -> str | None:
         return psutil.Process(pid).name()
     except Exception:
         return None
-
-
-def _cuda_version_text(value: int | None) -> str | None:
-    if not value:
-        return None
-    return f"{value // 1000}.{(value % 1000) // 10}"
 
 
 def parse_visible_devices(value: str | None, devices: list[dict[str, Any]]) -> tuple[list[int], list[str]]:
@@ -90,83 +70,58 @@ def collect(nvml: Any = None, environ: dict[str, str] | None = None) -> dict[str
         "devices": [],
         "unmatched_visible": [],
     }
-    if nvml is None:
-        try:
-            import pynvml as nvml  # nvidia-ml-py
-        except Exception as exc:
-            facts["error"] = f"nvidia-ml-py is not importable: {exc}"
-            return facts
-    try:
-        nvml.nvmlInit()
-    except Exception as exc:
-        facts["error"] = _text(exc) or type(exc).__name__
+    session = NVML("auto" if nvml is None else nvml)
+    if not session.open():
+        facts["error"] = session.error
         return facts
     try:
         facts["nvml"] = True
-        driver = _safe(nvml.nvmlSystemGetDriverVersion)
-        facts["driver"] = _text(driver) if driver is not None else None
-        cuda_fn = getattr(nvml, "nvmlSystemGetCudaDriverVersion_v2", None) or getattr(
-            nvml, "nvmlSystemGetCudaDriverVersion", None
-        )
-        facts["cuda_driver"] = _cuda_version_text(_safe(cuda_fn))
-        count = _safe(nvml.nvmlDeviceGetCount) or 0
-        for index in range(int(count)):
-            facts["devices"].append(_device(nvml, index, facts))
+        facts["driver"] = session.driver_version()
+        facts["cuda_driver"] = session.cuda_driver_version()
+        for device in session.devices():
+            facts["devices"].append(_device(device, facts))
         visible, unmatched = parse_visible_devices(facts["cuda_visible_devices"], facts["devices"])
         facts["unmatched_visible"] = unmatched
         for device in facts["devices"]:
             device["visible"] = device["index"] in visible
             device["cuda_index"] = visible.index(device["index"]) if device["index"] in visible else None
     finally:
-        _safe(getattr(nvml, "nvmlShutdown", None))
+        session.close()
     return facts
 
 
-def _device(nvml: Any, index: int, facts: dict[str, Any]) -> dict[str, Any]:
-    handle = _safe(nvml.nvmlDeviceGetHandleByIndex, index)
-    device: dict[str, Any] = {"index": index, "driver": facts["driver"], "cuda_driver": facts["cuda_driver"]}
-    if handle is None:
+def _device(gpu: Device, facts: dict[str, Any]) -> dict[str, Any]:
+    device: dict[str, Any] = {
+        "index": gpu.index,
+        "driver": facts["driver"],
+        "cuda_driver": facts["cuda_driver"],
+    }
+    if not gpu.opened:
         device["error"] = "NVML could not open this GPU"
         return device
-    name = _safe(nvml.nvmlDeviceGetName, handle)
-    uuid = _safe(nvml.nvmlDeviceGetUUID, handle)
-    device["name"] = _text(name) if name is not None else None
-    device["uuid"] = _text(uuid) if uuid is not None else None
-    pci = _safe(getattr(nvml, "nvmlDeviceGetPciInfo", None), handle)
-    device["pci_bus_id"] = _text(getattr(pci, "busId", "")) or None if pci is not None else None
-    capability = _safe(getattr(nvml, "nvmlDeviceGetCudaComputeCapability", None), handle)
-    device["capability"] = f"{capability[0]}.{capability[1]}" if capability else None
-    memory = _safe(nvml.nvmlDeviceGetMemoryInfo, handle)
-    device["memory_total_mib"] = int(memory.total // MIB) if memory is not None else None
-    device["memory_used_mib"] = int(memory.used // MIB) if memory is not None else None
-    rates = _safe(getattr(nvml, "nvmlDeviceGetUtilizationRates", None), handle)
-    device["utilization_pct"] = int(rates.gpu) if rates is not None else None
-    sensor = getattr(nvml, "NVML_TEMPERATURE_GPU", 0)
-    temperature = _safe(getattr(nvml, "nvmlDeviceGetTemperature", None), handle, sensor)
+    device["name"] = gpu.name()
+    device["uuid"] = gpu.uuid()
+    device["pci_bus_id"] = gpu.pci_bus_id()
+    device["capability"] = gpu.capability()
+    memory = gpu.memory()
+    device["memory_total_mib"] = memory[1] // MIB if memory is not None else None
+    device["memory_used_mib"] = memory[0] // MIB if memory is not None else None
+    rates = gpu.utilization()
+    device["utilization_pct"] = int(rates[0]) if rates is not None else None
+    temperature = gpu.temperature_c()
     device["temperature_c"] = int(temperature) if temperature is not None else None
-    power = _safe(getattr(nvml, "nvmlDeviceGetPowerUsage", None), handle)
-    device["power_w"] = round(power / 1000, 1) if power is not None else None
-    limit = _safe(getattr(nvml, "nvmlDeviceGetEnforcedPowerLimit", None), handle)
-    device["power_limit_w"] = round(limit / 1000, 1) if limit is not None else None
-    ecc = _safe(
-        getattr(nvml, "nvmlDeviceGetTotalEccErrors", None),
-        handle,
-        getattr(nvml, "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", 1),
-        getattr(nvml, "NVML_VOLATILE_ECC", 0),
-    )
-    device["ecc_uncorrected"] = int(ecc) if ecc is not None else None
-    processes = []
-    for proc in _safe(getattr(nvml, "nvmlDeviceGetComputeRunningProcesses", None), handle) or []:
-        pid = int(getattr(proc, "pid", 0))
-        used = getattr(proc, "usedGpuMemory", None)
-        processes.append(
-            {
-                "pid": pid,
-                "name": _process_name(pid),
-                "used_mib": int(used // MIB) if isinstance(used, int) else None,
-            }
-        )
-    device["processes"] = processes
+    power, limit = gpu.power_w(), gpu.power_limit_w()
+    device["power_w"] = round(power, 1) if power is not None else None
+    device["power_limit_w"] = round(limit, 1) if limit is not None else None
+    device["ecc_uncorrected"] = gpu.ecc_uncorrected()
+    device["processes"] = [
+        {
+            "pid": proc.pid,
+            "name": _process_name(proc.pid),
+            "used_mib": proc.used_bytes // MIB if proc.used_bytes is not None else None,
+        }
+        for proc in gpu.processes()
+    ]
     return device
 
 

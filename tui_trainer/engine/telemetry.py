@@ -1,8 +1,8 @@
 """System telemetry for `system` events: per-GPU readings and processes via NVML, host CPU/RAM via psutil.
 
 The sampler takes the NVML module as a parameter (default: `pynvml` from nvidia-ml-py), so tests drive the
-GPU path with a fake on machines without a GPU. Every NVML call is guarded on its own: a reading a driver
-does not support (power on some boards, processes in containers) is left out, never fatal.
+GPU path with a fake on machines without a GPU. NVML goes through `audit.nvml`, the wrapper the GPU audit uses:
+a reading a driver does not support (power on some boards, processes in containers) is left out, never fatal.
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tui_trainer.audit.nvml import NVML, Device
 from tui_trainer.engine.events import System
 
 log = logging.getLogger("tui_trainer.engine.telemetry")
 
 
-def _load_nvml() -> Any | None:
-    try:
-        import pynvml
-    except ImportError:
-        return None
-    return pynvml
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+def _load_nvml() -> Any:
+    """The NVML binding the sampler uses by default (tests replace this)."""
+    return "auto"
 
 
 class TelemetrySampler:
@@ -41,9 +35,8 @@ class TelemetrySampler:
     ) -> None:
         self.interval_s = interval_s
         self.training_pids = set(training_pids or {os.getpid()})
-        self._nvml = _load_nvml() if nvml == "auto" else nvml
-        self._nvml_ok = False
-        self._handles: list[Any] = []
+        self._nvml = NVML(_load_nvml() if nvml == "auto" else nvml)
+        self._devices: list[Device] = []
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._proc = None
@@ -55,73 +48,48 @@ class TelemetrySampler:
             psutil.cpu_percent(None)  # the first call only primes the counter
         except Exception:  # pragma: no cover - psutil is a dependency; tolerate odd platforms
             self._psutil = None
-        if self._nvml is not None:
-            try:
-                self._nvml.nvmlInit()
-                count = self._nvml.nvmlDeviceGetCount()
-                self._handles = [self._nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-                self._nvml_ok = True
-            except Exception as exc:  # no driver, no GPU: CPU/RAM only
-                log.debug("NVML unavailable: %s", exc)
-                self._handles = []
+        if self._nvml.open():
+            self._devices = [d for d in self._nvml.devices() if d.opened]
+        else:  # no driver, no GPU: CPU/RAM only
+            log.debug("NVML unavailable: %s", self._nvml.error)
 
     @property
     def has_gpus(self) -> bool:
-        return bool(self._handles)
+        return bool(self._devices)
 
-    def _gpu(self, index: int, handle: Any) -> dict[str, Any]:
-        nv = self._nvml
-        info: dict[str, Any] = {"index": index}
-
-        def read(key: str, fn: Callable[[], Any]) -> None:
-            try:
-                info[key] = fn()
-            except Exception:
-                pass
-
-        read("name", lambda: _text(nv.nvmlDeviceGetName(handle)))
-        read("uuid", lambda: _text(nv.nvmlDeviceGetUUID(handle)))
-        read("utilization_percent", lambda: float(nv.nvmlDeviceGetUtilizationRates(handle).gpu))
-        read("memory_utilization_percent", lambda: float(nv.nvmlDeviceGetUtilizationRates(handle).memory))
-
-        def mem() -> None:
-            m = nv.nvmlDeviceGetMemoryInfo(handle)
-            info["memory_used_bytes"] = int(m.used)
-            info["memory_total_bytes"] = int(m.total)
-
-        try:
-            mem()
-        except Exception:
-            pass
-        read("temperature_c", lambda: float(nv.nvmlDeviceGetTemperature(handle, nv.NVML_TEMPERATURE_GPU)))
-        read("power_w", lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000.0)
-        read("power_limit_w", lambda: nv.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0)
-        procs: dict[int, dict[str, Any]] = {}
-        for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
-            try:
-                found = getattr(nv, getter)(handle)
-            except Exception:
-                continue
-            for p in found:
-                pid = int(p.pid)
-                used = getattr(p, "usedGpuMemory", None)
-                entry = procs.setdefault(pid, {"pid": pid, "memory_bytes": None, "name": None})
-                if isinstance(used, int) and used >= 0 and used < 2**63:
-                    entry["memory_bytes"] = used
-        for pid, entry in procs.items():
-            entry["training"] = pid in self.training_pids
+    def _gpu(self, gpu: Device) -> dict[str, Any]:
+        info: dict[str, Any] = {"index": gpu.index}
+        readings = {
+            "name": gpu.name(),
+            "uuid": gpu.uuid(),
+        }
+        rates = gpu.utilization()
+        if rates is not None:
+            readings["utilization_percent"], readings["memory_utilization_percent"] = rates
+        memory = gpu.memory()
+        if memory is not None:
+            readings["memory_used_bytes"], readings["memory_total_bytes"] = memory
+        readings["temperature_c"] = gpu.temperature_c()
+        readings["power_w"] = gpu.power_w()
+        readings["power_limit_w"] = gpu.power_limit_w()
+        info.update({k: v for k, v in readings.items() if v is not None})  # unsupported readings are left out
+        procs = []
+        for proc in gpu.processes(graphics=True):
+            entry: dict[str, Any] = {"pid": proc.pid, "memory_bytes": proc.used_bytes, "name": None}
+            entry["training"] = proc.pid in self.training_pids
             if self._psutil is not None:
                 try:
-                    p = self._psutil.Process(pid)
+                    p = self._psutil.Process(proc.pid)
                     entry["name"] = p.name()
                     entry["user"] = p.username()
                 except Exception:
                     pass
-        info["processes"] = sorted(procs.values(), key=lambda e: (not e["training"], e["pid"]))
+            procs.append(entry)
+        info["processes"] = sorted(procs, key=lambda e: (not e["training"], e["pid"]))
         return info
 
     def sample(self) -> System:
-        gpus = [self._gpu(i, h) for i, h in enumerate(self._handles)] if self._nvml_ok else []
+        gpus = [self._gpu(d) for d in self._devices]
         cpu = ram_used = ram_total = rss = None
         if self._psutil is not None:
             try:
@@ -155,8 +123,4 @@ class TelemetrySampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
-        if self._nvml_ok:
-            try:
-                self._nvml.nvmlShutdown()
-            except Exception:
-                pass
+        self._nvml.close()
