@@ -127,8 +127,8 @@ def test_exit_code_becomes_failed_with_the_console_tail(tmp_path):
 
 def test_a_script_using_the_integrations_writes_the_run_itself(tmp_path):
     script = """
-        from tui_trainer.integrations.tensorboard import SummaryWriter
-        with SummaryWriter() as w:   # no folder: the watch's run folder
+        from tui_trainer.monitor import SummaryWriter   # the one changed import
+        with SummaryWriter() as w:   # no folder: the watch's run
             for i in range(1, 21):
                 w.add_scalar("loss", 1.0 / i, i)
     """
@@ -208,3 +208,26 @@ def test_console_lines_keep_the_last_redraw_and_drop_colours():
 )
 def test_runs_are_named_after_the_script(cmd, stem):
     assert script_stem(cmd) == stem
+
+
+def test_monitor_start_without_a_folder_writes_into_the_watched_run(tmp_path):
+    script = """
+        from tui_trainer import monitor
+        with monitor.start(config={"optim": {"lr": 0.1}}) as run:
+            for step in range(1, 11):
+                run.log(step=step, loss=1.0 / step)
+            run.eval(step=10, val_loss=0.5)
+    """
+    (tmp_path / "loop.py").write_text(textwrap.dedent(script))
+    run_dir = tmp_path / "run"
+    proc = cli(
+        "watch", "--headless", "--run-dir", str(run_dir), "--", sys.executable, "loop.py", cwd=tmp_path
+    )
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    events = read_events(run_dir)
+    started = of_type(events, RunStarted)
+    assert started[-1].config == {"optim": {"lr": 0.1}} and started[-1].run_dir == str(run_dir.resolve())
+    assert [s.step for s in of_type(events, Step)] == list(range(1, 11))
+    assert of_type(events, Finished)[-1].status == "completed"
+    assert "finished (completed) at step 10" in out

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless and sys.stdout.isatty() and sys.stdin.isatty():
         import shlex
 
-        from tui_trainer.panes.train import open_train_app
+        from tui_trainer.app import open_train_app
 
         return int(open_train_app(watch_command=shlex.join(cmd), run_dir=run_dir) or 0)
     from tui_trainer.engine.headless import ProgressPrinter
