@@ -209,7 +209,7 @@ def _apply(args: argparse.Namespace) -> int:
     if out.exists() and source.exists() and out.resolve() == source.resolve():
         raise UserError(f"--out {out}: that is the source file; the source is never modified")
     recipe = load_recipe(args.apply)
-    dataset = open_dataset(source, na_values=_na_values(args), limits=_limits(args))
+    dataset = open_dataset(source, na_values=_na_values(args) + list(recipe.na_values), limits=_limits(args))
     try:
         rows_in = dataset.lazy.select(pl.len()).collect(engine="streaming").item()
         rows_out = write_output(apply_recipe(dataset.lazy, recipe), out, force=args.force)

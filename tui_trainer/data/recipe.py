@@ -1,7 +1,8 @@
 """Fix recipes: the fixes a user picked, saved as TOML and applied lazily, the same way in the pane and headless.
 
 Steps run in a fixed order, each on the result of the one before, so a recipe means one thing:
-drop_columns (and constant columns) -> drop_duplicates -> drop_missing -> fill -> outliers.
+na_values -> parse_numbers -> parse_dates -> merge_categories -> drop_columns (and constant columns) ->
+drop_duplicates -> drop_missing -> fill -> outliers.
 """
 
 from __future__ import annotations
@@ -57,8 +58,24 @@ class OutlierRule(_Step):
         return 3.0 if self.method == "zscore" else 1.5
 
 
+NumberStyle = Literal["thousands_comma", "decimal_comma", "spaced"]
+
+
 class Recipe(_Step, kw_only=True):
     version: Annotated[Literal[1], Meta(description="the recipe format")] = 1
+    na_values: Annotated[
+        list[str], Meta(description='tokens read as missing in every column, e.g. ["?", "-", "-999"]')
+    ] = []
+    parse_numbers: Annotated[
+        dict[str, NumberStyle],
+        Meta(description='column = "thousands_comma" | "decimal_comma" | "spaced": $1,200 / 12,5 / 1 200 kg'),
+    ] = {}
+    parse_dates: Annotated[
+        dict[str, str], Meta(description='column = strftime format, e.g. "%d.%m.%Y"')
+    ] = {}
+    merge_categories: Annotated[
+        dict[str, dict[str, str]], Meta(description="column = { variant = spelling to keep, ... }")
+    ] = {}
     drop_columns: list[str] = []
     drop_constant: bool = False
     drop_duplicates: bool = False
@@ -75,7 +92,11 @@ class Recipe(_Step, kw_only=True):
     @property
     def is_empty(self) -> bool:
         return not (
-            self.drop_columns
+            self.na_values
+            or self.parse_numbers
+            or self.parse_dates
+            or self.merge_categories
+            or self.drop_columns
             or self.drop_constant
             or self.drop_duplicates
             or self.drop_missing
@@ -85,6 +106,14 @@ class Recipe(_Step, kw_only=True):
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"version": 1}
+        if self.na_values:
+            data["na_values"] = list(self.na_values)
+        if self.parse_numbers:
+            data["parse_numbers"] = dict(self.parse_numbers)
+        if self.parse_dates:
+            data["parse_dates"] = dict(self.parse_dates)
+        if self.merge_categories:
+            data["merge_categories"] = {k: dict(v) for k, v in self.merge_categories.items()}
         if self.drop_columns:
             data["drop_columns"] = list(self.drop_columns)
         if self.drop_constant:
@@ -168,6 +197,7 @@ def apply_recipe(lf: pl.LazyFrame, recipe: Recipe) -> pl.LazyFrame:
     Statistics (mean, median, mode, z and IQR bounds) are computed over the frame as it stands at that
     step, over its non-missing values.
     """
+    lf = _read_steps(lf, recipe)
     schema = lf.collect_schema()
     _check_columns(recipe.drop_columns, schema, "drop_columns")
     _check_columns(recipe.drop_missing, schema, "drop_missing")
@@ -200,6 +230,48 @@ def apply_recipe(lf: pl.LazyFrame, recipe: Recipe) -> pl.LazyFrame:
     for rule in recipe.outliers:
         lf = _apply_outliers(lf, rule, lf.collect_schema())
     return lf
+
+
+def _numbers_once_markers_gone(lf: pl.LazyFrame, schema: pl.Schema, tokens: list[str]) -> pl.LazyFrame:
+    """Text columns that held a na_values token and are all numbers without it become Float64 columns."""
+    text = [n for n, dtype in schema.items() if dtype == pl.String]
+    if not text:
+        return lf
+    from tui_trainer.data.markers import number
+
+    row = lf.select(
+        [(pl.col(n).is_not_null().sum() == number(pl.col(n)).is_not_null().sum()).alias(n) for n in text]
+    ).collect(engine="streaming").row(0, named=True)
+    numeric = [n for n in text if row[n]]
+    return lf.with_columns([number(pl.col(n)).alias(n) for n in numeric]) if numeric else lf
+
+
+def _read_steps(lf: pl.LazyFrame, recipe: Recipe) -> pl.LazyFrame:
+    """na_values, parse_numbers, parse_dates and merge_categories: how the file should have been read."""
+    from tui_trainer.data import dates, formatted
+    from tui_trainer.data.markers import apply_na_values
+
+    before = lf.collect_schema()
+    lf = apply_na_values(lf, list(recipe.na_values))
+    if recipe.na_values:
+        lf = _numbers_once_markers_gone(lf, before, list(recipe.na_values))
+    schema = lf.collect_schema()
+    for key, names in (
+        ("parse_numbers", list(recipe.parse_numbers)),
+        ("parse_dates", list(recipe.parse_dates)),
+        ("merge_categories", list(recipe.merge_categories)),
+    ):
+        _check_columns(names, schema, key)
+    exprs = []
+    for name, style in recipe.parse_numbers.items():
+        if schema[name] == pl.String:
+            exprs.append(formatted.parse_expr(name, style))
+    for name, fmt in recipe.parse_dates.items():
+        if schema[name] == pl.String:
+            exprs.append(dates.parse_expr(name, fmt, any(c in fmt for c in ("%H", "%M", "%S", "%T"))))
+    for name, mapping in recipe.merge_categories.items():
+        exprs.append(pl.col(name).cast(pl.String).replace(mapping).alias(name))
+    return lf.with_columns(exprs) if exprs else lf
 
 
 def _fill_expr(name: str, dtype: pl.DataType, fill: Fill) -> pl.Expr:
