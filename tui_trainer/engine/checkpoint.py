@@ -135,7 +135,12 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any], keep: int =
     payload = dict(state)
     payload["format"] = FORMAT_VERSION
     payload["step"] = int(step)
-    atomic_write(path, lambda fh: torch.save(payload, fh))
+    try:
+        atomic_write(path, lambda fh: torch.save(payload, fh))
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc  # name the file: disk full
     _fsync_dir(path.parent)
     existing = list_checkpoints(run_dir)
     for _, old in existing[: max(0, len(existing) - keep)]:

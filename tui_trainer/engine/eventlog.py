@@ -20,9 +20,10 @@ import errno
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from tui_trainer.engine.events import Event, to_json
+from tui_trainer.engine.events import Event, Failed, to_json
 from tui_trainer.engine.follow import EVENTS_FILE
 
 # A reader probing the lock holds it for microseconds; a writer waits this long before calling it a second writer.
@@ -75,6 +76,13 @@ def is_being_written(run_dir: Path) -> bool | None:
         os.close(fd)  # closing drops the probe's shared lock
 
 
+def _named(exc: OSError, path: Path) -> OSError:
+    """`exc` with the events file as its filename, so the message a user sees names the path."""
+    if exc.filename:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+
+
 class EventLog:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -93,6 +101,7 @@ class EventLog:
         self._lock = threading.Lock()
         self._sync_wanted = threading.Event()
         self._syncer: threading.Thread | None = None
+        self.error: OSError | None = None  # the first write/fsync failure (disk full, I/O error)
 
     def _take_lock(self) -> None:
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -129,7 +138,19 @@ class EventLog:
         self._size += len(data)
 
     def write(self, event: Event) -> None:
-        self.write_lines([to_json(event)])
+        """Append one event. An OSError (disk full, I/O error) is raised, so the run ends on it, except for
+        a `failed` event: that is the run's last word, written if at all possible and never an error itself."""
+        try:
+            self.write_lines([to_json(event)])
+        except OSError:
+            if not isinstance(event, Failed):
+                raise
+            # A full disk may still take a short line where the long traceback did not fit.
+            short = replace(event, traceback="", error=event.error[:500])
+            try:
+                self.write_lines([to_json(short)])
+            except OSError:
+                pass
 
     def write_lines(self, lines: list[str]) -> None:
         if not lines:
@@ -138,13 +159,24 @@ class EventLog:
         with self._lock:
             if self._fh.closed:
                 return
-            self._write_all(data)  # unbuffered: the bytes reach the OS now
+            try:
+                self._write_all(data)  # unbuffered: the bytes reach the OS now
+            except OSError as exc:
+                self.error = self.error or _named(exc, self.path)
+                raise self.error from None
 
     def sync(self) -> None:
-        """fsync now and wait for it."""
+        """fsync now and wait for it. Raises the first failure; after a failure it only tries."""
         with self._lock:
-            if not self._fh.closed:
+            if self._fh.closed:
+                return
+            try:
                 os.fsync(self._fh.fileno())
+            except OSError as exc:
+                if self.error is not None:
+                    return  # the run is already ending on an I/O error; this is its last attempt
+                self.error = _named(exc, self.path)
+                raise self.error from None
 
     def sync_soon(self) -> None:
         """fsync on the background thread; returns at once."""

@@ -203,6 +203,11 @@ def run_headless(
             pass
     try:
         result = run_training(config, run_dir, emit=printer, commands=commands, resume=resume)
+    except OSError as exc:
+        # The run could not even open its folder (the run ends on later disk errors with a `failed` event).
+        from tui_trainer.errors import UserError
+
+        raise UserError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

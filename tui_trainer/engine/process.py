@@ -83,7 +83,9 @@ def _child_main(
         from tui_trainer.errors import UserError
 
         if not isinstance(exc, UserError):
-            emit(Failed(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(), code="crash"))
+            known = classify_failure(exc, 0, Path(run_dir))
+            code, error = (known[0], known[1]) if known else ("crash", f"{type(exc).__name__}: {exc}")
+            emit(Failed(error=error, traceback=traceback.format_exc(), code=code))
         logging.getLogger("tui_trainer.engine.process").debug("engine child failed", exc_info=True)
         code = 2 if isinstance(exc, UserError) else 1
     # Let the queue's feeder thread push the last events into the pipe, but not forever: if the UI stopped
@@ -98,6 +100,39 @@ def _child_main(
     if flusher.is_alive():
         os._exit(code)
     raise SystemExit(code)
+
+
+OOM_FIX = "Lower train.batch_size, use train.precision = 'bf16'/'fp16', or a smaller model."
+
+
+def classify_failure(exc: BaseException, step: int, run_dir: Path) -> tuple[str, str, str] | None:
+    """(code, message, fix) for the failures that are not bugs: memory and the disk. None for anything else.
+
+    Out of memory on the GPU (torch.cuda.OutOfMemoryError) and on the host (MemoryError, or the
+    RuntimeError "DefaultCPUAllocator: can't allocate memory" torch raises) are `out_of_memory`; an OSError
+    (disk full, read-only or vanished run folder, I/O error) is `io_error`, naming the path. No torch import:
+    the class is recognised by name.
+    """
+    text = str(exc)
+    first = (text.strip().splitlines() or [type(exc).__name__])[0][:300]
+    if (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or "out of memory" in text.lower()
+        or "can't allocate memory" in text.lower()
+        or "cannot allocate memory" in text.lower()
+    ):
+        return "out_of_memory", f"out of memory at step {step}: {first}", OOM_FIX
+    if isinstance(exc, OSError):
+        where = exc.filename or run_dir
+        why = exc.strerror or first
+        return (
+            "io_error",
+            f"cannot write {where}: {why} (at step {step}); free space or fix the folder, then resume with "
+            f"`tui-trainer train --resume {run_dir}`",
+            "",
+        )
+    return None
 
 
 def lost_engine_failure(exitcode: int | None, run_dir: Path) -> Failed:
