@@ -96,7 +96,8 @@ def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
     import json
 
     from tui_trainer.engine.events import json_safe
-    from tui_trainer.engine.history import epoch_text, format_duration
+    from tui_trainer.engine.history import epoch_text
+    from tui_trainer.formatting import format_duration, format_number
 
     summaries = []
     for run_dir in run_dirs:
@@ -115,7 +116,7 @@ def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
         total = f"/{s['total_steps']}" if s["total_steps"] else ""
         print(f"  step {step}{total}, {epoch_text(s['epoch'], history.epochs)}, {s['events']} events")
         print(
-            f"  last train loss {_fmt(s['train_loss'])}, last val loss {_fmt(s['val_loss'])}, lr {_fmt(s['lr'])}"
+            f"  last train loss {format_number(s['train_loss'])}, last val loss {format_number(s['val_loss'])}, lr {format_number(s['lr'])}"
         )
         rate = s["steps_per_s"]
         if rate and not history.is_over:
@@ -135,11 +136,3 @@ def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
         if s["skipped_lines"]:
             print(f"  {s['skipped_lines']} malformed line(s) in events.jsonl were skipped")
     return 0
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "—"
-    from tui_trainer.widgets.chart import format_value
-
-    return format_value(value)

@@ -29,6 +29,7 @@ from tui_trainer.engine.events import (
     System,
 )
 from tui_trainer.findings import Finding, Severity
+from tui_trainer.formatting import format_duration  # noqa: F401 - the Train pane, headless and attach import it here
 
 DEFAULT_CAPACITY = 512
 # A run that logs a new metric name every step must not grow without bound.
@@ -456,15 +457,3 @@ def epoch_text(epoch: int | None, epochs: int | None = None) -> str:
     if epoch is None:
         return "epoch —"
     return f"epoch {epoch + 1}/{epochs}" if epochs else f"epoch {epoch + 1}"
-
-
-def format_duration(seconds: float | None) -> str:
-    """`1h02m`, `3m05s`, `42s`, or `—` when unknown."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"

@@ -21,7 +21,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_trainer.collapse.experiment import DEFAULTS, ESTIMATORS, MODELS, CollapseParams, GenerationStats
 from tui_trainer.errors import UserError
-from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
+from tui_trainer.formatting import format_number
+from tui_trainer.widgets.chart import Chart, ChartSeries
 
 REDRAW_INTERVAL_S = 0.2
 DEFAULT_REAL_FRACTION = 0.1
@@ -328,11 +329,11 @@ class CollapseView(Vertical):
             last = stats[-1]
             parts = [
                 f"{run.label}: gen {last.generation}",
-                f"variance mean {format_value(last.variance_mean)} median {format_value(last.variance_median)}",
-                f"W₂² {format_value(last.w2_mean)}",
-                f"tail {format_value(last.tail_mass_mean)}",
+                f"variance mean {format_number(last.variance_mean)} median {format_number(last.variance_median)}",
+                f"W₂² {format_number(last.w2_mean)}",
+                f"tail {format_number(last.tail_mass_mean)}",
             ]
             if last.heldout_loss is not None:
-                parts.append(f"held-out loss {format_value(last.heldout_loss)}")
+                parts.append(f"held-out loss {format_number(last.heldout_loss)}")
             lines.append(" · ".join(parts))
         return "\n".join(lines)
