@@ -210,3 +210,15 @@ def test_huge_line_is_rejected_without_parsing():
 def test_parse_event_rejects_non_dicts():
     with pytest.raises(EventParseError):
         parse_event(["step"])
+
+
+def test_the_reference_doc_lists_every_event_type_and_field():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "events-and-runs.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines() if line.startswith("| `")}
+    for kind, cls in EVENT_TYPES.items():
+        assert kind in rows, f"docs/events-and-runs.md has no row for {kind}"
+        for f in fields(cls):
+            if f.name != "time":
+                assert f"`{f.name}`" in rows[kind], f"docs/events-and-runs.md: {kind} row lacks `{f.name}`"
