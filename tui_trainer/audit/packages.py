@@ -134,7 +134,9 @@ def _load_pyproject(path: Path, result: RequirementsFile) -> None:
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise UserError(f"{path}: not a pyproject.toml (arrays or tables nested too deeply to read)") from None
+        raise UserError(
+            f"{path}: not a pyproject.toml (arrays or tables nested too deeply to read)"
+        ) from None
     project = data.get("project")
     if not isinstance(project, dict) or "dependencies" not in project:
         raise UserError(f"{path}: no [project] dependencies list to check (key project.dependencies)")
@@ -197,7 +199,9 @@ def _load_requirements_txt(
                     raise UserError(f"{path}:{number}: {option} needs a file name")
                 here = (*chain, f"{path}:{number}")
                 if len(here) >= MAX_INCLUDE_DEPTH:
-                    shown = " -> ".join([*here[:3], "...", *here[-2:]]) if len(here) > 6 else " -> ".join(here)
+                    shown = (
+                        " -> ".join([*here[:3], "...", *here[-2:]]) if len(here) > 6 else " -> ".join(here)
+                    )
                     raise UserError(
                         f"{path}:{number}: `{option}` includes nest {len(here)} files deep ({shown} -> {value}); "
                         f"expected at most {MAX_INCLUDE_DEPTH - 1} levels of -r"

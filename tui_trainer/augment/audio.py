@@ -58,7 +58,9 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
             reason = "the file ends inside its header (truncated?)"
         raise UserError(f"{path}: not a readable WAV file ({reason}); expected a RIFF/WAVE file") from None
     if rate <= 0:
-        raise UserError(f"{path}: the WAV header declares a sample rate of {rate} Hz; expected a positive rate")
+        raise UserError(
+            f"{path}: the WAV header declares a sample rate of {rate} Hz; expected a positive rate"
+        )
     if data.size == 0:
         raise UserError(f"{path}: the WAV file holds no samples; expected at least one")
     samples = to_float(data)

@@ -9,7 +9,6 @@ import numpy as np
 
 from tui_trainer.errors import UserError
 
-
 # Pixels an input image may declare before it is decoded. Augmenting costs ~40 bytes a pixel (float32 working
 # copies), so 40 Mpx (an 8000×5000 photo) stays near 1.6 GB; a 140 KB PNG declaring 12000×12000 is refused
 # from its header instead of driving the machine into the OOM killer.
@@ -140,7 +139,9 @@ MAX_TEXT_BYTES = 256 * 1024 * 1024  # a text input is read whole; past this it i
 def read_text(path: Path) -> str:
     try:
         if path.stat().st_size > MAX_TEXT_BYTES:
-            raise UserError(f"{path}: larger than {MAX_TEXT_BYTES // 2**20} MB; expected a text file to augment")
+            raise UserError(
+                f"{path}: larger than {MAX_TEXT_BYTES // 2**20} MB; expected a text file to augment"
+            )
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise UserError(f"{path}: no such file") from exc

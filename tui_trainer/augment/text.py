@@ -285,12 +285,16 @@ def augment_csv(text: str, spec: TextSpec, rng: np.random.Generator, column: str
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise UserError(f"CSV line {reader.line_num}: not valid CSV ({exc}); expected comma-separated fields") from None
+        raise UserError(
+            f"CSV line {reader.line_num}: not valid CSV ({exc}); expected comma-separated fields"
+        ) from None
     # Blank lines before the header are not the header (csv gives them as empty rows).
     while rows and not any(cell.strip() for cell in rows[0]):
         rows.pop(0)
     if not rows:
-        raise UserError("CSV has no header line and no rows; expected a header (e.g. text,label) and one row per example")
+        raise UserError(
+            "CSV has no header line and no rows; expected a header (e.g. text,label) and one row per example"
+        )
     header = rows[0]
     name = column or ("text" if "text" in header else header[0])
     if name not in header:
