@@ -187,3 +187,26 @@ def test_preflight_in_a_user_loop_names_the_layer_and_passes_a_good_model():
             wrong_width, (x, torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])), torch.nn.CrossEntropyLoss()
         )
     assert caught.value.code == "labels_out_of_range"
+
+
+class TwoLayers(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = torch.nn.Linear(10, 4)
+        self.fc2 = torch.nn.Linear(5, 3)  # wrong: fc1 gives 4
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_preflight_points_at_the_layer_definition_in_init():
+    with pytest.raises(monitor.PreflightError) as caught:
+        monitor.preflight(
+            TwoLayers(), (torch.randn(8, 10), torch.randint(0, 3, (8,))), torch.nn.CrossEntropyLoss()
+        )
+    error = caught.value
+    assert error.code == "shape_mismatch" and "layer `fc2`" in error.message
+    assert (
+        "defined at test_monitor.py:" in error.message and "self.fc2 = torch.nn.Linear(5, 3)" in error.message
+    )
+    assert "self.fc2(torch.relu(self.fc1(x)))" in error.message  # and the forward line that ran it

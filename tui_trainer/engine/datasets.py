@@ -70,6 +70,20 @@ def save_encoding(data: TrainingData, run_dir: Path) -> None:
     atomic_write_text(Path(run_dir) / "encoding.json", json.dumps(payload, indent=2, sort_keys=True))
 
 
+def describe_inputs(encoding: dict[str, Any]) -> str | None:
+    """Where a table's input width comes from: "10 inputs: 5 numeric + island (3) + sex (2)"; None if unknown."""
+    features = encoding.get("features") or []
+    if not features or not all(isinstance(f, dict) for f in features):
+        return None
+    numeric = sum(1 for f in features if f.get("type") == "number")
+    one_hot = [(str(f["name"]), len(f.get("categories", []))) for f in features if f.get("type") == "one_hot"]
+    total = numeric + sum(k for _, k in one_hot)
+    if not one_hot:
+        return f"{total} inputs ({total} numeric columns)"
+    parts = ([f"{numeric} numeric"] if numeric else []) + [f"{name} ({k})" for name, k in one_hot]
+    return f"{total} inputs: " + " + ".join(parts)
+
+
 # --- tables -------------------------------------------------------------------------------------------------
 
 

@@ -335,9 +335,9 @@ class _Trainer(EpochLoop):
         import torch
 
         from tui_trainer.engine import distributed
-        from tui_trainer.engine.datasets import load_training_data, save_encoding
+        from tui_trainer.engine.datasets import describe_inputs, load_training_data, save_encoding
         from tui_trainer.engine.models import build_model
-        from tui_trainer.engine.preflight import check_inputs, leaky_features, run_preflight
+        from tui_trainer.engine.preflight import PreflightError, check_inputs, leaky_features, run_preflight
 
         cfg = self.cfg
         seed = cfg.train.seed
@@ -375,7 +375,15 @@ class _Trainer(EpochLoop):
         self.batches_per_epoch = build.batches_per_epoch(n, self.dist.world_size, cfg.train.batch_size)
         self.feed = build.make_feed(cfg, data, self.device, self.dist, self.batches_per_epoch, notes)
         xb, yb = self.feed.head(min(cfg.train.batch_size, n))
-        summary = run_preflight(model, xb, yb, self.loss_fn, data.task, data.num_classes)
+        try:
+            summary = run_preflight(model, xb, yb, self.loss_fn, data.task, data.num_classes)
+        except PreflightError as exc:
+            inputs = describe_inputs(data.encoding) if data.kind == "table" else None
+            if inputs and exc.code == "shape_mismatch":
+                # A width the user did not type (one-hot columns) is the usual surprise: say where it comes from.
+                exc.message += f" The data give {inputs}; each category of a text column is one input."
+                exc.evidence["inputs"] = inputs
+            raise
 
         self.model = distributed.wrap_model(self.dist, model, self.device)
         self.optimizer = build.make_optimizer(cfg, model)
@@ -390,7 +398,9 @@ class _Trainer(EpochLoop):
         if self.resume:
             # Checked against the live model and optimizer: another architecture falls back like a torn file.
             expected = {"model": self._plain_model().state_dict(), "optimizer": self.optimizer.state_dict()}
-            loaded = ckpt.load_latest_checkpoint(self.run_dir, map_location=str(self.device), expected=expected)
+            loaded = ckpt.load_latest_checkpoint(
+                self.run_dir, map_location=str(self.device), expected=expected
+            )
             if loaded is not None:
                 skipped = loaded.skipped
             if loaded is not None and loaded.state:
@@ -474,7 +484,9 @@ class _Trainer(EpochLoop):
 
         diags = self.emit.diagnostics
         if data.task == "classification":
-            counts = torch.bincount(data.y_train.reshape(-1).long().cpu(), minlength=data.num_classes).tolist()
+            counts = torch.bincount(
+                data.y_train.reshape(-1).long().cpu(), minlength=data.num_classes
+            ).tolist()
             diags.set_task("classification", data.num_classes, counts, class_names=data.class_names)
         else:
             diags.set_task("regression", 1, target_variance=float(data.y_train.float().var()))

@@ -2,15 +2,20 @@
 
 A factory is called with `model.kwargs`, plus `input_shape` (one sample, no batch dimension) and
 `num_classes` when its signature accepts them (by name or through `**kwargs`), so a factory written for
-one dataset can adapt to another without editing the config.
+one dataset can adapt to another without editing the config. While a factory runs, each module notes the
+line that constructed it, so a structure error can point at the layer's definition (`layer_definition`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import linecache
 import os
+import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tui_trainer.engine.config import TrainConfig
@@ -90,7 +95,8 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
             if name not in kwargs and (takes_any or name in params):
                 kwargs[name] = value
         try:
-            model = func(**kwargs)
+            with recording_definitions():
+                model = func(**kwargs)
         except TypeError as exc:
             raise UserError(
                 f"model.factory {m.factory}: calling it with {sorted(kwargs)} failed: {exc}"
@@ -106,3 +112,81 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
     if name == "cnn":
         return build_cnn(input_shape, num_classes, m.channels, m.dropout)
     return build_mlp(input_shape, num_classes, m.hidden, m.dropout)
+
+
+# --- where a layer is defined ---------------------------------------------------------------------------------
+
+# Set on each module built by a factory (in the module's __dict__, so never in a state_dict): "file.py:12".
+DEFINED_AT = "_tui_trainer_defined_at"
+
+
+@contextlib.contextmanager
+def recording_definitions() -> Iterator[None]:
+    """While a model is built, note on each module the user's line that constructed it (`nn.Linear(...)`).
+
+    nn.Module.__init__ is wrapped for the duration only; a structure error can then point at the layer's
+    definition (the factory's line, or the `self.fc = ...` line in `__init__`) as well as the failing forward.
+    """
+    import torch.nn as nn
+
+    original = nn.Module.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if DEFINED_AT not in self.__dict__:
+            site = _construction_site()
+            if site:
+                self.__dict__[DEFINED_AT] = site
+
+    nn.Module.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.__init__ = original  # type: ignore[method-assign]
+
+
+def _construction_site() -> str | None:
+    import torch
+
+    skip = (os.path.dirname(torch.__file__), os.path.abspath(__file__))
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(skip[0]) and filename != skip[1] and "contextlib" not in filename:
+            return _site(filename, frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _site(filename: str, line: int) -> str:
+    code = linecache.getline(filename, line).strip()
+    return f"{os.path.basename(filename)}:{line}" + (f" `{code}`" if code else "")
+
+
+def layer_definition(module: Any, parents: list[tuple[str, Any]] | None = None) -> str | None:
+    """`file:line `code`` where `module` was constructed, if it can be found.
+
+    A module built under `recording_definitions` knows its line. Otherwise `parents` (the (qualified name,
+    module) chain from the model down to `module`'s parent) is searched from the inside out for a user class
+    whose source assigns the child (`self.fc = ...` in `__init__`); torch containers (Sequential) are skipped.
+    """
+    site = getattr(module, "__dict__", {}).get(DEFINED_AT)
+    if site:
+        return site
+    child = module
+    for _, parent in reversed(parents or []):
+        cls = type(parent)
+        attr = next((k for k, v in parent.named_children() if v is child), None)
+        if attr is not None and not cls.__module__.startswith("torch."):
+            try:
+                lines, start = inspect.getsourcelines(cls)
+                filename = inspect.getsourcefile(cls) or ""
+            except (OSError, TypeError):
+                return None
+            pattern = re.compile(rf"\bself\.{re.escape(attr)}\s*(:[^=]*)?=(?!=)")
+            for offset, text in enumerate(lines):
+                if pattern.search(text):
+                    return _site(filename, start + offset)
+            return None
+        child = parent
+    return None

@@ -195,8 +195,13 @@ def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError
         else "shape_mismatch"
     )
     where = _user_frame(exc)
+    from tui_trainer.engine.models import layer_definition
+
+    defined = layer_definition(module, [(n, m) for n, m, _ in active[:-1]])
     shown = repr(module) if len(repr(module)) <= 120 else type(module).__name__
     message = f"layer `{name or '(model)'}` ({shown}) failed on input {_fmt(in_shape)} ({in_dtype}){expected}: {text}."
+    if defined:
+        message += f" The layer is defined at {defined}."
     if where:
         message += f" At {where}."
     message += before
@@ -219,6 +224,7 @@ def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError
             "model_input_shape": list(xb.shape),
             "error": text,
             "where": where,
+            "defined_at": defined,
         },
     )
 
