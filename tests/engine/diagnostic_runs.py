@@ -9,7 +9,6 @@ run takes well under a second on one thread.
 from __future__ import annotations
 
 import csv
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,13 +87,14 @@ def train(
     optimiser: str = "adam",
     weight_decay: float = 0.0,
     loss_fn: nn.Module | Callable[[Any, Any], Any] | None = None,
-    log_every: int = 1,
+    log_every: int = 5,
     eval_every: int = 0,
     seed: int = 0,
     config: DiagnosticsConfig | None = None,
     load_delay_s: float = 0.0,
     grad_clip: float = 0.0,
     stop_on_nan: bool = True,
+    leaks: list[dict[str, Any]] | None = None,
 ) -> RunLog:
     """Train like the engine does and return the events and diagnostics (log_every=0: once per epoch)."""
     torch.manual_seed(seed)
@@ -113,6 +113,8 @@ def train(
         diags.set_task(task, target_variance=float(y.float().var()))
     probe = DeadUnitProbe(model)
     out = RunLog()
+    if leaks:  # what the engine's preflight found (preflight.leaky_features)
+        out.diagnostics.extend(diags.note_leaky_features(leaks))
 
     def emit(event: Event) -> None:
         out.events.append(event)
@@ -146,7 +148,7 @@ def train(
             if not torch.isfinite(loss):
                 trace = nonfinite_trace(model, lambda xb=xb, yb=yb: loss_fn(model(xb), yb))
                 diags.note_nonfinite(trace)
-                emit(Step(step=step, epoch=epoch, loss=float(loss), lr=lr))
+                emit(Step(step=step, epoch=epoch, loss=float(loss.detach()), lr=lr))
                 if stop_on_nan:
                     out.steps = step
                     probe.close()
@@ -209,7 +211,3 @@ def mlp(sizes: list[int], act: type[nn.Module] = nn.ReLU, seed: int = 0) -> nn.S
     for a, b in zip(sizes, sizes[1:], strict=False):
         layers += [nn.Linear(a, b), act()]
     return nn.Sequential(*layers[:-1])
-
-
-def approx_log2() -> float:
-    return math.log(2)

@@ -190,7 +190,7 @@ class DiagnosticsConfig(_Table):
     ] = 0.05
     overfit_min_gap: Annotated[
         float, Meta(ge=0, description="val minus train loss must reach this share of the chance loss")
-    ] = 0.05
+    ] = 0.15
     plateau_steps: Annotated[
         int, Meta(ge=2, description="window (steps): its recent half against its older half")
     ] = 200

@@ -278,13 +278,15 @@ class Diagnostics:
         what = "loss" if not _finite(loss) else "gradient norm"
         value = loss if what == "loss" else gn
         recent = [v for _, v in self._recent]
-        climbing = len(recent) >= 2 and recent[-1] > recent[0] and recent[-1] >= (self.initial_loss or 0)
+        # Climbing: well above the best recent loss and above the start, not one noisy report above another.
+        climbing = (
+            len(recent) >= 3 and recent[-1] > 1.5 * min(recent) and recent[-1] >= (self.initial_loss or 0)
+        )
         lr = ev.lr
         small_lr = _finite(lr) and float(lr) <= self.t.nan_small_lr  # type: ignore[arg-type]
-        calm = (
-            not climbing
-            and self._last_grad_norm is not None
-            and self._last_grad_norm < self.t.explode_grad_norm
+        # Calm: no climb and no large gradient before (a NaN at the very first step has no history: calm).
+        calm = not climbing and (
+            self._last_grad_norm is None or self._last_grad_norm < self.t.explode_grad_norm
         )
         trace = self._nonfinite or {}
         module = trace.get("module")
