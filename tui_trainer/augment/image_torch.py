@@ -66,12 +66,10 @@ def affine_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
     n = theta.shape[0]
     u = torch.arange(w, dtype=torch.float32, device=theta.device).mul_(2.0 / w).add_(1.0 / w - 1.0)
     v = torch.arange(h, dtype=torch.float32, device=theta.device).mul_(2.0 / h).add_(1.0 / h - 1.0)
-    grid = torch.empty((n, h, w, 2), dtype=torch.float32, device=theta.device)
-    for k in range(2):
-        across = theta[:, k, 0].view(n, 1, 1) * u.view(1, 1, w)
-        down = theta[:, k, 1].view(n, 1) * v.view(1, h) + theta[:, k, 2].view(n, 1)
-        torch.add(across, down.view(n, h, 1), out=grid[..., k])
-    return grid
+    # (n, 1, w, 2) + (n, h, 1, 2): one broadcast add writes the contiguous (n, h, w, 2) grid.
+    across = theta[:, :, 0].view(n, 1, 1, 2) * u.view(1, 1, w, 1)
+    down = theta[:, :, 1].view(n, 1, 1, 2) * v.view(1, h, 1, 1) + theta[:, :, 2].view(n, 1, 1, 2)
+    return across + down
 
 
 def warp_torch(
@@ -247,11 +245,14 @@ def apply_params_torch(
     if images.device.type == "cpu" and n > CPU_CHUNK:
         # On a CPU, a few images at a time keep every intermediate in cache: streaming the whole batch
         # through each op in turn is several times slower than the same arithmetic chunk by chunk.
-        parts = [
-            _apply_chunk(images[i : i + CPU_CHUNK], params[i : i + CPU_CHUNK], generator)
-            for i in range(0, n, CPU_CHUNK)
-        ]
-        return torch.cat(parts)
+        first = _apply_chunk(images[:CPU_CHUNK], params[:CPU_CHUNK], generator)
+        out = torch.empty((n, *first.shape[1:]), dtype=first.dtype, device=first.device)
+        out[:CPU_CHUNK] = first
+        for i in range(CPU_CHUNK, n, CPU_CHUNK):
+            out[i : i + CPU_CHUNK] = _apply_chunk(
+                images[i : i + CPU_CHUNK], params[i : i + CPU_CHUNK], generator
+            )
+        return out
     return _apply_chunk(images, params, generator)
 
 
@@ -275,8 +276,10 @@ def _geometry_uint8(images: torch.Tensor, params: list[ImageParams]) -> torch.Te
         # Integral maps sample whole pixels: bilinear equals nearest, and a gather needs no float copy.
         return warp_torch(images, inverses, p0.fill_mode, 0.0, "nearest")
     x = warp_torch(images.float(), inverses, p0.fill_mode, float(np.float32(p0.cval)), p0.interpolation)
-    # clamp, then +0.5 and truncation: floor(x + 0.5) on non-negative values, in two in-place passes.
-    return x.clamp_(0.0, 255.0).add_(0.5).to(torch.uint8)
+    if p0.fill_mode == "constant" and not 0.0 <= p0.cval <= 255.0:
+        x = x.clamp_(0.0, 255.0)
+    # Otherwise every output is a convex mix of 0–255 values, so +0.5 and truncation is floor(x + 0.5).
+    return x.add_(0.5).to(torch.uint8)
 
 
 def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: torch.Generator | None):
