@@ -1,6 +1,6 @@
 """UI cost of following a run: CPU of the app process while it attaches to a growing events.jsonl, and a 10k events/s burst.
 
-    python benchmarks/ui_follow.py [--seconds 8] [--rate 50] [--burst-rate 10000]
+    python benchmarks/ui_follow.py [--seconds 8] [--rate 50] [--burst-rate 10000] [--flood-rate 100000]
 
 A separate writer process appends step events to RUN_DIR/events.jsonl at a steady rate (a typical run logs
 tens of steps a second), while this process runs the real app headless on the Train pane, attached to it.
@@ -10,6 +10,11 @@ the difference: what following costs. Target (issue 6): under 5% of a core while
 
 The burst phase writes 10,000 events/s and reports whether the pane kept up (every event ingested, lag at the
 end) and how many redraws it made (target: at most ~10 a second, however many events arrive).
+
+The flood phase writes 100,000 lines/s (issue 13) and measures how long the app takes to answer while it
+reads them: a callback queued on the app and one on the Train pane (where key actions and the event batches
+run) every 0.1 s, timed until it runs. Target: the worst answer within 0.3 s, and the pane caught up soon after
+the writer stops. It prints the ratio of the flood's worst answer to the idle one.
 """
 
 from __future__ import annotations
@@ -35,29 +40,48 @@ WRITER = r"""
 import sys, time
 from tui_trainer.engine.events import RunStarted, Step, System, to_json
 path, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+# One real step line as a template: formatting numbers into it keeps up with 100k lines/s; the lines are the
+# engine's own (to_json of a Step), so the reader parses exactly what a run writes.
+template = to_json(Step(step=123456789, epoch=0, loss=0.5, lr=1e-3, grad_norm=1.0, samples_per_s=1000.0, time=1.5))
+head, tail = template.split("123456789")
+time_head, time_tail = head.split("1.5")
+system = to_json(System(cpu_percent=50.0, ram_used_bytes=1, ram_total_bytes=2))
 with open(path, "a", encoding="utf-8") as fh:
     fh.write(to_json(RunStarted(run_id="bench", run_dir=path, total_steps=10**9)) + "\n")
     fh.flush()
     start = time.monotonic()
     step = 0
-    tick = 0.02  # write in 50 small batches a second, flushed, like the engine
+    tick = 0.02  # write in 50 batches a second, flushed, like the engine
     while True:
         now = time.monotonic() - start
         if now >= seconds:
             break
         due = int(now * rate)
+        stamp = repr(time.time())
+        prefix = time_head + stamp + time_tail
         lines = []
         while step < due:
             step += 1
-            lines.append(to_json(Step(step=step, epoch=0, loss=1.0 / step, lr=1e-3, grad_norm=1.0, samples_per_s=1000.0)))
+            lines.append(prefix + str(step) + tail)
             if step % 500 == 0:
-                lines.append(to_json(System(cpu_percent=50.0, ram_used_bytes=1, ram_total_bytes=2)))
+                lines.append(system)
         if lines:
             fh.write("\n".join(lines) + "\n")
             fh.flush()
         time.sleep(tick)
 print(step)
 """
+
+
+async def answer_time(app, pane) -> float:
+    """Seconds until callbacks queued now on the app and on the pane have both run (a key press's path)."""
+    loop = asyncio.get_running_loop()
+    done = [loop.create_future(), loop.create_future()]
+    t0 = time.monotonic()
+    app.call_later(lambda: done[0].done() or done[0].set_result(time.monotonic()))
+    pane.call_later(lambda: done[1].done() or done[1].set_result(time.monotonic()))
+    finished = await asyncio.gather(*done)
+    return max(finished) - t0
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -88,8 +112,14 @@ async def measure(seconds: float, run_dir: Path | None, rate: float) -> dict:
             pane.attach(run_dir)
         redraws0 = pane.redraws
         cpu0, wall0 = cpu_seconds(proc), time.monotonic()
-        await asyncio.sleep(seconds)
+        latencies: list[float] = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            latencies.append(await answer_time(app, pane))
+            await asyncio.sleep(0.1)
         cpu1, wall1 = cpu_seconds(proc), time.monotonic()
+        result["worst_answer_s"] = max(latencies) if latencies else 0.0
+        result["median_answer_s"] = sorted(latencies)[len(latencies) // 2] if latencies else 0.0
         result["cpu_percent"] = 100 * (cpu1 - cpu0) / (wall1 - wall0)
         result["redraws_per_s"] = (pane.redraws - redraws0) / (wall1 - wall0)
         if writer is not None:
@@ -117,6 +147,7 @@ def main() -> int:
         "--rate", type=float, default=50.0, help="steady steps/s the writer appends while following"
     )
     parser.add_argument("--burst-rate", type=float, default=10_000.0, help="events/s of the burst phase")
+    parser.add_argument("--flood-rate", type=float, default=100_000.0, help="lines/s of the flood phase")
     args = parser.parse_args()
 
     print(
@@ -148,7 +179,20 @@ def main() -> int:
     )
     kept_up = burst["seen"] == burst["written"] and burst["redraws_per_s"] <= 11
     print(f"  target: keep up with redraws <= ~10/s -> {'OK' if kept_up else 'NO'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "flood"
+        run_dir.mkdir()
+        flood = asyncio.run(measure(min(args.seconds, 4.0), run_dir, args.flood_rate))
+    print(
+        f"flood {args.flood_rate:.0f} lines/s:         {flood['cpu_percent']:5.1f}% of a core, answers in "
+        f"{flood['median_answer_s'] * 1000:.0f} ms median, {flood['worst_answer_s'] * 1000:.0f} ms worst (idle: "
+        f"{idle['worst_answer_s'] * 1000:.0f} ms); {flood['seen_at_end']}/{flood['written']} ingested when the "
+        f"writer stopped, all {flood['seen']} after {flood['catch_up_s']:.2f}s more"
+    )
+    ok = flood["worst_answer_s"] <= 0.3 and flood["seen"] == flood["written"]
+    print(f"  target: answers within 0.3 s and every line ingested -> {'OK' if ok else 'NO'}")
     print(f"ratio following/idle CPU: {steady['cpu_percent'] / max(idle['cpu_percent'], 1e-9):.2f}")
+    print(f"ratio flood/idle worst answer: {flood['worst_answer_s'] / max(idle['worst_answer_s'], 1e-4):.1f}")
     return 0
 
 

@@ -164,3 +164,19 @@ def test_cli_resume_with_a_zero_byte_newest_checkpoint_exits_0_and_reports_it(
     assert "Traceback" not in result.stderr
     assert f"resumed from step {steps[-2]}" in result.stdout
     assert "corrupt_checkpoint" in result.stdout and "is empty" in result.stdout
+
+
+def test_bad_event_lines_do_not_stop_a_resume(finished_run, tmp_path):
+    run_dir, steps = copy_run(finished_run, tmp_path)
+    with open(run_dir / "events.jsonl", "ab") as fh:
+        fh.write(b'{"type":"step","step":"x","epoch":0,"loss":1}\n')
+        fh.write(b'{"type":"eval","step":3,"val_loss":"abc"}\n')
+        fh.write(b'{"type":"log","message":"m","x":' + b"[" * 50_000 + b"]" * 50_000 + b"}\n")
+        fh.write(b'{"type":"step","step":13,"ep')  # torn by a kill
+    result, events = resume(tmp_path, run_dir)
+    assert result.status == "completed"
+    assert [e for e in events if e.type == "run_started"][0].resumed_from_step == steps[-1]
+    from tui_trainer.engine.follow import EventFollower
+
+    follower = EventFollower(run_dir)
+    assert follower.read_all()[-1].type == "finished" and follower.skipped == 4  # the torn line was ended

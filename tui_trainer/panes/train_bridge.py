@@ -23,10 +23,14 @@ from tui_trainer.engine.events import Event, Failed, Finished, RunStarted
 
 # How long one poll waits for events: short enough that cancelling a worker is prompt.
 POLL_TIMEOUT_S = 0.1
-# A run writing 10,000 events/s yields ~1,000 per poll: one message, not 1,000.
+# A run writing 10,000 events/s yields ~1,000 per poll: one message, not 1,000. A batch costs the pane ~1 ms
+# per 250 events to ingest, so 5,000 is the most one message may hold for keys to be answered promptly.
 MAX_BATCH = 5000
-# Back-pressure: when the pane has this many messages waiting, the worker waits instead of piling on.
-MAX_PENDING_MESSAGES = 50
+# Back-pressure: while the pane has this many messages waiting, the worker waits instead of piling on, so a
+# key press never queues behind more than a few batches (a 100,000 lines/s flood included).
+MAX_PENDING_MESSAGES = 2
+# How much of a followed file one poll reads: ~5,000 lines of a typical run, one batch.
+FOLLOW_CHUNK_BYTES = 1024 * 1024
 
 
 class EventSource(Protocol):
@@ -61,7 +65,7 @@ class FollowSource:
         from tui_trainer.engine.follow import EventFollower
 
         self.run_dir = Path(run_dir)
-        self.follower = EventFollower(self.run_dir)
+        self.follower = EventFollower(self.run_dir, max_bytes_per_poll=FOLLOW_CHUNK_BYTES)
         self.interval = interval
         self._wake = threading.Event()
         self._start: RunStarted | None = None
@@ -106,6 +110,11 @@ class FollowSource:
             return None
         self._ended = True
         return Failed(error=detail, step=self._last_step, code="killed")
+
+    @property
+    def behind_bytes(self) -> int:
+        """Bytes of the file not read yet: non-zero while a follow catches up with a fast writer."""
+        return self.follower.behind_bytes
 
     def wake(self) -> None:
         self._wake.set()
