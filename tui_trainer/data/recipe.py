@@ -383,7 +383,7 @@ def write_output(lf: pl.LazyFrame, out_path: str | Path, force: bool = False) ->
             frame.write_ipc(fh)
 
     try:
-        atomic_write(out_path, write)
+        atomic_write(out_path, write, overwrite=force)  # no-clobber checked at the rename without --force
     except PermissionError:
         raise UserError(f"--out {out_path}: permission denied") from None
     except OSError as exc:
