@@ -81,10 +81,7 @@ def _text_column(lf, col, out: Interpretation, date_format: str | None, engine: 
         rows = first_rows(lf, pl.col(name).is_in(list(found.tokens)), engine)
         out.findings.append(_marker_finding(found, rows, col.count + col.missing))
         return markers.marker_expr(name, found).str.strip_chars().cast(pl.Float64, strict=False)
-    candidates = {
-        t: n for t, n in bad.items() if not any(ch.isdigit() for ch in str(t))
-        and (str(t).strip().lower() in markers.MARKERS or n >= 2) and len(str(t)) <= 12
-    }
+    candidates = markers.candidates(bad)
     if len(candidates) > markers.MAX_TOKENS:
         candidates = {}
     marks = markers.Markers(name, candidates) if candidates else None

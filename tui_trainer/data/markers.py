@@ -41,11 +41,13 @@ def number(col: pl.Expr) -> pl.Expr:
 
 
 def non_numbers(lf: pl.LazyFrame, name: str, limit: int = 50, engine: str = "auto") -> tuple[dict[str, int], int]:
-    """The most common non-number values of a text column with their counts, and how many distinct there are."""
+    """The most common digit-free non-number values of a text column (marker candidates) with their counts,
+    and how many distinct non-numbers there are in all."""
     col = pl.col(name)
     bad = col.filter(col.is_not_null() & number(col).is_null())
+    digit_free = bad.filter(~bad.str.contains(r"\d"))
     row = lf.select(
-        bad.value_counts(sort=True).head(limit).implode().alias("top"), bad.n_unique().alias("distinct")
+        digit_free.value_counts(sort=True).head(limit).implode().alias("top"), bad.n_unique().alias("distinct")
     ).collect(engine=engine).row(0, named=True)
     return {item[name]: int(item["count"]) for item in row["top"] or []}, int(row["distinct"] or 0)
 
@@ -55,15 +57,22 @@ def detect_markers(name: str, present: int, numeric: int, top: dict[str, int], d
     bad = present - numeric
     if numeric == 0 or bad == 0 or distinct > MAX_TOKENS or bad > numeric:
         return None
+    tokens = candidates(top)
+    if len(tokens) != distinct:
+        return None  # some non-number is neither a known marker nor a repeated digit-free token
+    return Markers(name, tokens) if tokens else None
+
+
+def candidates(top: dict[str, int]) -> dict[str, int]:
+    """The digit-free tokens that read as markers: known ones (any case), or short ones that repeat."""
     tokens = {}
     for token, cells in top.items():
         text = str(token).strip()
         known = text.lower() in MARKERS
         repeats = cells >= 2 and not any(ch.isdigit() for ch in text) and len(text) <= 12
-        if not (known or repeats):
-            return None
-        tokens[str(token)] = cells
-    return Markers(name, tokens) if tokens else None
+        if known or repeats:
+            tokens[str(token)] = cells
+    return tokens
 
 
 def marker_expr(name: str, markers: Markers) -> pl.Expr:
