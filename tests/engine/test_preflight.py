@@ -81,7 +81,11 @@ def test_nonfinite_loss_at_step_zero():
 
     with pytest.raises(PreflightError) as err:
         run_preflight(Bad(), torch.randn(4, 4), torch.tensor([0, 1, 2, 0]), ce(), "classification", 3)
-    assert err.value.code == "nan_loss" and "step 0" in err.value.message
+    e = err.value
+    assert e.code == "nan_loss" and "first batch, before any update" in e.message
+    # lin's output is finite; Bad.forward's own code (the * inf) made the NaN, and the message says so.
+    assert e.evidence["first_nonfinite_module"] == "(model)" and "after `lin`" in e.message
+    assert e.evidence["first_step"] == 0 and "torch.log(x + 1e-8)" in e.fix
 
 
 def test_summary_and_state_untouched():

@@ -71,6 +71,41 @@ def chance_loss(
     return None
 
 
+def describe_nonfinite(trace: dict[str, Any] | None) -> str:
+    """ "; the first module whose output was non-finite is ..." from a `layer_stats.nonfinite_trace`, or ""."""
+    if not trace:
+        return ""
+    module = trace.get("module")
+    if module is None:
+        if trace.get("result_finite") is False:
+            return "; every module's output was finite, so the loss computation itself produced it"
+        return ""
+    where = f"; the first module whose output was non-finite is `{module}` ({trace.get('module_type')})"
+    after = f"`{trace['previous']}`" if trace.get("previous") else ""
+    if trace.get("input_finite") is False and trace.get("model_input_finite") is False:
+        return where + ", and the batch itself holds NaN/inf"
+    if trace.get("input_finite") is False:
+        return (
+            where
+            + f", whose input was already non-finite: code in forward() {'after ' + after + ' ' if after else ''}before it produced it"
+        )
+    if trace.get("params_finite") is False:
+        return where + ", whose weights are already non-finite (an update wrote NaN/inf into them)"
+    if trace.get("container"):
+        return (
+            where
+            + f": its own forward() code{' after ' + after if after else ''} produced it (the sub-modules' outputs were finite)"
+        )
+    return where
+
+
+# The usual numerical causes of a NaN that is not divergence; preflight's step-0 check says the same.
+NUMERICAL_CAUSES = (
+    "a log or division of zero (add an epsilon, torch.log(x + 1e-8) or torch.clamp), an overflowing exp, or a "
+    "softmax computed by hand (use torch.log_softmax, or give nn.CrossEntropyLoss the raw logits)."
+)
+
+
 class _LossSeries:
     """The training loss as step segments (end step, mean over the steps since the previous segment)."""
 
@@ -300,33 +335,14 @@ class Diagnostics:
             first_nonfinite_module=module,
             nonfinite_trace=trace or None,
         )
-        where = ""
-        if module is not None:
-            where = (
-                f"; the first module whose output was non-finite is `{module}` ({trace.get('module_type')})"
-            )
-            if trace.get("input_finite") is False and trace.get("model_input_finite") is False:
-                where += ", and the batch itself holds NaN/inf"
-            elif trace.get("input_finite") is False:
-                after = f"after `{trace['previous']}` " if trace.get("previous") else ""
-                where += (
-                    f", whose input was already non-finite: code in forward() {after}before it produced it"
-                )
-            elif trace.get("params_finite") is False:
-                where += ", whose weights are already non-finite (an update wrote NaN/inf into them)"
-            elif trace.get("container"):
-                after = f" after `{trace['previous']}`" if trace.get("previous") else ""
-                where += f": its own forward() code{after} produced it (the sub-modules' outputs were finite)"
-        elif trace and trace.get("result_finite") is False:
-            where = "; every module's output was finite, so the loss computation itself produced it"
+        where = describe_nonfinite(trace)
         message = f"the {what} became {value} at step {ev.step}{where}"
         if calm and (small_lr or not _finite(lr)):
             evidence["likely_cause"] = "numerical"
             fix = (
-                "The learning rate is small and the gradients were finite just before, so this is more likely "
-                "a numerical bug than divergence: a log or division of zero (add an epsilon, torch.log(x + 1e-8) "
-                "or torch.clamp), an overflowing exp, or a softmax computed by hand (use torch.log_softmax, or "
-                "give nn.CrossEntropyLoss the raw logits)."
+                "The learning rate is small and the gradients were finite just before, so this is more likely a "
+                "numerical bug than divergence: "
+                + NUMERICAL_CAUSES
                 + (f" Start looking in `{module}` and the code right before it." if module else "")
             )
         else:

@@ -24,6 +24,9 @@ class PreflightError(Exception):
     fix: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.evidence.setdefault("first_step", 0)  # every diagnostic says where its condition first held
+
     def __str__(self) -> str:
         return self.message
 
@@ -137,12 +140,7 @@ def run_preflight(model: Any, xb: Any, yb: Any, loss_fn: Any, task: str, num_cla
                     evidence={"output_shape": _shape(out), "label_shape": _shape(yb)},
                 ) from None
             if not math.isfinite(float(loss.detach())):
-                raise PreflightError(
-                    code="nan_loss",
-                    message=f"the loss is not finite at step 0 ({float(loss.detach())}) before any update",
-                    fix="Check the inputs and labels for NaN/inf and the model for log/div of zero.",
-                    evidence={"loss": float(loss.detach())},
-                )
+                raise _nonfinite_loss(model, xb, yb, loss_fn, float(loss.detach()))
             trainable = [p for p in model.parameters() if p.requires_grad]
             if not trainable:
                 raise PreflightError(
@@ -164,6 +162,28 @@ def run_preflight(model: Any, xb: Any, yb: Any, loss_fn: Any, task: str, num_cla
         model.load_state_dict(saved_state)
         model.train(was_training)
     return _summary(model, records, order, xb, no_grad)
+
+
+def _nonfinite_loss(model: Any, xb: Any, yb: Any, loss_fn: Any, value: float) -> PreflightError:
+    """The first batch's loss is NaN/inf before any update: name the module, say it is numerical."""
+    from tui_trainer.engine.diagnostics import NUMERICAL_CAUSES, describe_nonfinite
+    from tui_trainer.engine.layer_stats import nonfinite_trace
+
+    trace = nonfinite_trace(model, lambda: loss_fn(model(xb), yb))
+    module = (trace or {}).get("module")
+    return PreflightError(
+        code="nan_loss",
+        message=f"the loss is {value} on the first batch, before any update{describe_nonfinite(trace)}",
+        fix="No update has happened yet, so this is a numerical bug: "
+        + NUMERICAL_CAUSES
+        + (f" Start looking in `{module}` and the code right before it." if module else ""),
+        evidence={
+            "loss": value,
+            "first_nonfinite_module": module,
+            "nonfinite_trace": trace,
+            "likely_cause": "numerical",
+        },
+    )
 
 
 def _forward_error(exc: Exception, active, records, order, xb) -> PreflightError:
