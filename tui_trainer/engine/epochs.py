@@ -87,7 +87,10 @@ class EpochLoop:
                 if clip or due:
                     scaler.unscale_(opt)
                     layers = layer_grad_norms(model) if due else None  # before clipping: as computed
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, clip or float("inf"))
+                    if clip:
+                        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
+                    else:  # the global norm is the layers' together: no second pass over the gradients
+                        grad_norm = math.sqrt(sum(v * v for v in layers.values()))
                 self.step, self.batch_in_epoch = next_step, b + 1
                 window.add(loss.detach(), int(yb.shape[0]), t1 - t0)
                 # Read before the update, so a NaN found here is explained with the weights that produced it.

