@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent
+from textual.widgets import Header, TabbedContent
 
 from tui_trainer import __version__, paths
 from tui_trainer.config import DEFAULT_THEME, UserConfig, load_user_config_or_default, save_user_config
@@ -21,8 +21,10 @@ from tui_trainer.panes.data import DataPane
 from tui_trainer.panes.env import EnvPane
 from tui_trainer.panes.messages import OpenCollapseLab
 from tui_trainer.panes.train import TrainPane
+from tui_trainer.panes.train_launch import TrainLaunch, ensure_resource_tracker
 from tui_trainer.screens import ConfirmScreen, HelpScreen
 from tui_trainer.themes import load_theme_specs
+from tui_trainer.widgets.key_footer import KeyFooter
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,15 @@ class TrainerApp(App[int]):
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, theme: str | None = None, config_path: Path | None = None, initial_pane: str = "env") -> None:
+    def __init__(
+        self,
+        theme: str | None = None,
+        config_path: Path | None = None,
+        initial_pane: str = "env",
+        train_launch: TrainLaunch | None = None,
+    ) -> None:
         super().__init__()
+        self.train_launch = train_launch  # read (and cleared) by the Train pane once it is mounted
         self._config_path = config_path
         self._user_config: UserConfig = load_user_config_or_default(config_path)
         self._initial_pane = initial_pane if initial_pane in PANE_IDS else "env"
@@ -126,7 +135,7 @@ class TrainerApp(App[int]):
         with TabbedContent(initial=self._initial_pane, id="panes"):
             for cls in PANE_CLASSES:
                 yield cls()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         logging.getLogger("tui_trainer").addHandler(self._notify_handler)
@@ -172,7 +181,9 @@ class TrainerApp(App[int]):
 
     def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Every binding, grouped: global keys first, then each pane's."""
-        global_rows = [(b.key_display or _key_label(b.key), b.description) for b in self.BINDINGS if b.description]
+        global_rows = [
+            (b.key_display or _key_label(b.key), b.description) for b in self.BINDINGS if b.description
+        ]
         global_rows.append(("ctrl+p", "Command palette"))
         sections = [("Global", _dedupe(global_rows))]
         for cls in PANE_CLASSES:
@@ -197,7 +208,9 @@ class TrainerApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for cls in PANE_CLASSES:
-            yield SystemCommand(f"Go to {cls.TITLE}", f"Show the {cls.TITLE} pane", _call(self.action_show_pane, cls.PANE_ID))
+            yield SystemCommand(
+                f"Go to {cls.TITLE}", f"Show the {cls.TITLE} pane", _call(self.action_show_pane, cls.PANE_ID)
+            )
         for pane in self.query(Pane):
             for binding in _bindings(type(pane)):
                 if not binding.description:
@@ -208,9 +221,13 @@ class TrainerApp(App[int]):
                     _call(self._run_pane_action, pane.id, binding.action),
                 )
             for title, help_text, callback in pane.sub_view_commands():
-                yield SystemCommand(f"{pane.TITLE}: {title}", help_text, _call(self._run_in_pane, pane.id, callback))
+                yield SystemCommand(
+                    f"{pane.TITLE}: {title}", help_text, _call(self._run_in_pane, pane.id, callback)
+                )
         for name in sorted(self.available_themes):
-            yield SystemCommand(f"Theme: {name}", "Switch to this theme (remembered)", _call(setattr, self, "theme", name))
+            yield SystemCommand(
+                f"Theme: {name}", "Switch to this theme (remembered)", _call(setattr, self, "theme", name)
+            )
         yield SystemCommand("Help: keys", "List every key", self.action_help)
 
     async def _run_pane_action(self, pane_id: str, action: str) -> None:
@@ -281,6 +298,41 @@ def _call(fn, *args):
     return run
 
 
-def make_app(theme: str | None = None, config_path: Path | None = None, initial_pane: str = "env") -> TrainerApp:
+def make_app(
+    theme: str | None = None,
+    config_path: Path | None = None,
+    initial_pane: str = "env",
+    train_launch: TrainLaunch | None = None,
+) -> TrainerApp:
     """The one way the CLI and the tests build the app."""
-    return TrainerApp(theme=theme, config_path=config_path, initial_pane=initial_pane)
+    return TrainerApp(
+        theme=theme, config_path=config_path, initial_pane=initial_pane, train_launch=train_launch
+    )
+
+
+def open_train_app(
+    *,
+    config_path: Path | None = None,
+    overrides=(),
+    run_dir: Path | None = None,
+    resume: bool = False,
+    attach_dirs=(),
+    watch_command: str | None = None,
+) -> int:
+    """Open the app on the Train pane, starting (or resuming) a run or following run folders; returns the exit code.
+
+    `train`, `attach` and `watch` in a terminal come here: commands open the app, never a pane.
+    """
+    launch = TrainLaunch(
+        Path(config_path) if config_path is not None else None,
+        tuple(overrides),
+        Path(run_dir) if run_dir is not None else None,
+        resume,
+        tuple(Path(d) for d in attach_dirs),
+        watch_command,
+    )
+    if launch.starts_a_run:
+        ensure_resource_tracker()  # before Textual captures stderr
+    app = make_app(initial_pane="train", train_launch=launch)
+    app.run()
+    return int(app.return_code or 0)

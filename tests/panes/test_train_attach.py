@@ -79,6 +79,7 @@ def test_open_train_app_attaches_on_mount(tmp_path, monkeypatch):
     import asyncio
 
     from tui_trainer.app import TrainerApp
+    from tui_trainer import app as app_module
     from tui_trainer.panes import train as train_module
 
     a = make_run(tmp_path, "run-a", scripted_run(30, finish=True))
@@ -103,7 +104,7 @@ def test_open_train_app_attaches_on_mount(tmp_path, monkeypatch):
         asyncio.run(drive())
 
     monkeypatch.setattr(TrainerApp, "run", fake_run)
-    assert train_module.open_train_app(attach_dirs=(a, b)) == 0
+    assert app_module.open_train_app(attach_dirs=(a, b)) == 0
     assert seen == {"labels": ["run-a", "run-b"], "primary": "run-a", "active": "train"}
 
 
@@ -113,6 +114,7 @@ def test_open_train_app_starts_the_run_it_is_given(tmp_path, monkeypatch):
 
     from tests.panes.fakes_engine import FakeEngine
     from tui_trainer.app import TrainerApp
+    from tui_trainer import app as app_module
     from tui_trainer.panes import train as train_module
 
     launches = []
@@ -138,7 +140,7 @@ def test_open_train_app_starts_the_run_it_is_given(tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_module, "launch_engine", launch)
     monkeypatch.setattr(TrainerApp, "run", fake_run)
-    code = train_module.open_train_app(
+    code = app_module.open_train_app(
         config_path=tmp_path / "c.toml", overrides=["optim.lr=0.1"], run_dir=tmp_path / "r", resume=True
     )
     assert code == 0 and seen == {"status": "completed"}

@@ -490,3 +490,48 @@ async def test_quit_asks_while_a_collapse_experiment_runs():
         lab.running = True  # as while its worker runs; the lab's own tests drive a real run
         assert pane.busy_reason() == "a collapse experiment is running"
         lab.running = False
+
+
+async def test_header_states_through_a_run_life(fake_launch):
+    """No run → starting → running (rates agree) → paused (no rate, no ETA) → running → stopped (not live)."""
+    import dataclasses
+
+    from tui_trainer.engine.events import RunStarted
+
+    events = scripted_run()
+    started = events[0]
+    assert isinstance(started, RunStarted)
+    config = {"train": {"batch_size": 32, "epochs": 3}}
+    events[0] = dataclasses.replace(started, config=config)
+    engine = FakeEngine(events, hold=True)
+    fake_launch["engine"] = engine
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+
+        def header() -> str:
+            return str(p.query_one("#run-header").render())
+
+        await pilot.pause()
+        assert "No run" in header() and "[waiting]" not in header()
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary is not None)
+        assert "[starting]" in header() and "[waiting]" not in header()
+        assert "no run yet" not in p.query_one("#loss-chart", Chart).empty_text
+        engine.release()
+        await wait_until(pilot, lambda: p.runs[p.primary].history.step == 60)
+        running = header()
+        assert "[running]" in running and " live" in running
+        assert "10.0 steps/s" in running and "320 samples/s" in running  # 10 steps/s × batch 32
+        assert "epoch 3/3" in running  # step 60 is in the third of three epochs (events count from 0)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "paused")
+        paused = header()
+        assert "[paused]" in paused and "steps/s" not in paused and "samples/s" not in paused and "ETA" not in paused
+        await pilot.press("p")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "running")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: p.runs[p.primary].history.status == "stopped")
+        stopped = header()
+        assert "[stopped]" in stopped and " live" not in stopped and "ended" in stopped
+        assert "steps/s" not in stopped and "ETA" not in stopped

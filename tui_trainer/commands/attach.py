@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.summary or args.json or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return print_summaries(args.run_dirs, as_json=args.json)
 
-    from tui_trainer.panes.train import open_train_app
+    from tui_trainer.app import open_train_app
 
     return open_train_app(attach_dirs=tuple(args.run_dirs))
 

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.headless:
         if sys.stdout.isatty() and sys.stdin.isatty():
-            from tui_trainer.panes.train import open_train_app
+            from tui_trainer.app import open_train_app
 
             return int(
                 open_train_app(

@@ -22,11 +22,13 @@ from textual.widgets import ContentSwitcher, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from tui_trainer.engine.events import Checkpoint, Failed, Finished
-from tui_trainer.engine.history import RunHistory, format_duration
+from tui_trainer.engine.history import RunHistory
 from tui_trainer.panes.base import Pane
 from tui_trainer.panes.collapse_view import CollapseView
 from tui_trainer.panes.train_bridge import EngineControl, RunEvents, SourceEnded, TrainBridge
-from tui_trainer.widgets.chart import Chart, ChartSeries, format_value
+from tui_trainer.panes.train_header import header_text, idle_text
+from tui_trainer.panes.train_launch import DEFAULT_CONFIG, TrainLaunch, default_config, launch_engine
+from tui_trainer.widgets.chart import Chart, ChartSeries
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.gpu_view import GpuView
 
@@ -35,8 +37,8 @@ from tui_trainer.widgets.gpu_view import GpuView
 # core (benchmarks/ui_follow.py).
 REDRAW_INTERVAL_S = 0.25
 CHART_INTERVAL_S = 0.5
+NO_RUN_TEXT = "no run yet: n starts one, a attaches to a run folder"
 STOP_WAIT_S = 15.0  # how long quitting waits for a live run to checkpoint and end
-DEFAULT_CONFIG = "sample_data/configs/tabular.toml"
 log = logging.getLogger(__name__)
 
 # Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
@@ -46,17 +48,6 @@ RUN_COLORS: tuple[tuple[str, str], ...] = (
     ("secondary", "warning"),
     ("foreground", "panel-lighten-3"),
 )
-
-
-@dataclass
-class TrainLaunch:
-    """What `open_train_app` asks the pane to do once it is mounted."""
-
-    config_path: Path | None = None
-    overrides: tuple[str, ...] = ()
-    run_dir: Path | None = None
-    resume: bool = False
-    attach_dirs: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -72,48 +63,6 @@ class RunSlot:
     config_path: Path | None = None
     user_paused: bool = False
     worker: Worker | None = field(default=None, repr=False)
-
-
-def launch_engine(
-    config_path: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: bool
-) -> tuple[EngineControl, Path]:
-    """Load the config and spawn the engine process; returns its handle and the run dir. Tests replace this.
-
-    Raises UserError (ConfigError) naming the key for a bad config, or the folder for a bad run dir. The
-    run-folder rules are the `train` command's: one policy, `engine.runs.prepare_run_dir`.
-    """
-    from tui_trainer.engine.config import load_config
-    from tui_trainer.engine.process import start_engine
-    from tui_trainer.engine.runs import prepare_run_dir, resume_config_path
-    from tui_trainer.errors import UserError
-
-    if resume:
-        config_path = resume_config_path(run_dir, config_path)
-    if config_path is None:
-        raise UserError("no config given: pass a TOML config (e.g. sample_data/configs/tabular.toml)")
-    config = load_config(Path(config_path), overrides)
-    run_dir = prepare_run_dir(config, run_dir, resume)
-    ensure_resource_tracker()
-    return start_engine(config, run_dir, resume=resume), run_dir
-
-
-def ensure_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker with the real stderr.
-
-    Inside a running Textual app `sys.stderr` is Textual's capture object, whose file descriptor the tracker
-    cannot pass to its own process ("bad value(s) in fds_to_keep"), so the first spawn from the app would fail.
-    The tracker is started once per process; doing it with the real stderr makes every later spawn work.
-    """
-    import sys
-    from multiprocessing import resource_tracker
-
-    saved = sys.stderr
-    try:
-        if sys.__stderr__ is not None:
-            sys.stderr = sys.__stderr__
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = saved
 
 
 class TrainPane(Pane):
@@ -151,6 +100,7 @@ class TrainPane(Pane):
         self._charts_drawn_at = -1.0
         self._charts_stale = False
         self._launching = False
+        self._header_lines = 1
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -160,7 +110,7 @@ class TrainPane(Pane):
                 with Horizontal(id="train-charts"):
                     yield Chart(
                         "Loss",
-                        empty_text="no run yet: n starts one, a attaches to a run folder",
+                        empty_text=NO_RUN_TEXT,
                         id="loss-chart",
                     )
                     yield Chart("Metrics", empty_text="metrics appear with the first eval", id="metric-chart")
@@ -177,8 +127,12 @@ class TrainPane(Pane):
         self.set_interval(REDRAW_INTERVAL_S, self._redraw_if_dirty, name="train-redraw")
         launch: TrainLaunch | None = getattr(self.app, "train_launch", None)
         if launch is not None:
-            self.app.train_launch = None  # type: ignore[attr-defined]
+            self.app.train_launch = None  # type: ignore[attr-defined]  # once: a remount must not start it again
             self._apply_launch(launch)
+
+    def on_resize(self) -> None:
+        # A short terminal: the telemetry gives half the bottom row to the log tail instead of all of it.
+        self.query_one("#train-side").set_class(self.size.height < 34, "-short")
 
     def _apply_launch(self, launch: TrainLaunch) -> None:
         if launch.attach_dirs:
@@ -395,8 +349,11 @@ class TrainPane(Pane):
         """Repaint from the run stores; charts at most every CHART_INTERVAL_S unless `charts` forces it."""
         self.redraws += 1
         primary = self.runs.get(self.primary) if self.primary else None
-        # The header's size is fixed in CSS: repainting it needs no layout pass (the costly part of a frame).
-        self.query_one("#run-header", Static).update(self._header_text(primary), layout=False)
+        # Repainting the header needs no layout pass (the costly part of a frame) unless its line count changed.
+        header = self._header_text(primary)
+        lines = header.plain.count("\n") + 1
+        self.query_one("#run-header", Static).update(header, layout=lines != self._header_lines)
+        self._header_lines = lines
         if charts or (charts is None and monotonic() - self._charts_drawn_at >= CHART_INTERVAL_S - 1e-3):
             self._redraw_charts()
         else:
@@ -433,7 +390,9 @@ class TrainPane(Pane):
             for index, key in enumerate(keys[:4]):
                 color = train_c if index % 2 == 0 else val_c
                 metric_series.append(ChartSeries(f"{prefix}{key}", _points(h, key), color, band=False))
-        self.query_one("#loss-chart", Chart).set_series(loss_series)
+        loss_chart = self.query_one("#loss-chart", Chart)
+        loss_chart.empty_text = "waiting for the first step" if self.runs else NO_RUN_TEXT
+        loss_chart.set_series(loss_series)
         self.query_one("#metric-chart", Chart).set_series(metric_series)
 
     def _repaint_findings(self) -> None:
@@ -453,50 +412,27 @@ class TrainPane(Pane):
         self._log_shown = h.logs_total
 
     def _idle_text(self) -> Text:
-        text = Text()
-        text.append("No run. ", style="bold")
-        text.append(
-            f"n: start one from a config ({DEFAULT_CONFIG})   a: attach to a run folder   o: overlay another run"
-        )
-        return text
+        return idle_text(DEFAULT_CONFIG)
 
     def _header_text(self, slot: RunSlot | None) -> Text:
         if slot is None:
             return self._idle_text()
-        h = slot.history
-        text = Text(no_wrap=True, overflow="ellipsis")
-        status = "paused" if slot.user_paused and not h.is_over and h.status != "paused" else h.status
-        variable = {"failed": "error", "running": "success", "paused": "warning"}.get(status)
-        style = f"bold {self.app.theme_variables.get(variable, '')}".strip() if variable else "bold"
-        text.append(f"{h.label or slot.key} ", style="bold")
-        text.append(f"[{status}]", style=style)
-        text.append("  live" if slot.live else "  attached", style="dim")
-        if h.device:
-            text.append(f"  on {h.device}", style="dim")
-        text.append("\n")
-        step = "—" if h.step is None else str(h.step)
-        total = f"/{h.total_steps}" if h.total_steps else ""
-        rate = h.steps_per_s()
-        samples = h.latest("samples_per_s")
-        parts = [
-            f"step {step}{total}",
-            f"epoch {h.epoch if h.epoch is not None else '—'}",
-            f"loss {_fmt(h.latest('train_loss'))}",
-            f"val {_fmt(h.latest('val_loss'))}",
-            f"{rate:.1f} steps/s" if rate else "— steps/s",
-            f"{samples:.0f} samples/s" if samples else "— samples/s",
-            f"ETA {format_duration(h.eta_s())}",
-            f"lr {_fmt(h.latest('lr'))}",
-            f"grad {_fmt(h.latest('grad_norm'))}",
-        ]
-        text.append("  ".join(parts))
-        return text
+        width = self.query_one("#run-header", Static).content_size.width or self.size.width
+        return header_text(
+            slot.history,
+            slot.key,
+            live=slot.live,
+            alive=slot.bridge.is_alive(),
+            user_paused=slot.user_paused,
+            width=width,
+            theme=self.app.theme_variables,
+        )
 
     # ----- actions ------------------------------------------------------------------------
     def action_new_run(self) -> None:
         from tui_trainer.widgets.path_prompt import PathPrompt
 
-        default = str(self.config_path) if self.config_path else _default_config()
+        default = str(self.config_path) if self.config_path else default_config()
 
         def chosen(value: str | None) -> None:
             if value:
@@ -612,7 +548,9 @@ class TrainPane(Pane):
 
     @classmethod
     def sub_view_bindings(cls) -> list[tuple[str, list[Binding]]]:
-        return [("Collapse lab", [b for b in CollapseView.BINDINGS if isinstance(b, Binding) and b.description])]
+        return [
+            ("Collapse lab", [b for b in CollapseView.BINDINGS if isinstance(b, Binding) and b.description])
+        ]
 
     def sub_view_commands(self):
         commands = []
@@ -622,7 +560,9 @@ class TrainPane(Pane):
                 self.query_one("#train-views", ContentSwitcher).current = "collapse-lab"
                 await self.query_one(CollapseView).run_action(action)
 
-            commands.append((f"Collapse lab: {binding.description}", f"key {binding.key} in the Collapse lab", run))
+            commands.append(
+                (f"Collapse lab: {binding.description}", f"key {binding.key} in the Collapse lab", run)
+            )
         return commands
 
     def show_collapse_lab(self, real_fraction: float | None = None) -> None:
@@ -637,46 +577,8 @@ class TrainPane(Pane):
         self.call_after_refresh(self._focus_inside)
 
 
-def _default_config() -> str:
-    """The sample config, relative when run from the checkout (as the README writes it), else absolute."""
-    if Path(DEFAULT_CONFIG).is_file():
-        return DEFAULT_CONFIG
-    from tui_trainer.paths import repo_root
-
-    return str(repo_root() / DEFAULT_CONFIG)
-
-
 def _points(history: RunHistory, key: str) -> list[tuple[float, float, float, float]]:
     series = history.series.get(key)
     if series is None:
         return []
     return [(p.step, p.mean, p.min, p.max) for p in series.points()]
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else format_value(value)
-
-
-def open_train_app(
-    *,
-    config_path: Path | None = None,
-    overrides=(),
-    run_dir: Path | None = None,
-    resume: bool = False,
-    attach_dirs=(),
-) -> int:
-    """Open the app on the Train pane, starting (or resuming) a run or following run folders; returns the exit code."""
-    from tui_trainer.app import make_app
-
-    if config_path is not None or resume:
-        ensure_resource_tracker()  # before Textual captures stderr
-    app = make_app(initial_pane="train")
-    app.train_launch = TrainLaunch(  # type: ignore[attr-defined]
-        Path(config_path) if config_path is not None else None,
-        tuple(overrides),
-        Path(run_dir) if run_dir is not None else None,
-        resume,
-        tuple(Path(d) for d in attach_dirs),
-    )
-    app.run()
-    return int(app.return_code or 0)

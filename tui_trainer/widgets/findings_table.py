@@ -27,7 +27,7 @@ class FindingsTable(DataTable):
     """Findings sorted by severity and coloured by it. Posts `FindingsTable.Highlighted` as the cursor moves."""
 
     DEFAULT_CSS = """
-    FindingsTable { height: 1fr; }
+    FindingsTable { height: 1fr; min-height: 3; }
     """
 
     @dataclass
@@ -106,7 +106,7 @@ class FindingDetail(Static):
     """The detail and fix of one finding."""
 
     DEFAULT_CSS = """
-    FindingDetail { height: auto; min-height: 5; padding: 0 1; border-top: solid $panel; }
+    FindingDetail { height: auto; min-height: 3; max-height: 50%; padding: 0 1; border-top: solid $panel; }
     """
 
     def show(self, finding: Finding | None) -> None:
