@@ -240,12 +240,15 @@ class MonitorRun:
         data_wait_s: Any = None,
         compute_s: Any = None,
         metrics: dict[str, Any] | None = None,
+        layer_grad_norms: dict[str, Any] | None = None,
         **unknown: Any,
     ) -> None:
         """Record one training step (values may be tensors; they are read at flush time).
 
         `data_wait_s` / `compute_s`: seconds this step waited for its batch / spent in forward+backward+step
         (the dataloader_bottleneck check needs both). `metrics`: your own numbers, by name.
+        `layer_grad_norms`: per-layer gradient norms read by the caller (the Lightning callback reads them in
+        `on_before_optimizer_step`, after AMP unscaling); `run.watch(model)`'s own readings take precedence.
         """
         if unknown:
             names = ", ".join(sorted(unknown))
@@ -274,7 +277,7 @@ class MonitorRun:
                     data_wait_s=data_wait_s,
                     compute_s=compute_s,
                     metrics=dict(metrics or {}),
-                    layer_grad_norms=layers,
+                    layer_grad_norms=layers or dict(layer_grad_norms or {}),
                     dead_units=dead,
                 ),
             )

@@ -3,8 +3,8 @@
 Coefficients are over the rows where both columns are present (pairwise, as pandas' DataFrame.corr).
 Frames longer than SAMPLE_ROWS are sampled (seeded, without replacement) and the finding states the
 sample size. The screen uses matrix products on the sample (Spearman on each column's own ranks); every
-pair it puts within SCREEN_MARGIN of the threshold is then computed exactly with scipy.stats on its
-pairwise-complete rows, so the coefficients reported are scipy's. At most MAX_NUMBER and MAX_CATEGORICAL
+pair it puts within SCREEN_MARGIN of the threshold is then computed exactly on its pairwise-complete rows
+(Pearson; Spearman as the Pearson of the pair's own average ranks, scipy.stats.spearmanr's definition). At most MAX_NUMBER and MAX_CATEGORICAL
 columns are compared (the finding says when more were skipped).
 """
 
@@ -41,16 +41,31 @@ def _pairwise_pearson(x: np.ndarray) -> np.ndarray:
     return r
 
 
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing their average rank (scipy.stats.rankdata's default)."""
+    order = np.argsort(a, kind="mergesort")
+    ordered = a[order]
+    starts_mask = np.r_[True, ordered[1:] != ordered[:-1]]
+    group = np.cumsum(starts_mask) - 1
+    starts = np.flatnonzero(starts_mask)
+    counts = np.diff(np.r_[starts, a.size])
+    ranks = np.empty(a.size)
+    ranks[order] = (starts + (counts + 1) / 2.0)[group]
+    return ranks
+
+
 def _ranks(x: np.ndarray) -> np.ndarray:
     out = np.full_like(x, np.nan)
     for j in range(x.shape[1]):
         present = np.isfinite(x[:, j])
-        col = x[present, j]
-        if col.size:
-            from scipy.stats import rankdata
-
-            out[present, j] = rankdata(col)
+        if present.any():
+            out[present, j] = average_ranks(x[present, j])
     return out
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
 def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,8 +144,6 @@ def _coef(pair: dict) -> str:
 
 
 def _number_pairs(frame: pl.DataFrame, names: list[str], threshold: float) -> list[dict]:
-    from scipy import stats
-
     x = frame.select(names).to_numpy().astype(np.float64)
     x[~np.isfinite(x)] = np.nan
     pearson = _pairwise_pearson(x)
@@ -142,8 +155,8 @@ def _number_pairs(frame: pl.DataFrame, names: list[str], threshold: float) -> li
         a, b = x[both, i], x[both, j]
         if a.size < 3 or a.std() == 0 or b.std() == 0:
             continue
-        r = float(stats.pearsonr(a, b).statistic)
-        rho = float(stats.spearmanr(a, b).statistic)
+        r = _pearson(a, b)
+        rho = _pearson(average_ranks(a), average_ranks(b))  # Spearman: Pearson of the pair's own ranks
         if max(abs(r), abs(rho)) >= threshold:
             out.append({"columns": [names[i], names[j]], "pearson": r, "spearman": rho, "rows": int(a.size)})
     return out
