@@ -73,13 +73,13 @@ def bench_preview(repeats: int) -> None:
     )
 
 
-def albumentations_transform():
+def albumentations_transform(threads: int):
     """The same op set in albumentations (the `bench` extra), or None with the reason printed."""
     try:
         import albumentations as A
         import cv2
 
-        cv2.setNumThreads(1)  # one thread, as torch below: a like-for-like comparison
+        cv2.setNumThreads(threads)  # as many threads as torch has: a like-for-like comparison
         return A.Compose(
             [
                 A.Affine(
@@ -148,7 +148,7 @@ def bench_batch(repeats: int, batch: int, size: int) -> None:
             images, torch.Generator().manual_seed(0)
         )
     }
-    transform = albumentations_transform()
+    transform = albumentations_transform(torch.get_num_threads())
     if transform is not None:
         import albumentations
 
