@@ -59,3 +59,23 @@ def test_read_all_reads_a_large_file_in_chunks(tmp_path):
     follower = EventFollower(tmp_path, max_bytes_per_poll=1000)
     events = follower.read_all()
     assert [e.step for e in events] == list(range(500))
+
+
+def test_follower_never_blocks_on_a_fifo_named_events_jsonl(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "events.jsonl")  # opening it for reading without O_NONBLOCK would wait for a writer
+    follower = EventFollower(tmp_path)
+    assert follower.poll() == [] and follower.read_all() == []
+
+
+def test_follower_skips_an_over_long_line_without_holding_it(tmp_path, monkeypatch):
+    from tui_trainer.engine import follow as follow_mod
+
+    monkeypatch.setattr(follow_mod, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "events.jsonl"
+    good = to_json(Step(step=1, epoch=0, loss=0.5, time=1.0))
+    path.write_text(good + "\n" + "x" * 5000 + "\n" + good.replace('"step":1', '"step":2') + "\n")
+    follower = EventFollower(tmp_path, max_bytes_per_poll=700)
+    assert [e.step for e in follower.read_all()] == [1, 2]
+    assert follower.skipped == 1 and len(follower._partial) <= 1000

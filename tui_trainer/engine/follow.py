@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 
 from tui_trainer.engine.events import MAX_LINE_BYTES, Event, EventParseError, parse_line
@@ -36,6 +37,7 @@ class EventFollower:
         self._line_no = 0
         self._max_bytes = max_bytes_per_poll
         self._size = 0
+        self._warned = False  # "cannot be read" said once
         self.skipped = 0
 
     @property
@@ -55,19 +57,26 @@ class EventFollower:
         elif self.skipped == MAX_WARNINGS + 1:
             log.warning("%s: more malformed lines; no more warnings for this file", self.path)
 
+    def _cannot_read(self, why: object) -> None:
+        if not self._warned:
+            log.warning("%s cannot be read: %s", self.path, why)
+            self._warned = True
+
     def poll(self) -> list[Event]:
         """Events from complete lines appended since the last poll ([] when there is nothing new)."""
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - closed below
+            # O_NONBLOCK: a FIFO named events.jsonl must not block the reader (it is refused just below).
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:  # unreadable now (permissions, a folder): nothing to read, say why once
-            if self._inode != -1:
-                log.warning("%s cannot be read: %s", self.path, exc)
-                self._inode = -1
+            self._cannot_read(exc)
             return []
-        with fh:
+        with open(fd, "rb", closefd=True) as fh:
             st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                self._cannot_read("not a regular file")
+                return []
             if self._inode is not None and (st.st_ino != self._inode or st.st_size < self._offset):
                 log.info("%s was replaced or truncated; reading it again from the start", self.path)
                 self._offset, self._partial, self._line_no, self._oversize = 0, b"", 0, False

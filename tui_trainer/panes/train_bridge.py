@@ -176,6 +176,11 @@ class TrainBridge:
     def is_live(self) -> bool:
         return self.handle is not None
 
+    @property
+    def behind_bytes(self) -> int:
+        """How far a followed file is ahead of what was read (0 for a live run): for "catching up" in the pane."""
+        return int(getattr(self.source, "behind_bytes", 0) or 0)
+
     # ----- the worker body ----------------------------------------------------------------
     def drain(self) -> None:
         """Run in a thread worker until cancelled or, for a live run, until the engine process has exited."""
