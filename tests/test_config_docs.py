@@ -27,6 +27,9 @@ def test_every_config_kind_and_train_table_is_documented():
         assert f"tui_trainer.engine.config:{cls.__name__}" in targets, f"[{section}] has no key table"
     for target in (
         "tui_trainer.data.recipe:Recipe",
+        "tui_trainer.augment.pipeline:ImageOps",
+        "tui_trainer.augment.pipeline:TextOps",
+        "tui_trainer.augment.pipeline:AudioOps",
         "tui_trainer.themes:ThemeFile",
         "tui_trainer.config:UserSettings",
     ):

@@ -33,6 +33,7 @@ _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>.*)`$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>.*)`$", re.S)
+_OUT_OF_RANGE = re.compile(r"^Expected `(int|float)` (>=|>|<=|<) ")
 
 
 def dotted(key: Key) -> str:
@@ -63,7 +64,7 @@ def read_toml(path: Path | str, what: str, error: type[Exception] = UserError) -
         with open(path, "rb") as fh:
             raw = fh.read(MAX_TOML_BYTES + 1)
     except FileNotFoundError:
-        raise error(f"{path}: {what} file not found") from None
+        raise error(f"{path}: {what} not found") from None
     except PermissionError:
         raise error(f"{path}: permission denied (cannot read the {what} file)") from None
     except OSError as exc:
@@ -94,10 +95,12 @@ def convert(
     *,
     error: type[Exception] = UserError,
     key: Callable[[Key], str] = dotted,
+    wording: Callable[[Problem, str], str] | None = None,
 ) -> T:
     """`data` (a TOML dict) checked against `schema` and built into it; any mistake is `error(message)`.
 
-    `where` names the file (or, as a function of the key, where that key came from); `key` writes a key.
+    `where` names the file (or, as a function of the key, where that key came from); `key` writes a key;
+    `wording(problem, where)` words the message instead, for a file kind whose messages have their own form.
     A dataclass root holds tables only: its keys are its fields typed as Structs.
     """
     info = mi.type_info(schema)
@@ -105,16 +108,19 @@ def convert(
         _check_numbers(data, (), info)
         if isinstance(info, mi.DataclassType):
             if not isinstance(data, dict):
-                raise _Problem((), "a TOML table", data)
+                raise Problem((), "a TOML table", data, type=info)
             tables = _table_names(info)
             for name in data:
                 if name not in tables:
-                    raise _Problem((), "", data, unknown=str(name))
+                    raise Problem((), "", data, unknown=str(name), type=info, known=_file_keys(info))
         try:
             return msgspec.convert(data, schema, strict=True)
         except msgspec.ValidationError as exc:
             raise _problem(str(exc), data, schema, info) from None
-    except _Problem as p:
+    except Problem as p:
+        if wording is not None:
+            full = p.key if p.unknown is None else (*p.key, p.unknown)
+            raise error(wording(p, where(full) if callable(where) else where)) from None
         raise error(_format(p, info, where, key)) from None
 
 
@@ -177,6 +183,11 @@ def describe(t: Any, plural: bool = False) -> str:
     if isinstance(t, mi.NoneType):
         return "not set"
     return "values" if plural else "a value"
+
+
+def field_type(schema: type, key: Key) -> Any:
+    """The `msgspec.inspect` type at `key` in `schema` (None where the schema does not say)."""
+    return _type_at(mi.type_info(schema), key)
 
 
 def keys(schema: type) -> Iterator[tuple[str, mi.Field]]:
@@ -248,7 +259,13 @@ def main(argv: list[str] | None = None) -> int:
 # ----- internals ---------------------------------------------------------------------------------------
 
 
-class _Problem(Exception):
+class Problem(Exception):
+    """What is wrong at `key`: the expected form and the value got, an unknown or missing key, or msgspec's text.
+
+    `type` is the schema's type there (a `msgspec.inspect` type, None where the schema does not say);
+    `out_of_range` says a number of the right type fell outside the field's bounds.
+    """
+
     def __init__(
         self,
         key: Key,
@@ -258,10 +275,14 @@ class _Problem(Exception):
         unknown: str | None = None,
         missing: str | None = None,
         text: str = "",
+        type: Any = None,
+        out_of_range: bool = False,
+        known: tuple[str, ...] = (),
     ) -> None:
         super().__init__(text or expected)
         self.key, self.expected, self.got = key, expected, got
         self.unknown, self.missing, self.text = unknown, missing, text
+        self.type, self.out_of_range, self.known = type, out_of_range, known
 
 
 def _table_names(info: mi.DataclassType | mi.StructType) -> list[str]:
@@ -371,10 +392,10 @@ def _check_numbers(data: Any, key: Key, info: Any) -> None:
             _check_numbers(v, (*key, i), info)
     elif isinstance(data, float) and not math.isfinite(data):
         t = _type_at(info, key)
-        raise _Problem(key, describe(t) if t is not None else "a finite number", data)
+        raise Problem(key, describe(t) if t is not None else "a finite number", data, type=t)
     elif isinstance(data, int) and not isinstance(data, bool) and abs(data) >= _INT_LIMIT:
         t = _type_at(info, key)
-        raise _Problem(key, describe(t) if t is not None else "an integer below 2**63", data)
+        raise Problem(key, describe(t) if t is not None else "an integer below 2**63", data, type=t)
 
 
 def _parse_path(text: str) -> list[str | int]:
@@ -416,37 +437,42 @@ def _replace_at(data: Any, key: Key, value: Any) -> Any:
     return copy
 
 
-def _problem(message: str, data: Any, schema: type, info: Any) -> _Problem:
+def _problem(message: str, data: Any, schema: type, info: Any) -> Problem:
     match = _AT.match(message)
     assert match is not None
     text, path = match["msg"], match["path"] or ""
     parts = _parse_path(path)
     key = _resolve_dict_keys(parts, data, schema, message) if "..." in parts else tuple(parts)
     got = _value_at(data, key)
+    t = _type_at(info, key) if key else info
     if m := _UNKNOWN.match(text):
-        return _Problem(key, "", got, unknown=m["name"])
+        return Problem(key, "", got, unknown=m["name"], type=t, known=_file_keys(t))
     if m := _MISSING.match(text):
-        return _Problem(key, "", got, missing=m["name"])
-    t = _type_at(info, key)
+        return Problem(key, "", got, missing=m["name"], type=t)
     if t is None or not (text.startswith("Expected") or text.startswith("Invalid enum value")):
-        return _Problem(key, "", got, text=text)
-    return _Problem(key, describe(t), got)
+        return Problem(key, "", got, text=text, type=t)
+    return Problem(key, describe(t), got, type=t, out_of_range=bool(_OUT_OF_RANGE.match(text)))
 
 
-def _format(p: _Problem, info: Any, where: Where, style: Callable[[Key], str]) -> str:
+def _file_keys(t: Any) -> tuple[str, ...]:
+    """The keys a table accepts in a file (a dataclass root's base_dir and such are not part of it)."""
+    return tuple(
+        f.encode_name
+        for f in getattr(_bare(t), "fields", ())
+        if not isinstance(_bare(f.type), mi.CustomType)
+        and not (
+            isinstance(_bare(f.type), mi.UnionType)
+            and any(isinstance(m, mi.CustomType) for m in _bare(f.type).types)
+        )
+    )
+
+
+def _format(p: Problem, info: Any, where: Where, style: Callable[[Key], str]) -> str:
     if p.unknown is not None:
         full = (*p.key, p.unknown)
         place = where(full) if callable(where) else where
-        parent = _bare(_type_at(info, p.key)) if p.key else _bare(info)
-        known = [
-            f.encode_name
-            for f in getattr(parent, "fields", ())
-            if not isinstance(_bare(f.type), mi.CustomType)
-            and not (
-                isinstance(_bare(f.type), mi.UnionType)
-                and any(isinstance(m, mi.CustomType) for m in _bare(f.type).types)
-            )
-        ]
+        parent = _bare(p.type)
+        known = list(p.known)
         if (
             not p.key
             and isinstance(parent, mi.StructType | mi.DataclassType)

@@ -17,14 +17,15 @@ Value rules (the README lists every key):
 from __future__ import annotations
 
 import copy
-import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import msgspec
 import numpy as np
+from msgspec import Meta
 
+from tui_trainer import schema
 from tui_trainer.atomic import atomic_write_bytes
 from tui_trainer.augment.audio import AudioSpec, augment_audio
 from tui_trainer.augment.image import (
@@ -40,175 +41,198 @@ from tui_trainer.errors import UserError
 if TYPE_CHECKING:
     import torch
 
-# key → kind. Kinds: "num" (a number), "range" (number or [lo, hi]), "bool", "int" (≥ 0), "prob"
-# (bool or a probability), "zoom_range" (number z or [lo, hi]), "shift_range" (Keras' rule),
-# "pair" ([lo, hi] only), "floats" (a list of numbers), "choice:<a|b>".
-IMAGE_KEYS: dict[str, str] = {
-    "rotation_range": "num",
-    "width_shift_range": "shift_range",
-    "height_shift_range": "shift_range",
-    "shear_range": "num",
-    "zoom_range": "zoom_range",
-    "horizontal_flip": "prob",
-    "vertical_flip": "prob",
-    "fill_mode": "choice:" + "|".join(FILL_MODES),
-    "cval": "num",
-    "interpolation": "choice:" + "|".join(INTERPOLATIONS),
-    "rotate": "num",
-    "shift_x": "num",
-    "shift_y": "num",
-    "shear": "num",
-    "zoom": "num",
-    "zoom_x": "num",
-    "zoom_y": "num",
-    "hflip": "bool",
-    "vflip": "bool",
-    "crop_scale": "range",
-    "crop_ratio": "pair",
-    "brightness": "range",
-    "contrast": "range",
-    "saturation": "range",
-    "hue": "range",
-    "noise_std": "range",
-    "blur_sigma": "range",
-    "erase_p": "num",
-    "erase_scale": "pair",
-    "erase_ratio": "pair",
-    "erase_value": "num",
-    "normalize_mean": "floats",
-    "normalize_std": "floats",
+T = TypeVar("T")
+_Pair = Annotated[list[T], Meta(min_length=2, max_length=2)]
+# Each op is optional (None = not in the file); `kind` picks the message wording and the value rules:
+# "num" a number; "range" a number or [lo, hi]; "pair" [lo, hi] only; "shift" Keras' rule (an integer is
+# pixels); "zoom_range" z in [0, 1) or [lo, hi]; "prob" true/false or a probability; "int" a whole number;
+# "bool"; "floats" a list of numbers; "choice". Bounds are on the number types below.
+Num = Annotated[T | None, Meta(extra={"kind": "num"})]
+Range = Annotated[T | _Pair[T] | None, Meta(extra={"kind": "range"})]
+Pair = Annotated[_Pair[T] | None, Meta(extra={"kind": "pair"})]
+Choice = Annotated[T | None, Meta(extra={"kind": "choice"})]
+Flag = Annotated[bool | None, Meta(extra={"kind": "bool"})]
+Count = Annotated[Annotated[int, Meta(ge=0)] | None, Meta(extra={"kind": "int"})]
+Prob = Annotated[bool | Annotated[float, Meta(ge=0, le=1)] | None, Meta(extra={"kind": "prob"})]
+Floats = Annotated[Annotated[list[float], Meta(min_length=1)] | None, Meta(extra={"kind": "floats"})]
+
+# Past these the arithmetic overflows (coordinates past int64, gains past float32) or means nothing.
+Big = Annotated[float, Meta(ge=-1e6, le=1e6)]
+Angle = Annotated[float, Meta(ge=-89, le=89)]
+Magnification = Annotated[float, Meta(ge=0.01, le=100)]
+Unit = Annotated[float, Meta(ge=0, le=1)]
+Share = Annotated[float, Meta(gt=0, le=1)]
+Positive = Annotated[float, Meta(gt=0)]
+Factor = Annotated[float, Meta(ge=0)]
+
+
+class _Ops(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One section of a pipeline file; unknown keys are an error naming the op."""
+
+
+class ImageOps(_Ops):
+    rotation_range: Num[Big] = None
+    width_shift_range: Annotated[
+        Annotated[int, Meta(ge=-1_000_000, le=1_000_000)] | Big | None,
+        Meta(
+            extra={"kind": "shift"},
+            description="< 1: a fraction of the width; >= 1 pixels (an integer: whole)",
+        ),
+    ] = None
+    height_shift_range: Annotated[
+        Annotated[int, Meta(ge=-1_000_000, le=1_000_000)] | Big | None,
+        Meta(extra={"kind": "shift"}, description="as width_shift_range, of the height"),
+    ] = None
+    shear_range: Num[Angle] = None
+    zoom_range: Annotated[
+        Annotated[float, Meta(ge=0, lt=1)] | _Pair[Annotated[float, Meta(gt=0, le=100)]] | None,
+        Meta(
+            extra={"kind": "zoom_range"}, description="z: a coordinate scale in [1 - z, 1 + z]; or [lo, hi]"
+        ),
+    ] = None
+    horizontal_flip: Annotated[Prob, Meta(description="true: flipped half the time; or a probability")] = None
+    vertical_flip: Prob = None
+    fill_mode: Choice[Literal[FILL_MODES]] = None
+    cval: Num[Big] = None
+    interpolation: Choice[Literal[INTERPOLATIONS]] = None
+    rotate: Annotated[Num[Big], Meta(description="degrees counter-clockwise, every time")] = None
+    shift_x: Num[Big] = None
+    shift_y: Num[Big] = None
+    shear: Num[Angle] = None
+    zoom: Annotated[Num[Magnification], Meta(description="magnification: 2 = twice as large")] = None
+    zoom_x: Num[Magnification] = None
+    zoom_y: Num[Magnification] = None
+    hflip: Flag = None
+    vflip: Flag = None
+    crop_scale: Range[Share] = None
+    crop_ratio: Pair[Positive] = None
+    brightness: Range[Factor] = None
+    contrast: Range[Factor] = None
+    saturation: Range[Factor] = None
+    hue: Range[Annotated[float, Meta(ge=-0.5, le=0.5)]] = None
+    noise_std: Range[Factor] = None
+    blur_sigma: Range[Annotated[float, Meta(ge=0, le=50)]] = None
+    erase_p: Num[Unit] = None
+    erase_scale: Pair[Share] = None
+    erase_ratio: Pair[Positive] = None
+    erase_value: Num[float] = None
+    normalize_mean: Floats = None
+    normalize_std: Floats = None
+
+
+class TextOps(_Ops):
+    synonym_replacement: Count = None
+    random_insertion: Count = None
+    random_swap: Count = None
+    random_deletion: Count = None
+    typos: Count = None
+    labelled: Flag = None
+
+
+class AudioOps(_Ops):
+    gain_db: Range[Annotated[float, Meta(ge=-120, le=120)]] = None
+    snr_db: Range[Annotated[float, Meta(ge=-120, le=200)]] = None
+    shift: Range[Annotated[float, Meta(ge=-1, le=1)]] = None
+    speed: Range[Annotated[float, Meta(gt=0, le=20)]] = None
+    pitch: Range[Annotated[float, Meta(ge=-48, le=48)]] = None
+    time_mask: Num[Unit] = None
+    freq_mask: Num[Unit] = None
+
+
+class PipelineFile(_Ops):
+    """A pipeline TOML: the three sections, each optional."""
+
+    image: ImageOps = msgspec.field(default_factory=ImageOps)
+    text: TextOps = msgspec.field(default_factory=TextOps)
+    audio: AudioOps = msgspec.field(default_factory=AudioOps)
+
+
+SECTIONS: dict[str, type[_Ops]] = {"image": ImageOps, "text": TextOps, "audio": AudioOps}
+_EXPECTED = {
+    "num": "a number",
+    "shift": "a number",
+    "range": "a number or a [lo, hi] pair with lo ≤ hi",
+    "zoom_range": "a number or a [lo, hi] pair with lo ≤ hi",
+    "pair": "a [lo, hi] pair",
+    "bool": "true or false",
+    "prob": "true/false or a probability in [0, 1]",
+    "int": "a whole number ≥ 0",
+    "floats": "a list of numbers",
 }
-TEXT_KEYS: dict[str, str] = {
-    name: "int"
-    for name in ("synonym_replacement", "random_insertion", "random_swap", "random_deletion", "typos")
-}
-TEXT_KEYS["labelled"] = "bool"
-AUDIO_KEYS: dict[str, str] = {
-    "gain_db": "range",
-    "snr_db": "range",
-    "shift": "range",
-    "speed": "range",
-    "pitch": "range",
-    "time_mask": "num",
-    "freq_mask": "num",
-}
-SECTIONS: dict[str, dict[str, str]] = {"image": IMAGE_KEYS, "text": TEXT_KEYS, "audio": AUDIO_KEYS}
 
 
-def _where(source: str, section: str, key: str) -> str:
-    return f"{source}: [{section}] {key}"
+def _kind(t: Any) -> str:
+    return (t.extra or {}).get("kind", "") if isinstance(t, msgspec.inspect.Metadata) else ""
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+def _bounds_text(t: Any) -> str:
+    """`≥ 0 and ≤ 1` from the first number type with bounds inside `t`."""
+    inspect = msgspec.inspect
+    stack = [t]
+    while stack:
+        t = stack.pop(0)
+        if isinstance(t, inspect.Metadata):
+            stack.append(t.type)
+        elif isinstance(t, inspect.UnionType):
+            stack.extend(t.types)
+        elif isinstance(t, inspect.ListType):
+            stack.append(t.item_type)
+        elif isinstance(t, inspect.IntType | inspect.FloatType):
+            parts = []
+            if t.ge is not None or t.gt is not None:
+                parts.append(f"≥ {t.ge:g}" if t.ge is not None else f"> {t.gt:g}")
+            if t.le is not None or t.lt is not None:
+                parts.append(f"≤ {t.le:g}" if t.le is not None else f"< {t.lt:g}")
+            if parts:
+                return " and ".join(parts)
+    return ""
+
+
+def _wording(p: schema.Problem, source: str) -> str:
+    """Pipeline messages name `[section] key`: `aug.toml: [image] rotate: expected a number, got 'x'`."""
+    if not p.key:
+        if p.unknown is not None:
+            return f"{source}: unknown section [{p.unknown}] (expected one of: {', '.join(SECTIONS)})"
+        return f"{source}: expected a table of sections"
+    section = p.key[0]
+    if len(p.key) == 1:
+        if p.unknown is not None:
+            known = ", ".join(sorted(p.known))
+            return f"{source}: [{section}] {p.unknown}: unknown op (known: {known})"
+        return f"{source}: [{section}] must be a table of key = value"
+    where = f"{source}: [{section}] {p.key[1]}"
+    field = schema.field_type(PipelineFile, p.key[:2])
+    kind = _kind(field)
+    if p.out_of_range and kind == "zoom_range" and len(p.key) == 2:
+        return f"{where}: a single zoom_range z means [1 − z, 1 + z], so it must be in [0, 1), got {p.got!r}"
+    if p.out_of_range:
+        return f"{where}: values must be {_bounds_text(p.type)}, got {p.got:g}"
+    return f"{where}: expected {_EXPECTED.get(kind, p.expected)}, got {p.got!r}"
+
+
+def _section_values(ops: _Ops, section: str, source: str) -> dict[str, Any]:
+    """The ops a section sets, normalised (a [lo, hi] pair as floats with lo ≤ hi checked)."""
+    out: dict[str, Any] = {}
+    for key in ops.__struct_fields__:
+        value = getattr(ops, key)
+        if value is None:
+            continue
+        if isinstance(value, list) and _kind(schema.field_type(PipelineFile, (section, key))) != "floats":
+            if value[0] > value[1]:
+                kind = _kind(schema.field_type(PipelineFile, (section, key)))
+                raise UserError(f"{source}: [{section}] {key}: expected {_EXPECTED[kind]}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _convert(data: Any, source: str) -> dict[str, dict[str, Any]]:
+    parsed = schema.convert(data, PipelineFile, source, wording=_wording)
+    return {name: _section_values(getattr(parsed, name), name, source) for name in SECTIONS}
 
 
 def validate_value(section: str, key: str, value: Any, source: str = "pipeline") -> Any:
-    """Check one value against its key's kind; return it normalised (ranges as [lo, hi] lists)."""
-    kinds = SECTIONS.get(section)
-    if kinds is None:
-        raise UserError(f"{source}: unknown section [{section}] (expected one of: {', '.join(SECTIONS)})")
-    if key not in kinds:
-        raise UserError(f"{_where(source, section, key)}: unknown op (known: {', '.join(sorted(kinds))})")
-    kind = kinds[key]
-    where = _where(source, section, key)
-    if kind.startswith("choice:"):
-        choices = kind.split(":", 1)[1].split("|")
-        if value not in choices:
-            raise UserError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise UserError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind == "prob":
-        if isinstance(value, bool):
-            return value
-        if _is_number(value) and 0 <= value <= 1:
-            return float(value)
-        raise UserError(f"{where}: expected true/false or a probability in [0, 1], got {value!r}")
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise UserError(f"{where}: expected a whole number ≥ 0, got {value!r}")
-        return value
-    if kind in ("num", "shift_range"):
-        if not _is_number(value):
-            raise UserError(f"{where}: expected a number, got {value!r}")
-        if key in ("zoom", "zoom_x", "zoom_y") and value <= 0:
-            raise UserError(f"{where}: expected a number > 0, got {value!r}")
-        if key in ("erase_p", "time_mask", "freq_mask") and not 0 <= value <= 1:
-            raise UserError(f"{where}: expected a number in [0, 1], got {value!r}")
-        _check_bounds(where, key, [float(value)])
-        return value
-    if kind == "floats":
-        if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
-            raise UserError(f"{where}: expected a list of numbers, got {value!r}")
-        return [float(v) for v in value]
-    # range-like kinds
-    if _is_number(value) and kind != "pair":
-        if kind == "zoom_range" and not 0 <= value < 1:
-            raise UserError(
-                f"{where}: a single zoom_range z means [1 − z, 1 + z], so it must be in [0, 1), got {value!r}"
-            )
-        _check_bounds(where, key, [float(value)])
-        return value
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(_is_number(v) for v in value)
-        and value[0] <= value[1]
-    ):
-        if kind == "zoom_range" and value[0] <= 0:
-            raise UserError(f"{where}: zoom_range bounds must be > 0, got {value!r}")
-        _check_bounds(where, key, [float(value[0]), float(value[1])])
-        return [float(value[0]), float(value[1])]
-    expected = "a [lo, hi] pair" if kind == "pair" else "a number or a [lo, hi] pair with lo ≤ hi"
-    raise UserError(f"{where}: expected {expected}, got {value!r}")
-
-
-# key → (lowest allowed, whether the lowest itself is allowed, highest allowed) for range-like values.
-BOUNDS: dict[str, tuple[float, bool, float]] = {
-    "crop_scale": (0.0, False, 1.0),
-    "crop_ratio": (0.0, False, math.inf),
-    "erase_scale": (0.0, False, 1.0),
-    "erase_ratio": (0.0, False, math.inf),
-    "brightness": (0.0, True, math.inf),
-    "contrast": (0.0, True, math.inf),
-    "saturation": (0.0, True, math.inf),
-    "noise_std": (0.0, True, math.inf),
-    "blur_sigma": (0.0, True, 50.0),
-    "speed": (0.0, False, 20.0),
-    "pitch": (-48.0, True, 48.0),
-    "shift": (-1.0, True, 1.0),
-    # Past these the arithmetic overflows (coordinates past int64, gains past float32) or means nothing.
-    "hue": (-0.5, True, 0.5),
-    "zoom": (0.01, True, 100.0),
-    "zoom_x": (0.01, True, 100.0),
-    "zoom_y": (0.01, True, 100.0),
-    "zoom_range": (0.0, False, 100.0),
-    "shift_x": (-1e6, True, 1e6),
-    "shift_y": (-1e6, True, 1e6),
-    "width_shift_range": (-1e6, True, 1e6),
-    "height_shift_range": (-1e6, True, 1e6),
-    "shear": (-89.0, True, 89.0),
-    "shear_range": (-89.0, True, 89.0),
-    "rotate": (-1e6, True, 1e6),
-    "rotation_range": (-1e6, True, 1e6),
-    "cval": (-1e6, True, 1e6),
-    "gain_db": (-120.0, True, 120.0),
-    "snr_db": (-120.0, True, 200.0),
-}
-
-
-def _check_bounds(where: str, key: str, values: list[float]) -> None:
-    if key not in BOUNDS:
-        return
-    lo, inclusive, hi = BOUNDS[key]
-    for v in values:
-        if (v < lo or (v == lo and not inclusive)) or v > hi:
-            low = f"{'≥' if inclusive else '>'} {lo:g}"
-            high = f" and ≤ {hi:g}" if math.isfinite(hi) else ""
-            raise UserError(f"{where}: values must be {low}{high}, got {v:g}")
+    """Check one value against its key's schema; return it normalised (ranges as [lo, hi] lists of floats)."""
+    return _convert({section: {key: value}}, source)[section][key]
 
 
 def _rng(value: Any, default: tuple[float, float]) -> tuple[float, float]:
@@ -233,19 +257,8 @@ class Pipeline:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "pipeline") -> Pipeline:
-        if not isinstance(data, dict):
-            raise UserError(f"{source}: expected a table of sections")
-        sections: dict[str, dict[str, Any]] = {"image": {}, "text": {}, "audio": {}}
-        for section, body in data.items():
-            if section not in SECTIONS:
-                raise UserError(
-                    f"{source}: unknown section [{section}] (expected one of: {', '.join(SECTIONS)})"
-                )
-            if not isinstance(body, dict):
-                raise UserError(f"{source}: [{section}] must be a table of key = value")
-            for key, value in body.items():
-                sections[section][key] = validate_value(section, key, value, source)
-        pipeline = cls(**sections)
+        """Validate a TOML-shaped dict against the `PipelineFile` schema; a UserError names `[section] key`."""
+        pipeline = cls(**_convert(data, source))
         pipeline.check(source)
         return pipeline
 
@@ -376,17 +389,7 @@ class Pipeline:
 def load_pipeline(path: Path | str) -> Pipeline:
     """Read and validate a pipeline TOML; a UserError names the file and the bad key."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UserError(f"{path}: augmentation config not found") from exc
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read augmentation config ({exc.strerror or exc})") from exc
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from exc
-    return Pipeline.from_dict(data, source=str(path))
+    return Pipeline.from_dict(schema.read_toml(path, "augmentation config"), source=str(path))
 
 
 def save_pipeline(pipeline: Pipeline, path: Path | str) -> Path:
