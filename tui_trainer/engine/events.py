@@ -229,10 +229,16 @@ def _has_any(annotation: Any) -> bool:
 
 # Per event type, the fields whose declared type holds `Any` (config, evidence, gpus, model_summary): msgspec
 # checks everything else, these get their non-finite names turned back into floats after conversion.
-_FREE_FORM: dict[type[Event], tuple[str, ...]] = {
-    cls: tuple(name for name, hint in typing.get_type_hints(cls).items() if _has_any(hint))
-    for cls in EVENT_TYPES.values()
-}
+_FREE_FORM: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _free_form(cls: type[Event]) -> tuple[str, ...]:
+    names = _FREE_FORM.get(cls)
+    if names is None:  # worked out on first use: resolving the hints costs milliseconds at import
+        names = _FREE_FORM[cls] = tuple(
+            name for name, hint in typing.get_type_hints(cls).items() if _has_any(hint)
+        )
+    return names
 
 
 def _enc_hook(value: Any) -> Any:
@@ -260,7 +266,7 @@ def to_json(event: Event) -> str:
 
 
 def _check_free_form(event: Event) -> Event:
-    for name in _FREE_FORM[type(event)]:
+    for name in _free_form(type(event)):
         # The event was just built here and nothing else holds it: setting a field of the frozen
         # dataclass in place is safe, and cheaper than building it a second time.
         object.__setattr__(event, name, _restore_nonfinite(getattr(event, name)))
