@@ -8,6 +8,7 @@ names the input it refuses.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -86,7 +87,10 @@ def assert_contract(
     assert "Traceback (most recent call last)" not in outcome.stderr, "traceback: " + outcome.describe()
     assert outcome.returncode in allowed, f"exit {outcome.returncode} not in {allowed}: " + outcome.describe()
     if outcome.returncode == 2:
-        assert "tui-trainer: error:" in outcome.stderr, "exit 2 without a message: " + outcome.describe()
+        # Ours ("tui-trainer: error: ...") or argparse's usage error ("tui-trainer augment: error: argument ...").
+        assert re.search(r"tui-trainer( [a-z]+)?: error: ", outcome.stderr), (
+            "exit 2 without a message: " + outcome.describe()
+        )
         if names:
             assert any(name in outcome.stderr for name in names), (
                 f"exit 2 does not name any of {names}: " + outcome.describe()
