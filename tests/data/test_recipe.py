@@ -150,3 +150,48 @@ def test_apply_headless_leaves_source_identical_and_writes_expected_rows(tmp_pat
         args[:-1] + [str(source), "--force"], capture_output=True, text=True, env=subprocess_env, timeout=120
     )
     assert same.returncode == 2 and "source" in same.stderr and _sha(source) == before
+
+
+def test_read_steps_fix_the_dirty_auto_mpg_export_headless(tmp_path: Path):
+    """The fixes inspect suggests for a European export, applied headless: parsed values equal pandas' own parse."""
+    import pandas as pd
+
+    from tests.conftest import SAMPLE_DATA
+
+    source = SAMPLE_DATA / "dirty" / "auto_mpg_formatted.csv"
+    recipe_path = tmp_path / "fix.toml"
+    recipe_path.write_text(
+        'na_values = ["-"]\n'
+        "[parse_numbers]\nWeight_in_lbs = \"thousands_comma\"\nAcceleration = \"decimal_comma\"\n"
+        "[parse_dates]\nYear = \"%d.%m.%Y\"\n"
+        "[merge_categories.Name]\n\"audi 100 ls\" = \"audi 100ls\"\n",
+        encoding="utf-8",
+    )
+    recipe = load_recipe(recipe_path)
+    assert recipe.to_toml()["parse_numbers"] == {"Weight_in_lbs": "thousands_comma", "Acceleration": "decimal_comma"}
+    save_recipe(recipe, tmp_path / "again.toml")
+    assert load_recipe(tmp_path / "again.toml") == recipe
+    out = tmp_path / "clean.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_trainer", "inspect", str(source), "--apply", str(recipe_path), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    clean = pl.read_parquet(out)
+    raw = pd.read_csv(source, sep=";", dtype=str)
+    reference = pd.read_csv(source, sep=";", decimal=",", na_values=["-"])
+    weight = raw["Weight_in_lbs"].str.removesuffix(" lbs").str.replace(",", "").astype(float)
+    assert clean["Weight_in_lbs"].to_list() == weight.tolist()
+    assert clean["Acceleration"].to_list() == reference["Acceleration"].tolist()
+    assert clean["Miles_per_Gallon"].null_count() == int(reference["Miles_per_Gallon"].isna().sum()) == 8
+    assert clean["Year"].dtype == pl.Date and str(clean["Year"].min()) == "1970-01-01"
+    assert (clean["Name"] == "audi 100 ls").sum() == 0 and (clean["Name"] == "audi 100ls").sum() == 3
+
+
+def test_read_steps_name_missing_columns_and_bad_styles(tmp_path: Path):
+    from tui_trainer.data.recipe import parse_recipe
+
+    with pytest.raises(UserError, match="parse_dates: no column 'when'"):
+        apply_recipe(frame().lazy(), parse_recipe({"parse_dates": {"when": "%Y"}}))
+    with pytest.raises(UserError, match="parse_numbers.a"):
+        parse_recipe({"parse_numbers": {"a": "roman"}}, "fix.toml")

@@ -248,7 +248,7 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
                         distinct=distinct,
                     )
                 )
-            if ratio >= t.unique and not col.unique_approx:
+            if ratio >= t.unique and not col.unique_approx and col.kind != "temporal":  # temporal_range says it
                 out.append(
                     _finding(
                         "unique",
