@@ -117,6 +117,8 @@ def convert(
             return msgspec.convert(data, schema, strict=True)
         except msgspec.ValidationError as exc:
             raise _problem(str(exc), data, schema, info) from None
+    except RecursionError:
+        raise error(f"{where(()) if callable(where) else where}: nested too deeply") from None
     except Problem as p:
         if wording is not None:
             full = p.key if p.unknown is None else (*p.key, p.unknown)
