@@ -15,6 +15,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui_trainer.formatting import format_number
+
 # Braille dot bits by (column, row) inside one 2×4 cell.
 _DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _BRAILLE_BASE = 0x2800
@@ -28,15 +30,6 @@ class ChartSeries:
     points: Sequence[tuple[float, float, float, float]]
     color: str = "primary"
     band: bool = True  # draw each bucket's min–max span, not only the mean line
-
-
-def format_value(value: float) -> str:
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if magnitude >= 1e5 or magnitude < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.4g}"
 
 
 class Chart(Widget):
@@ -197,7 +190,7 @@ class Chart(Widget):
         return text
 
     def _label(self, transformed: float) -> str:
-        return format_value(10**transformed if self.log_scale else transformed)
+        return format_number(10**transformed if self.log_scale else transformed)
 
 
 def _line(a: tuple[int, int], b: tuple[int, int], plot) -> None:
