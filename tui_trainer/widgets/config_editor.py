@@ -6,7 +6,6 @@ what `tui-trainer train` accepts; an invalid edit shows the engine's message (na
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from textual.app import ComposeResult
@@ -19,11 +18,9 @@ from textual.widgets import Label, TextArea
 def validate_and_save(text: str, path: Path) -> Path:
     """Parse `text` as a config for `path`, validate it, and save it there; raises ConfigError naming the key."""
     from tui_trainer.engine.config import ConfigError, config_from_dict, save_config
+    from tui_trainer.schema import parse_toml
 
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = parse_toml(text, str(path), ConfigError)
     config = config_from_dict(data, where=str(path), base_dir=path.resolve().parent)
     return save_config(config, path)
 
