@@ -263,13 +263,9 @@ def test_sigusr1_checkpoints_and_sigusr2_pauses(tmp_path, subprocess_env):
         proc.send_signal(signal.SIGUSR1)
         wait_for(run_dir, lambda evs: any(e.type == "checkpoint" and e.reason == "manual" for e in evs))
         proc.send_signal(signal.SIGUSR2)
-        wait_for(
-            run_dir, lambda evs: any(e.type == "paused" for e in evs)
-        )
+        wait_for(run_dir, lambda evs: any(e.type == "paused" for e in evs))
         proc.send_signal(signal.SIGUSR2)
-        wait_for(
-            run_dir, lambda evs: any(e.type == "resumed" for e in evs)
-        )
+        wait_for(run_dir, lambda evs: any(e.type == "resumed" for e in evs))
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     finally:

@@ -216,7 +216,9 @@ def test_the_reference_doc_lists_every_event_type_and_field():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "events-and-runs.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line for line in doc.splitlines() if line.startswith("| `")
+    }
     for kind, cls in EVENT_TYPES.items():
         assert kind in rows, f"docs/events-and-runs.md has no row for {kind}"
         for f in fields(cls):

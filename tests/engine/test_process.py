@@ -26,9 +26,7 @@ def test_child_streams_events_and_stops_on_command(table_config, tmp_path):
         seen = drain_until(handle, lambda evs: sum(e.type == "step" for e in evs) >= 3)
         assert seen[0].type == "run_started" and seen[0].pid == handle.pid
         handle.pause()
-        seen += drain_until(
-            handle, lambda evs: any(e.type == "paused" for e in evs)
-        )
+        seen += drain_until(handle, lambda evs: any(e.type == "paused" for e in evs))
         handle.checkpoint()
         seen += drain_until(
             handle, lambda evs: any(e.type == "checkpoint" and e.reason == "manual" for e in evs)

@@ -244,3 +244,40 @@ def test_prepare_run_dir_names_an_unusable_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     made = prepare_run_dir(config, None, resume=False)
     assert made.parent.name == "runs" and made.name.startswith("cfg-")
+
+
+def test_a_forked_child_of_the_writer_does_not_keep_the_run_alive(tmp_path):
+    """DataLoader workers fork: once the writer is gone, its children must not hold the run's lock."""
+    import signal
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "r"
+    code = (
+        "import os, sys, time\n"
+        "from tui_trainer.engine.eventlog import EventLog\n"
+        "from tui_trainer.engine.events import RunStarted\n"
+        f"log = EventLog({str(run_dir)!r})\n"
+        f"log.write(RunStarted(run_id='r', run_dir={str(run_dir)!r}, pid=os.getpid()))\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(60); os._exit(0)\n"
+        "print(child, flush=True); time.sleep(60)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    worker = int(writer.stdout.readline())
+    try:
+        assert read_run(run_dir).status == "running"
+        writer.kill()
+        writer.wait(10)
+        deadline = time.monotonic() + 10
+        while read_run(run_dir).status == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert read_run(run_dir).status == "killed"  # while the forked worker still lives
+        os.kill(worker, 0)
+    finally:
+        writer.kill()
+        try:
+            os.kill(worker, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

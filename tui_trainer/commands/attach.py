@@ -23,11 +23,17 @@ exit codes: 0 ok; 2 a folder is missing, not a folder, has no events.jsonl, or i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run_dirs", nargs="+", metavar="RUN_DIR", type=Path,
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        type=Path,
         help="a run folder holding events.jsonl, or a TensorBoard / CSVLogger log folder (each sub-folder a run)",
     )
     parser.add_argument(
-        "--map", action="append", default=[], metavar="TAG=FIELD",
+        "--map",
+        action="append",
+        default=[],
+        metavar="TAG=FIELD",
         help="log folders: read scalar TAG as FIELD (loss, val_loss, lr, grad_norm, epoch, ignore, train/NAME, val/NAME)",
     )
     parser.add_argument(

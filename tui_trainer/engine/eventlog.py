@@ -20,6 +20,7 @@ import errno
 import os
 import threading
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def _named(exc: OSError, path: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
+_OPEN_LOGS: weakref.WeakSet[EventLog] = weakref.WeakSet()
+
+
+def _drop_inherited_logs() -> None:
+    # A forked child (DataLoader workers fork by default) inherits the writer's descriptor and with it a share
+    # of the flock: the lock would outlive a SIGKILLed writer until every worker noticed. The child points
+    # its copy at /dev/null (never LOCK_UN: that would release the parent's lock too).
+    for log_ in list(_OPEN_LOGS):
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, log_._fh.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_inherited_logs)
+
+
 class EventLog:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
@@ -102,13 +123,16 @@ class EventLog:
         self._sync_wanted = threading.Event()
         self._syncer: threading.Thread | None = None
         self.error: OSError | None = None  # the first write/fsync failure (disk full, I/O error)
+        _OPEN_LOGS.add(self)
 
     def _take_lock(self) -> None:
         deadline = time.monotonic() + LOCK_WAIT_S
         while not _flock(self._fh.fileno(), exclusive=True):
             if time.monotonic() > deadline:
                 raise RunLockedError(
-                    errno.EBUSY, "another process is writing this run (two writers would interleave it)", str(self.path)
+                    errno.EBUSY,
+                    "another process is writing this run (two writers would interleave it)",
+                    str(self.path),
                 )
             time.sleep(0.01)
 

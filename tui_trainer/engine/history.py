@@ -197,7 +197,9 @@ class RunHistory:
         self.resumed_from_step: int | None = None
         self.pid: int | None = None
         self.host: str | None = None
-        self.started_at: float | None = None  # time of the latest run_started (the writer's start, for liveness)
+        self.started_at: float | None = (
+            None  # time of the latest run_started (the writer's start, for liveness)
+        )
         self.step: int | None = None
         self.epoch: int | None = None  # 0-based as in the events; shown 1-based by `epoch_text`
         self.last_step: Step | None = None

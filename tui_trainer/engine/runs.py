@@ -296,9 +296,7 @@ def resume_config_path(run_dir: Path | None, config_path: Path | None) -> Path:
         return Path(config_path)
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
-        raise ConfigError(
-            f"--resume {run_dir}: {path} not found; give the CONFIG the run was started with"
-        )
+        raise ConfigError(f"--resume {run_dir}: {path} not found; give the CONFIG the run was started with")
     return path
 
 
