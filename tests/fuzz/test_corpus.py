@@ -56,6 +56,15 @@ KNOWN: dict[tuple[str, str], str] = {
     "symlink loop raises OSError ELOOP",
     ("events_attach", "symlink_loop"): "integrations (logdirs._log_files): events.jsonl a symlink loop "
     "raises OSError ELOOP",
+    ("train_setting", 'data.kind="images"'): "train data (engine/datasets.py + engine I/O classification): "
+    "data.kind='images' on a CSV ends as a failed run, exit 1, 'cannot write penguins.csv: Not a directory', "
+    "instead of exit 2 naming data.kind",
+    (
+        "train_image_folder",
+        "bomb_60000",
+    ): "train data (engine/datasets.py): a PNG declaring 60000x60000 in the "
+    "image folder fails the run with DecompressionBombError (code crash), exit 1; augment.media.open_image "
+    "checks the pixel limit from the header",
 }
 
 
@@ -175,3 +184,95 @@ def test_corrupt_newest_checkpoint_keeps_the_contract(mutation: str, real_run: P
         newest.write_bytes(corpus.BYTE_MUTATIONS[mutation](original))
     outcome = run_cli(["train", "--resume", str(run), "--headless", "--set", "train.epochs=3"], cwd=tmp_path)
     assert_contract(outcome, (run.name, newest.name, "checkpoint"))
+
+
+# Issue 13's reproduced train settings: each must be exit 2 naming the key, not a run that crashes.
+BAD_SETTINGS = [
+    'data.kind="images"',
+    "data.image_size=[-8, -8]",
+    "optim.momentum=-1",
+    "optim.step_size=0",
+    "train.seed=-1",
+    f"train.seed={2**64}",
+    "data.max_rows=-1",
+    "train.batch_size=0",
+    "optim.lr=nan",
+    "train.epochs=-3",
+    "data.val_fraction=1.5",
+    "model.hidden=[0]",
+    "model.dropout=2.0",
+]
+
+
+def _setting_cases():
+    for setting in BAD_SETTINGS:
+        marks = [pytest.mark.fuzz]
+        if setting == "optim.momentum=-1":
+            marks.append(pytest.mark.fuzz_quick)
+        key = ("train_setting", setting)
+        if key in KNOWN:
+            marks.append(pytest.mark.xfail(strict=False, reason=KNOWN[key]))
+        yield pytest.param(
+            setting, marks=marks, id=f"train_setting-{setting.split('=')[0]}={setting.split('=')[1][:12]}"
+        )
+
+
+@pytest.mark.parametrize("setting", list(_setting_cases()))
+def test_bad_train_setting_exits_2_naming_the_key(setting: str, tmp_path: Path) -> None:
+    (tmp_path / "penguins.csv").write_bytes(corpus.penguins_csv(60))
+    (tmp_path / "train.toml").write_bytes(corpus.train_config(tmp_path / "penguins.csv"))
+    args = [
+        "train",
+        str(tmp_path / "train.toml"),
+        "--headless",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--set",
+        setting,
+    ]
+    outcome = run_cli(args, cwd=tmp_path, timeout=90)
+    key = setting.split("=")[0]
+    assert_contract(outcome, (key,), allowed=(2,))
+
+
+def _image_folder_cases():
+    for mutation in ("truncated_half", "garbage", "empty", "bomb_60000", "fifo"):
+        marks = [pytest.mark.fuzz]
+        key = ("train_image_folder", mutation)
+        if key in KNOWN:
+            marks.append(pytest.mark.xfail(strict=False, reason=KNOWN[key]))
+        yield pytest.param(mutation, marks=marks, id=f"train_image_folder-{mutation}")
+
+
+@pytest.mark.parametrize("mutation", list(_image_folder_cases()))
+def test_image_folder_with_one_bad_image_keeps_the_contract(mutation: str, tmp_path: Path) -> None:
+    """Train on a two-class folder where one file is broken: refused naming it, or trained without it."""
+    for label in ("a", "b"):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(6):
+            (tmp_path / "imgs" / label / f"{i}.png").write_bytes(corpus.png_bytes(8, 8))
+    victim = tmp_path / "imgs" / "a" / "broken.png"
+    if mutation in corpus.SPECIAL:
+        corpus.place_special(victim, mutation)
+    elif mutation.startswith("bomb_"):
+        victim.write_bytes(corpus.png_declaring(60000, 60000))
+    else:
+        victim.write_bytes(corpus.BYTE_MUTATIONS[mutation](corpus.png_bytes(8, 8)))
+    config = f"""[data]
+path = "{tmp_path / "imgs"}"
+val_fraction = 0.25
+
+[model]
+name = "cnn"
+channels = [4]
+
+[train]
+epochs = 1
+batch_size = 4
+device = "cpu"
+checkpoint_every = 0
+"""
+    (tmp_path / "train.toml").write_text(config)
+    args = ["train", str(tmp_path / "train.toml"), "--headless", "--run-dir", str(tmp_path / "run")]
+    outcome = run_cli(args, cwd=tmp_path, timeout=90)
+    assert_contract(outcome, ("broken.png",), allowed=(0, 2))
