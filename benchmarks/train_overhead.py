@@ -3,12 +3,13 @@
 
     python benchmarks/train_overhead.py [--rows 20000] [--epochs 3] [--repeats 3] [--device auto]
 
-Prints steps/s for: a bare loop (the baseline), the tui-trainer engine with everything on (events.jsonl,
-step events, diagnostics, telemetry thread, final checkpoint), and a naive monitored loop (`.item()` and a
+Prints steps/s for: a bare loop (the baseline), the tui-trainer engine with everything on (batches through its
+DataLoader, events.jsonl, step events with per-layer gradient norms and dead-unit shares, diagnostics, telemetry
+thread, final checkpoint), and a naive monitored loop (`.item()` and a
 flushed JSON line every step, what the issue measured at ~7% overhead), each as a ratio of the baseline,
 measured in this process, interleaved and best-of-N to dampen noise from other processes. Also prints the
 CPU share a follower (the UI side: EventFollower polling events.jsonl at 10 Hz) uses while a run is written.
-Target: engine ratio >= 0.98.
+Target: engine ratio >= 0.97 (per-layer readings included).
 """
 
 from __future__ import annotations
@@ -226,7 +227,7 @@ def main() -> None:
             print(
                 f"{label:24}{best[key]:14.1f}{best[key] / best['bare']:8.3f}{med[key]:14.1f}{med[key] / med['bare']:8.3f}"
             )
-        print("target: engine ratio >= 0.98")
+        print("target: engine ratio >= 0.97")
         print(f"follower (UI side) CPU while following: {follower_share * 100:.2f}% of a core (target < 5%)")
 
         # The engine's own cost per step, where the model costs next to nothing (a 4-unit MLP), in CPU time:
