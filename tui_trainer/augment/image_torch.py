@@ -249,9 +249,10 @@ def apply_params_torch(
         out = torch.empty((n, *first.shape[1:]), dtype=first.dtype, device=first.device)
         out[:CPU_CHUNK] = first
         for i in range(CPU_CHUNK, n, CPU_CHUNK):
-            out[i : i + CPU_CHUNK] = _apply_chunk(
-                images[i : i + CPU_CHUNK], params[i : i + CPU_CHUNK], generator
-            )
+            part = out[i : i + CPU_CHUNK]
+            got = _apply_chunk(images[i : i + CPU_CHUNK], params[i : i + CPU_CHUNK], generator, out=part)
+            if got is not part:
+                part.copy_(got)
         return out
     return _apply_chunk(images, params, generator)
 
@@ -266,7 +267,9 @@ def _has_value_ops(params: list[ImageParams]) -> bool:
     ) or any(p.normalize_mean is not None for p in params)
 
 
-def _geometry_uint8(images: torch.Tensor, params: list[ImageParams]) -> torch.Tensor:
+def _geometry_uint8(
+    images: torch.Tensor, params: list[ImageParams], out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Geometry alone on a uint8 batch: exact uint8 gathers for index mappings, else resampling on 0–255."""
     import torch
 
@@ -279,10 +282,18 @@ def _geometry_uint8(images: torch.Tensor, params: list[ImageParams]) -> torch.Te
     if p0.fill_mode == "constant" and not 0.0 <= p0.cval <= 255.0:
         x = x.clamp_(0.0, 255.0)
     # Otherwise every output is a convex mix of 0–255 values, so +0.5 and truncation is floor(x + 0.5).
-    return x.add_(0.5).to(torch.uint8)
+    if out is None:
+        return x.add_(0.5).to(torch.uint8)
+    return out.copy_(x.add_(0.5))  # straight into the batch's output: no uint8 temporary, no second copy
 
 
-def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: torch.Generator | None):
+def _apply_chunk(
+    images: torch.Tensor,
+    params: list[ImageParams],
+    generator: torch.Generator | None,
+    out: torch.Tensor | None = None,
+):
+    """One chunk's result; the geometry-only uint8 lane writes it into `out` when given (returning `out`)."""
     import torch
 
     is_uint8 = images.dtype == torch.uint8
@@ -290,7 +301,9 @@ def _apply_chunk(images: torch.Tensor, params: list[ImageParams], generator: tor
         if all(p.is_identity for p in params):
             return images.clone()
         if is_uint8:
-            return _geometry_uint8(images, params)
+            return _geometry_uint8(
+                images, params, out if out is not None and out.dtype == torch.uint8 else None
+            )
     x = images.float().div_(255.0) if is_uint8 else images.float()
     n, c, h, w = x.shape
     if not all(p.is_identity for p in params):
