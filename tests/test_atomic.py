@@ -142,3 +142,22 @@ def test_concurrent_writers_leave_one_whole_file(tmp_path):
         t.join()
     assert target.read_text() in bodies
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize(("mask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_files_a_command_writes_follow_the_umask(tmp_path, umask, capsys, mask, expected):
+    """`augment` variants and its --save-config, as a teammate on a shared server would read them."""
+    import numpy as np
+    from PIL import Image
+
+    from tui_trainer.cli import main
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "img.png")
+    umask(mask)
+    out = tmp_path / "out"
+    code = main(["augment", str(tmp_path / "img.png"), "--n", "2", "--out", str(out),
+                 "--save-config", str(tmp_path / "aug.toml"), "--hflip"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    written = [*out.iterdir(), tmp_path / "aug.toml"]
+    assert len(written) == 3
+    assert {stat.S_IMODE(os.stat(p).st_mode) for p in written} == {expected}
