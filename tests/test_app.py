@@ -6,7 +6,6 @@ import logging
 import tomllib
 
 import pytest
-
 from textual.widgets import TabbedContent
 
 from tui_trainer.app import PANE_IDS, TrainerApp, make_app
@@ -64,12 +63,20 @@ async def test_palette_lists_pane_switching_and_theme_commands():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for title in ("Go to Environment", "Go to Data", "Go to Augment", "Go to Train", "Theme: trainer-light"):
+        for title in (
+            "Go to Environment",
+            "Go to Data",
+            "Go to Augment",
+            "Go to Train",
+            "Theme: trainer-light",
+        ):
             assert title in titles
         # Every pane binding with a description is offered as a command.
         for pane in app.query(Pane):
             for binding in type(pane).BINDINGS:
-                description = getattr(binding, "description", None) or (binding[2] if isinstance(binding, tuple) and len(binding) > 2 else "")
+                description = getattr(binding, "description", None) or (
+                    binding[2] if isinstance(binding, tuple) and len(binding) > 2 else ""
+                )
                 if description:
                     assert f"{pane.TITLE}: {description}" in titles
 
@@ -239,7 +246,9 @@ async def test_environment_keys_work_after_any_pane_switch_sequence(keys):
         assert env._run == runs + 1  # the key reached the pane
 
 
-@pytest.mark.parametrize(("keys", "pane_id", "pane_key"), [("12", "data", "o"), ("413", "augment", "o"), ("14", "train", "n")])
+@pytest.mark.parametrize(
+    ("keys", "pane_id", "pane_key"), [("12", "data", "o"), ("413", "augment", "o"), ("14", "train", "n")]
+)
 async def test_every_pane_takes_focus_when_shown(keys, pane_id, pane_key):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

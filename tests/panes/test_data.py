@@ -378,3 +378,64 @@ async def test_a_before_a_dataset_is_open_only_warns():
         await pilot.pause()
         assert not isinstance(app.screen, OpenDataScreen)
         assert any("Open a dataset first" in str(n.message) for n in app._notifications)
+
+
+async def test_i_in_the_table_view_fills_the_column_under_the_table_cursor():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        pane.query_one("#data-columns", DataTable).move_cursor(row=0)  # the profile is on species
+        await pilot.press("t")
+        rows = pane.query_one("#data-rows", DataTable)
+        rows.move_cursor(column=3)  # "#", species, island, bill_length_mm
+        await pilot.pause()
+        await pilot.press("i")
+        await _settle(app, pilot)
+        assert (
+            list(pane.recipe.fill) == ["bill_length_mm"]
+            and pane.recipe.fill["bill_length_mm"].strategy == "mean"
+        )
+        assert "▸bill_length_mm" in str(
+            rows.columns[rows.ordered_columns[3].key].label
+        )  # the header marks it
+
+
+async def test_esc_clears_a_typed_filter_and_closes_the_box():
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        await pilot.press("slash", *"sex is null", "enter")
+        await _settle(app, pilot)
+        rows = pane.query_one("#data-rows", DataTable)
+        box = pane.query_one("#data-filter", Input)
+        assert rows.row_count == 11
+        await pilot.press("slash", "backspace", "backspace")  # typing in the box, then giving up
+        assert box.has_focus
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        assert not box.display and box.value == "" and rows.has_focus
+        assert rows.row_count == PAGE_SIZE and pane.pager.state.filter_text == ""
+        assert "filter:" not in rows.border_title
+
+
+async def test_a_bad_filter_is_one_sentence_naming_the_real_columns(monkeypatch):
+    from tui_trainer.data.paging import Pager
+
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await _open(app, pilot, PENGUINS)
+        await pilot.press("slash", *"nope > 1", "enter")
+        await _settle(app, pilot)
+        status = _status(pane)
+        assert status.startswith('filter not applied: there is no column "nope"') and "\n" not in status
+        assert "species, island" in status and '"#"' not in status and "#," not in status
+        # Whatever the parser raises, the pane says one readable sentence, not its internals.
+        dump = 'sql parser error: Dot(Function(Function { name: ObjectName([Ident { value: "x" }])\n  args: [] })'
+        monkeypatch.setattr(Pager, "set_filter", lambda self, text: dump)
+        await pilot.press("slash", "ctrl+u", *"x.y()", "enter")
+        await _settle(app, pilot)
+        status = _status(pane)
+        assert (
+            status.startswith("filter not applied: not a condition I can read") and "Function" not in status
+        )
+        assert not pane.query_one("#data-filter", Input).has_focus

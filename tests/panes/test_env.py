@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import NO_NVML, fake_cpu_torch, fake_dist, fake_gpu_facts, fake_torch
+from tests.panes.layout import screen_text
 from tui_trainer.app import make_app
 from tui_trainer.audit import project, python_env, torch_build
 from tui_trainer.audit.runner import PROBES, AuditResult, ProbeReport
@@ -208,7 +209,9 @@ async def test_e_exports_to_a_typed_path_and_esc_writes_nothing(fake_audit, tmp_
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert tomllib.loads((tmp_path / "snaps" / "gpu-box.toml").read_text())["packages"] == {"numpy": "2.1.0"}
+        assert tomllib.loads((tmp_path / "snaps" / "gpu-box.toml").read_text())["packages"] == {
+            "numpy": "2.1.0"
+        }
 
 
 async def test_a_failing_audit_is_reported_not_raised(monkeypatch):
@@ -266,3 +269,32 @@ async def test_a_result_landing_under_the_palette_does_not_steal_focus(monkeypat
             await pilot.pause()
         assert isinstance(app.screen, CommandPalette) and app.focused is focused_before
         assert app.query_one(EnvPane).result is not None
+
+
+async def test_audit_progress_names_the_probe_it_waits_for(monkeypatch):
+    """5/6 probes done says which one is still running (the torch child, typically)."""
+    release = threading.Event()
+
+    def audit(options, progress=None, cancel=None):
+        for done, name in enumerate([n for n in PROBES if n != "torch"], start=1):
+            progress(name, done, len(PROBES))
+        release.wait(10)
+        progress("torch", len(PROBES), len(PROBES))
+        return fake_result()
+
+    monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(EnvPane)
+        status = ""
+        for _ in range(100):
+            await pilot.pause(0.02)
+            status = str(pane.query_one("#env-status").render())
+            if "5/6" in status:
+                break
+        assert "5/6 probes done · waiting for PyTorch" in status
+        release.set()
+        await settle(app, pilot)
+        # At 80 columns the result line keeps its last key: it wraps instead of losing "export".
+        await pilot.pause()
+        assert "e export" in screen_text(app) and "3 ok" in screen_text(app)

@@ -78,8 +78,8 @@ def test_open_train_app_attaches_on_mount(tmp_path, monkeypatch):
     """`attach` in a terminal goes through open_train_app, which follows the folders once the pane is mounted."""
     import asyncio
 
-    from tui_trainer.app import TrainerApp
     from tui_trainer import app as app_module
+    from tui_trainer.app import TrainerApp
     from tui_trainer.panes import train as train_module
 
     a = make_run(tmp_path, "run-a", scripted_run(30, finish=True))
@@ -113,8 +113,8 @@ def test_open_train_app_starts_the_run_it_is_given(tmp_path, monkeypatch):
     import asyncio
 
     from tests.panes.fakes_engine import FakeEngine
-    from tui_trainer.app import TrainerApp
     from tui_trainer import app as app_module
+    from tui_trainer.app import TrainerApp
     from tui_trainer.panes import train as train_module
 
     launches = []

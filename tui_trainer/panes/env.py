@@ -20,7 +20,7 @@ from textual.widgets import Static, TabbedContent, Tabs
 from textual.worker import Worker, WorkerState
 
 from tui_trainer.audit import report, snapshot
-from tui_trainer.audit.runner import AuditOptions, AuditResult, run_audit
+from tui_trainer.audit.runner import PROBE_TITLES, PROBES, AuditOptions, AuditResult, run_audit
 from tui_trainer.errors import UserError
 from tui_trainer.panes.base import Pane
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
@@ -49,6 +49,9 @@ class EnvPane(Pane):
         done: int
         total: int
         run: int
+        finished: tuple[
+            str, ...
+        ] = ()  # every probe done so far, so the newest message alone says what is left
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, EnvPane.Progress)
@@ -134,8 +137,11 @@ class EnvPane(Pane):
     def _audit_worker(self, run: int, cancel: threading.Event) -> None:
         audit = self._audit or AUDIT_FUNCTION
 
+        finished: list[str] = []
+
         def progress(probe: str, done: int, total: int) -> None:
-            self.post_message(self.Progress(probe, done, total, run))
+            finished.append(probe)
+            self.post_message(self.Progress(probe, done, total, run, tuple(finished)))
 
         result = audit(AuditOptions(), progress=progress, cancel=cancel)
         if not cancel.is_set():
@@ -144,7 +150,9 @@ class EnvPane(Pane):
     @on(Progress)
     def _on_progress(self, event: Progress) -> None:
         if event.run == self._run and self._result_run != event.run:
-            self._set_status(f"Auditing… {event.done}/{event.total} probes done (last: {event.probe})")
+            waiting = [PROBE_TITLES.get(name, name) for name in PROBES if name not in event.finished]
+            left = f" · waiting for {', '.join(waiting)}" if waiting else ""
+            self._set_status(f"Auditing… {event.done}/{event.total} probes done{left}")
 
     @on(Finished)
     def _on_finished(self, event: Finished) -> None:
@@ -155,9 +163,10 @@ class EnvPane(Pane):
         self.query_one(FindingsView).set_findings(event.result.findings)
         self.query_one("#env-summary", Static).update(self._summary(event.result))
         counts = report.counts(event.result)
+        # The keys first: a narrow terminal wraps the counts onto the second line, never the keys out of sight.
         self._set_status(
-            f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, {counts['ok']} ok"
-            f" · {event.result.seconds:.2f} s · r re-run · y copy fix · e export"
+            f"r re-run · y copy fix · e export · {counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{counts['info']} info, {counts['ok']} ok · {event.result.seconds:.2f} s"
         )
         self._focus_findings()
 

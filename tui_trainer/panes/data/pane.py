@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_trainer import paths
 from tui_trainer.data.checks import CheckOptions, Thresholds, offending_rows, run_checks
+from tui_trainer.data.fixes import add_fix
 from tui_trainer.data.load import Dataset, explain_parse_failure, open_dataset
 from tui_trainer.data.paging import Pager
 from tui_trainer.data.profile import ColumnProfile
@@ -61,6 +62,7 @@ class DataPane(Pane):
         Binding("d", "toggle_duplicates", "Recipe: drop duplicates"),
         Binding("x", "cycle_outliers", "Recipe: outliers rule"),
         Binding("c", "toggle_constant", "Recipe: drop constant columns"),
+        Binding("r", "recipe_fix", "Recipe: the highlighted finding's fix"),
         Binding("w", "save_recipe", "Save recipe"),
         Binding("k", "collapse_lab", "Collapse lab at the synthetic share"),
         Binding("a", "compare", "Compare with another file (leakage, drift)"),
@@ -136,6 +138,9 @@ class DataPane(Pane):
 
     def on_mount(self) -> None:
         self.profile_view.recipe_note = lambda name: recipe_bar.recipe_for_column(self.recipe, name)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 30, "-short")
 
     @property
     def profile_view(self) -> ProfileView:
@@ -527,6 +532,22 @@ class DataPane(Pane):
         if self._selected_column() is not None:
             self.recipe.drop_constant = not self.recipe.drop_constant
             self._recipe_changed(None)
+
+    def action_recipe_fix(self) -> None:
+        """Add the highlighted finding's fix (na_values, parse numbers/dates, merge spellings, drop a column)."""
+        if self.inspection is None:
+            self.notify("Open a dataset and wait for its profile first.", severity="warning")
+            return
+        finding = self.query_one(FindingsTable).current
+        if finding is None:
+            self.notify("Highlight a finding first (the findings table, up/down).", severity="warning")
+            return
+        added = add_fix(self.recipe, finding)
+        if added is None:
+            self.notify(f"{finding.id}: no recipe step for this one; its fix text says what to do.", markup=False)
+            return
+        self.notify(f"Recipe: {added}", markup=False)
+        self._recipe_changed(None)
 
     def action_cycle_outliers(self) -> None:
         col = self._selected_column()

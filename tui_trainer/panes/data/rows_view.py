@@ -6,6 +6,7 @@ so a slow count or an old filter never overwrites what the user asked for last.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -24,6 +25,26 @@ PAGE_SIZE = 100
 FILTER_PLACEHOLDER = (
     "filter: pl.col(\"x\") > 3  or  x > 3 AND species = 'Adelie'  (Enter applies, Esc clears)"
 )
+
+
+FILTER_FORMS = "write it like  x > 3 AND species = 'Adelie'  or  pl.col(\"x\") > 3"
+_MISSING_COLUMN = re.compile(r'unable to find column "([^"]*)"')
+
+
+def describe_filter_error(raw: str, columns: list[str]) -> str:
+    """One sentence a user can act on, for whatever the filter parser or polars said (never its raw dump)."""
+    missing = _MISSING_COLUMN.search(raw)
+    if missing:
+        names = ", ".join(c for c in columns if c != ROW_INDEX)
+        return f'filter not applied: there is no column "{missing.group(1)}" (columns: {names}; quote text values)'
+    first = raw.strip().splitlines()[0] if raw.strip() else ""
+    if (
+        not first
+        or len(first) > 120
+        or any(mark in first for mark in ("{", "Function(", "ObjectName", "Expr::"))
+    ):
+        return f"filter not applied: not a condition I can read; {FILTER_FORMS}"
+    return f"filter not applied: {first.rstrip('.')}"
 
 
 class RowsTable(DataTable):
@@ -264,7 +285,8 @@ class RowsView(Vertical):
     def _filter_worker(self, pager: Pager, text: str, request: int) -> None:
         error = pager.set_filter(text)
         if error:
-            self.post_message(self.PageReady(pl.DataFrame(), 0, 0, request, f"filter not applied: {error}"))
+            message = describe_filter_error(error, pager.columns)
+            self.post_message(self.PageReady(pl.DataFrame(), 0, 0, request, message))
             return
         total = pager.total_rows()
         self.post_message(self.PageReady(pager.page(0, PAGE_SIZE), 0, total, request))
