@@ -106,14 +106,19 @@ def test_callback_writes_the_run_value_for_value(tmp_path):
     assert start.config["hparams"]["lr"] == 0.05
     assert start.total_steps == trainer.global_step == 36
     steps = of_type(events, Step)
-    assert [s.step for s in steps] == list(range(1, 37))
-    assert [s.loss for s in steps] == pytest.approx(module.losses, rel=1e-6)
+    # Every step of the first 20, then one per log_every_n_steps (4) with the mean loss of its window.
+    reported = list(range(1, 21)) + [24, 28, 32, 36]
+    assert [s.step for s in steps] == reported
+    expected, previous = [], 0
+    for step in reported:
+        window = module.losses[previous:step]
+        expected.append(sum(window) / len(window))
+        previous = step
+    assert [s.loss for s in steps] == pytest.approx(expected, rel=1e-5)
     assert all(s.lr == 0.05 for s in steps)
-    assert [s.epoch for s in steps] == [i // 12 for i in range(36)]
-    # Gradient norms are read every 4th step (log_every_n_steps), per layer and in total.
-    normed = [s for s in steps if s.grad_norm is not None]
-    assert [s.step for s in normed if s.step > 1] == [4, 8, 12, 16, 20, 24, 28, 32, 36]
-    assert all(s.grad_norm > 0 and math.isfinite(s.grad_norm) for s in normed)
+    assert [s.epoch for s in steps] == [(step - 1) // 12 for step in reported]
+    # Gradient norms (per layer and in total) on every reported step.
+    assert all(s.grad_norm is not None and s.grad_norm > 0 and math.isfinite(s.grad_norm) for s in steps)
     evals = of_type(events, Eval)
     assert [e.val_loss for e in evals] == pytest.approx(module.val_losses, rel=1e-6)
     assert [e.step for e in evals] == [12, 24, 36]
@@ -137,7 +142,7 @@ def test_callback_records_per_layer_gradient_norms(tmp_path):
     run_dir = tmp_path / "run"
     fit(tmp_path, make_module(), [TuiTrainerCallback(run_dir=run_dir)], epochs=1)
     normed = [s for s in of_type(read_events(run_dir), Step) if s.layer_grad_norms]
-    assert len(normed) >= 3 and all(set(s.layer_grad_norms) == {"net.0", "net.2"} for s in normed)
+    assert len(normed) == 12 and all(set(s.layer_grad_norms) == {"net.0", "net.2"} for s in normed)
     for s in normed:
         assert s.grad_norm == pytest.approx(
             math.sqrt(sum(v * v for v in s.layer_grad_norms.values())), rel=1e-5
@@ -153,7 +158,7 @@ def test_callback_reports_a_crash_as_failed(tmp_path):
         fit(tmp_path, make_module(fail_at=7), [TuiTrainerCallback(run_dir=run_dir)])
     events = read_events(run_dir)
     assert isinstance(events[-1], Failed) and "injected failure" in events[-1].error
-    assert [s.step for s in of_type(events, Step)] == list(range(1, 8))
+    assert [s.step for s in of_type(events, Step)] == list(range(1, 8))  # the first 20 steps are all reported
 
 
 def test_a_diverging_run_is_caught(tmp_path):
@@ -195,7 +200,7 @@ def test_logger_beside_the_callback_leaves_the_run_to_it(tmp_path):
     )
     events = read_events(run_dir)
     assert len(of_type(events, RunStarted)) == 1
-    assert [s.step for s in of_type(events, Step)] == list(range(1, 13))
+    assert [s.step for s in of_type(events, Step)] == list(range(1, 13))  # one run, the callback's
     assert len(of_type(events, Finished)) == 1
 
 

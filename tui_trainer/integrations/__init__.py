@@ -30,11 +30,18 @@ def run_dir_for(explicit: str | Path | None, stem: str) -> Path:
 # `monitor`'s run API is growing while these integrations are written against it (issue 10: per-layer norms,
 # epoch ends, strict keyword arguments); the integrations call it through these three functions only, so a
 # change there is absorbed in one place.
-def _accepts(fn: Any, name: str) -> bool:
-    import inspect
+_ACCEPTS: dict[tuple[Any, str], bool] = {}
 
-    params = inspect.signature(fn).parameters
-    return name in params and params[name].kind is not inspect.Parameter.VAR_KEYWORD
+
+def _accepts(fn: Any, name: str) -> bool:
+    key = (getattr(fn, "__func__", fn), name)  # per function, not per bound method: this is on the step path
+    found = _ACCEPTS.get(key)
+    if found is None:
+        import inspect
+
+        params = inspect.signature(fn).parameters
+        found = _ACCEPTS[key] = name in params and params[name].kind is not inspect.Parameter.VAR_KEYWORD
+    return found
 
 
 def start_run(

@@ -69,18 +69,20 @@ class _CallbackBody:
     """The hooks; mixed into the `Callback` class of whichever Lightning package is installed."""
 
     def __init__(
-        self, run_dir: str | Path | None = None, layer_norms_every: int | None = None, **monitor_options: Any
+        self, run_dir: str | Path | None = None, report_every: int | None = None, **monitor_options: Any
     ):
         super().__init__()
         self.run_dir = run_dir
-        self.layer_norms_every = layer_norms_every
+        self.report_every = report_every
         self.monitor_options = monitor_options
         self.run: Any = None
         self._tags = TagMap()
         self._norms: dict[str, float] = {}
         self._grad_norm: float | None = None
         self._last_logged_step = -1
-        self._last_batch_time: float | None = None
+        self._last_report_time: float | None = None
+        self._window: list[Any] = []
+        self._window_batches = 0
         self._epoch_started = time.monotonic()
         self._seen_checkpoints: set[str] = set()
         self._read_norms_here = True
@@ -100,12 +102,12 @@ class _CallbackBody:
             folder, config, model_summary=_model_summary(pl_module), total_steps=total, **self.monitor_options
         )
         _CALLBACK_RUNS[str(Path(folder).resolve())] = self.run
-        if self.layer_norms_every is None:
-            self.layer_norms_every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
+        if self.report_every is None:
+            self.report_every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
         self._read_norms_here = takes_layer_norms(self.run)
         if not self._read_norms_here:
             # This monitor reads per-layer norms itself, in backward, on the steps it samples.
-            self.run.watch(pl_module, every=self.layer_norms_every)
+            self.run.watch(pl_module, every=self.report_every)
 
     @staticmethod
     def _trainer_config(trainer: Any) -> dict[str, Any]:
@@ -143,11 +145,19 @@ class _CallbackBody:
         _CALLBACK_RUNS.pop(str(self.run.run_dir.resolve()), None)
 
     # -- training ------------------------------------------------------------------------------------
+    # Step events at the engine's cadence: every step of the first ADAPTIVE_FIRST, then one per
+    # `report_every` steps (the Trainer's log_every_n_steps) carrying the mean loss of the steps since the
+    # last one. The losses stay on the device until then (one stacked read), and the diagnostics, whose cost
+    # is per event, see a few events a second however fast the steps are.
+    ADAPTIVE_FIRST = 20
+
+    def _reports(self, step: int) -> bool:
+        return step <= self.ADAPTIVE_FIRST or step % (self.report_every or 1) == 0
+
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         if self.run is None or not self._read_norms_here:
             return
-        step = trainer.global_step + 1  # the step this optimizer step completes
-        if step % (self.layer_norms_every or 1) and step != 1:
+        if not self._reports(trainer.global_step + 1):  # the step this optimizer step completes
             return
         from tui_trainer.engine.layer_stats import layer_grad_norms
 
@@ -159,30 +169,30 @@ class _CallbackBody:
     ) -> None:
         if self.run is None:
             return
-        now = time.monotonic()
         step = trainer.global_step
-        if step == self._last_logged_step:  # accumulating gradients: the step is not done yet
-            return
-        self._last_logged_step = step
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is None:
-            return
+        if loss is not None:
+            self._window.append(loss.detach() if hasattr(loss, "detach") else loss)
+        self._window_batches += 1
+        if step == self._last_logged_step or not self._reports(step) or not self._window:
+            return  # accumulating gradients (the step is not done), or not a reported step
+        self._last_logged_step = step
+        now = time.monotonic()
         samples_per_s = None
-        if self._last_batch_time is not None and now > self._last_batch_time:
-            size = _batch_size(batch)
-            if size:
-                samples_per_s = size * trainer.accumulate_grad_batches / (now - self._last_batch_time)
-        self._last_batch_time = now
+        size = _batch_size(batch)  # read on reported steps only: batches of a run share their size
+        if self._last_report_time is not None and now > self._last_report_time and size:
+            samples_per_s = size * self._window_batches / (now - self._last_report_time)
+        self._last_report_time = now
+        window, self._window, self._window_batches = self._window, [], 0
+        mean_loss = _mean(window)
         lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
-        metrics: dict[str, Any] = {}
-        for i, lr in enumerate(lrs[1:], 1):
-            metrics[f"lr_{i}"] = lr
+        metrics: dict[str, Any] = {f"lr_{i}": lr for i, lr in enumerate(lrs[1:], 1)}
         norms, self._norms = self._norms, {}
         grad_norm, self._grad_norm = self._grad_norm, None
         log_step(
             self.run,
             step=step,
-            loss=loss.detach() if hasattr(loss, "detach") else loss,
+            loss=mean_loss,
             lr=lrs[0] if lrs else None,
             grad_norm=grad_norm,
             epoch=trainer.current_epoch,
@@ -190,8 +200,7 @@ class _CallbackBody:
             layer_grad_norms=norms,
             metrics=metrics,
         )
-        if step % (self.layer_norms_every or 1) == 0:
-            self._check_checkpoints(trainer)
+        self._check_checkpoints(trainer)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._epoch_started = time.monotonic()
@@ -253,6 +262,17 @@ class _CallbackBody:
 
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
         return None
+
+
+def _mean(losses: list[Any]) -> Any:
+    """Mean of the window's losses: one device op for tensors (read at the run's flush), else a float."""
+    if len(losses) == 1:
+        return losses[0]
+    if hasattr(losses[0], "detach"):
+        import torch
+
+        return torch.stack([loss.reshape(()).float() for loss in losses]).mean()
+    return sum(float(v) for v in losses) / len(losses)
 
 
 def _batch_size(batch: Any) -> int | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -35,6 +36,9 @@ STEP_FIELDS = ("loss", "lr", "grad_norm", "samples_per_s")
 FIELDS = (*STEP_FIELDS, "val_loss", "epoch", "ignore")
 VAL_WORDS = ("val", "valid", "validation", "eval", "evaluation", "test")
 TRAIN_WORDS = ("train", "training")
+# A backlog of more steps than this, read in one go (opening a long log), is reported in windows, as the
+# engine reports a run: the curves keep their shape and opening a 100 MB log does not mean a million events.
+MAX_STEP_EVENTS = 5000
 IDLE_S = 120.0  # a log not written to for this long is a finished run
 STATE_FILE = "mirror.json"
 MIRROR_SUBDIR = ".tui-trainer"
@@ -135,6 +139,9 @@ class ScalarAssembler:
 
     A step is complete when a scalar of a later step arrives (or at `flush`). Train values without a loss
     at their step (an lr logged on its own) join the next step that has one, since a step event needs a loss.
+    With `window` > 1 (a long backlog read at once), `window` consecutive steps become one step event as the
+    engine reports them: the mean of their finite losses (NaN when none is finite, so a NaN is still caught),
+    the newest of the other values; evaluations stay exact and close the window they fall in.
     """
 
     def __init__(self, tags: TagMap | None = None) -> None:
@@ -145,6 +152,8 @@ class ScalarAssembler:
         self.last_step = 0
         self.steps = 0
         self.evals = 0
+        self.window = 1
+        self._win: list[tuple[int, float, dict[str, float]]] = []
 
     def add(self, step: int, tag: str, value: float, run: Any) -> None:
         kind, name = self.tags.classify(tag)
@@ -170,6 +179,18 @@ class ScalarAssembler:
     def flush(self, run: Any) -> None:
         for done in sorted(self._open):
             self._emit(done, self._open.pop(done), run)
+        self._close_window(run)
+
+    def _close_window(self, run: Any) -> None:
+        if not self._win:
+            return
+        window, self._win = self._win, []
+        step, _, fields = window[-1]
+        finite = [loss for _, loss, _ in window if math.isfinite(loss)]
+        loss = sum(finite) / len(finite) if finite else math.nan
+        known = {k: fields.pop(k) for k in STEP_FIELDS[1:] if k in fields}
+        log_step(run, step=step, loss=loss, epoch=self.epoch, **known, metrics=fields)
+        self.steps += 1
 
     def _emit(self, step: int, bucket: dict[str, dict[str, float]], run: Any) -> None:
         train, val = bucket["step"], bucket["eval"]
@@ -186,10 +207,11 @@ class ScalarAssembler:
             fields = {**self._carry, **train}
             self._carry = {}
             loss = fields.pop("loss")
-            known = {k: fields.pop(k) for k in STEP_FIELDS[1:] if k in fields}
-            log_step(run, step=step, loss=loss, epoch=self.epoch, **known, metrics=fields)
-            self.steps += 1
+            self._win.append((step, loss, fields))
+            if len(self._win) >= self.window:
+                self._close_window(run)
         if val:
+            self._close_window(run)
             val_loss = val.pop("val_loss")
             log_eval(run, step=step, val_loss=val_loss, epoch=self.epoch, metrics=val)
             self.evals += 1
@@ -419,6 +441,8 @@ class LogMirror:
         if scalars or not self.state.get("finished"):
             # Held open while the log may grow: the run's writer lock is what says it is running.
             run = self._open_run()
+            steps = len({s.step for s in scalars})
+            self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
             self.assembler.add_all(scalars, run)
         idle = time.time() - _newest_mtime(files) >= self.idle_s
         if self.run is not None and not self.run.closed:

@@ -1,0 +1,203 @@
+"""Integrations' costs: the Lightning callback's overhead, and opening / following a TensorBoard log.
+
+    python benchmarks/integrations.py            # small sizes (about a minute on 1 CPU)
+    python benchmarks/integrations.py --big      # the issue's sizes: 2,000 Lightning steps, a 100 MB log
+
+1. Lightning: the same model, data and `Trainer` flags fitted with and without `TuiTrainerCallback`,
+   alternately, best of `--repeats`; prints the wall-time ratio (target <= 1.02).
+2. TensorBoard: a log written by torch's SummaryWriter (train/loss, lr every step, val/loss every 50) at
+   growing sizes; prints the time to mirror it from scratch (what `attach LOGDIR` waits for before the
+   curves show) and to read the mirror into a RunHistory (what the pane does), per MB; and the CPU share
+   of the follower while the log grows at `--rate` scalars/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# benchmarks/inspect.py would shadow the stdlib module of that name when this folder is sys.path[0].
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+logging.getLogger("lightning").setLevel(logging.WARNING)
+logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+
+def lightning_overhead(steps: int, repeats: int) -> float:
+    import lightning as L
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from tui_trainer.integrations.lightning import TuiTrainerCallback
+
+    torch.set_num_threads(1)
+
+    class MLP(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)
+            )
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = nn.functional.cross_entropy(self.net(x), y)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(steps * 64, 64, generator=g), torch.randint(0, 10, (steps * 64,), generator=g)
+    loader = DataLoader(TensorDataset(x, y), batch_size=64)
+    tmp = Path(tempfile.mkdtemp(prefix="tui-bench-"))
+
+    def fit(with_callback: bool, i: int) -> float:
+        torch.manual_seed(0)
+        callbacks = [TuiTrainerCallback(run_dir=tmp / f"run-{i}")] if with_callback else []
+        trainer = L.Trainer(
+            max_epochs=1,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            callbacks=callbacks,
+            log_every_n_steps=50,
+        )
+        # CPU time of this process: on a shared machine it is far steadier than wall time.
+        t = time.process_time()
+        trainer.fit(MLP(), loader)
+        return time.process_time() - t
+
+    # Warm-up of both: first-call costs (imports: ~0.1 s for monitor and the diagnostics, once per process)
+    # land on neither side.
+    fit(False, -1)
+    fit(True, -1)
+    bare, watched = [], []
+    for i in range(repeats):
+        bare.append(fit(False, i))
+        watched.append(fit(True, i))
+    shutil.rmtree(tmp, ignore_errors=True)
+    ratio = min(watched) / min(bare)
+    print(
+        f"lightning: {steps} steps, bare {min(bare):.2f} s CPU, with TuiTrainerCallback {min(watched):.2f} s CPU, "
+        f"ratio {ratio:.3f} (target <= 1.02)"
+    )
+    return ratio
+
+
+def write_log(folder: Path, steps: int) -> Path:
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(folder)) as writer:
+        for i in range(1, steps + 1):
+            writer.add_scalar("train/loss", 1.0 / i, i)
+            writer.add_scalar("lr", 1e-3, i)
+            if i % 50 == 0:
+                writer.add_scalar("val/loss", 2.0 / i, i)
+    old = time.time() - 600
+    for f in folder.glob("events.out.tfevents.*"):
+        os.utime(f, (old, old))
+    return next(folder.glob("events.out.tfevents.*"))
+
+
+def tensorboard_open(sizes_steps: list[int]) -> None:
+    from tui_trainer.engine.follow import EventFollower
+    from tui_trainer.engine.history import RunHistory
+    from tui_trainer.integrations.logdirs import LogMirror
+
+    tmp = Path(tempfile.mkdtemp(prefix="tui-bench-tb-"))
+    points = []
+    for steps in sizes_steps:
+        folder = tmp / f"log-{steps}"
+        path = write_log(folder, steps)
+        mb = path.stat().st_size / 1e6
+        t = time.perf_counter()
+        mirror = LogMirror(folder)
+        mirror.update()
+        mirror.close()
+        t_mirror = time.perf_counter() - t
+        t = time.perf_counter()
+        history = RunHistory()
+        for events in EventFollower(mirror.dir).iter_all():
+            history.extend(events)
+        t_read = time.perf_counter() - t
+        points.append((mb, t_mirror + t_read))
+        print(
+            f"tensorboard: {mb:6.1f} MB log ({steps} steps): mirrored in {t_mirror:.2f} s, "
+            f"read into the pane's store in {t_read:.2f} s ({history.events_seen} events)"
+        )
+    (mb0, t0), (mb1, t1) = points[0], points[-1]
+    per_mb = max(0.0, (t1 - t0) / (mb1 - mb0)) if mb1 > mb0 else t1 / mb1
+    print(
+        f"tensorboard: {per_mb:.3f} s per further MB: a 100 MB log opens in ~{t1 + per_mb * (100 - mb1):.1f} s (target 2 s)"
+    )
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def tensorboard_follow(seconds: float, rate: int) -> None:
+    """CPU of the mirror following a log that grows at `rate` scalars/s (what the app's follower process costs)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tui_trainer.integrations.logdirs import LogMirror
+
+    tmp = Path(tempfile.mkdtemp(prefix="tui-bench-follow-"))
+    writer = SummaryWriter(str(tmp))
+    writer.add_scalar("train/loss", 1.0, 0)
+    writer.flush()
+    mirror = LogMirror(tmp)
+    busy = 0.0
+    step = 0
+    start = time.perf_counter()
+    next_poll = start
+    while time.perf_counter() - start < seconds:
+        for _ in range(rate // 10):
+            step += 1
+            writer.add_scalar("train/loss", 1.0 / step, step)
+        writer.flush()
+        now = time.perf_counter()
+        if now >= next_poll:
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            mirror.update()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            busy += (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            next_poll = now + 0.5  # the follower's interval
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - start
+    mirror.close()
+    writer.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"tensorboard follow: {rate} scalars/s for {elapsed:.0f} s: the mirror used "
+        f"{100 * busy / elapsed:.1f} % of a core (the UI then follows events.jsonl as for any run)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--big", action="store_true", help="the issue's sizes (slow)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=200, help="scalars per second for the follow test")
+    args = parser.parse_args()
+    lightning_overhead(5000 if args.big else 1000, args.repeats)
+    tensorboard_open([200_000, 1_100_000] if args.big else [5_000, 40_000])
+    tensorboard_follow(30 if args.big else 5, args.rate)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
