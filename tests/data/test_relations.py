@@ -167,3 +167,30 @@ def test_imbalance_of_categorical_features_is_info():
     doc = to_json(inspect_dataset(AUTO, label="Origin"))
     assert doc["class_counts"] == {k: int(v) for k, v in pd.read_csv(AUTO)["Origin"].value_counts().items()}
     assert stats  # scipy is the reference library of this module
+
+
+def test_each_new_finding_offers_its_recipe_fix_and_its_rows():
+    """What the Data pane's r key and Enter do, on the European export: the fixes read the file right."""
+    from tui_trainer.data.checks import offending_rows
+    from tui_trainer.data.fixes import add_fix
+    from tui_trainer.data.load import open_dataset
+    from tui_trainer.data.recipe import Recipe, apply_recipe
+
+    path = DIRTY / "auto_mpg_formatted.csv"
+    inspection = inspect_dataset(path)
+    recipe = Recipe()
+    added = {f.id: add_fix(recipe, f) for f in inspection.findings}
+    assert recipe.na_values == ["-"] and recipe.parse_dates == {"Year": "%d.%m.%Y"}
+    assert recipe.parse_numbers == {"Weight_in_lbs": "thousands_comma", "Acceleration": "decimal_comma"}
+    assert recipe.merge_categories["Name"]["audi 100 ls"] == "audi 100ls"
+    assert added["correlated"].startswith("drop ") and len(recipe.drop_columns) == 1
+    clean = apply_recipe(open_dataset(path).lazy, recipe).collect()
+    assert recipe.drop_columns == ["Weight_in_lbs"] and "Weight_in_lbs" not in clean.columns  # kept Displacement
+    assert clean.schema["Acceleration"] == pl.Float64 and clean.schema["Year"] == pl.Date
+    assert clean["Miles_per_Gallon"].null_count() == 8
+    (variants,) = by_id(inspection.findings, "category_variants").values()
+    rows = inspection.lf.select(offending_rows(variants, inspection.lf.collect_schema()).alias("hit")).collect()
+    assert int(rows["hit"].sum()) == variants.evidence["count"]
+    (dups,) = by_id(inspection.findings, "temporal_duplicates").values()
+    rows = inspection.lf.select(offending_rows(dups, inspection.lf.collect_schema()).alias("hit")).collect()
+    assert int(rows["hit"].sum()) == dups.evidence["count"] == 394

@@ -419,4 +419,13 @@ def offending_rows(finding: Finding, schema: pl.Schema) -> pl.Expr | None:
         return f.is_finite() & ((f < ev["lower"]) | (f > ev["upper"]))
     if finding.id == "synthetic_share":
         return _is_synthetic(dtype, name)
+    if finding.id == "category_variants" and ev.get("merge"):
+        return c.cast(pl.String).is_in(list(ev["merge"]))  # the rows written a less common way
+    if finding.id == "imbalance" and ev.get("feature") and ev.get("minority"):
+        return c.cast(pl.String).is_in([str(v) for v in ev["minority"]])
+    if finding.id == "temporal_duplicates":
+        return c.is_not_null() & ~c.is_first_distinct()
+    if finding.id == "target_distribution" and f is not None and ev.get("q1") is not None:
+        lo, hi = ev["q1"] - 1.5 * (ev["q3"] - ev["q1"]), ev["q3"] + 1.5 * (ev["q3"] - ev["q1"])
+        return f.is_finite() & ((f < lo) | (f > hi))
     return None

@@ -23,7 +23,9 @@ from tui_trainer.errors import UserError
 FILL_CYCLE = [None, "mean", "median", "mode", "constant"]
 TEXT_FILL_CYCLE = [None, "mode", "constant"]
 OUTLIER_CYCLE = [None, ("zscore", "clip"), ("zscore", "drop"), ("iqr", "clip"), ("iqr", "drop")]
-EMPTY_TEXT = "Recipe: (empty) · m drop missing · i fill · d duplicates · x outliers · c constant · w save"
+EMPTY_TEXT = (
+    "Recipe: (empty) · r the finding's fix · m drop missing · i fill · d duplicates · x outliers · c constant · w save"
+)
 
 
 def copy_recipe(recipe: Recipe) -> Recipe:
@@ -35,11 +37,17 @@ def copy_recipe(recipe: Recipe) -> Recipe:
         drop_missing=list(recipe.drop_missing),
         fill={k: Fill(v.strategy, v.value) for k, v in recipe.fill.items()},
         outliers=[OutlierRule(list(r.columns), r.method, r.action, r.threshold) for r in recipe.outliers],
+        na_values=list(recipe.na_values),
+        parse_numbers=dict(recipe.parse_numbers),
+        parse_dates=dict(recipe.parse_dates),
+        merge_categories={k: dict(v) for k, v in recipe.merge_categories.items()},
     )
 
 
 def recipe_summary(recipe: Recipe) -> str:
-    parts = []
+    from tui_trainer.data.fixes import read_steps_summary
+
+    parts = read_steps_summary(recipe)
     if recipe.drop_duplicates:
         parts.append("drop duplicates")
     if recipe.drop_constant:
