@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -62,13 +61,6 @@ def test_package_version_is_a_string():
     assert isinstance(tui_trainer.__version__, str) and tui_trainer.__version__
 
 
-# Commands that still open the Train pane by importing it; the owner of commands/ and panes/train.py moves
-# `open_train_app` behind `tui_trainer.app` (issue 15 point 10). Only these exact lines may be reported.
-_KNOWN_COMMAND_VIOLATIONS = re.compile(
-    r"tui_trainer\.commands\.(attach|train|watch) -> tui_trainer\.panes\.train \(l\.\d+\)"
-)
-
-
 def _lint_imports(cwd: Path, package_root: Path | None = None) -> subprocess.CompletedProcess:
     """`lint-imports` in `cwd`; with `package_root`, the tui_trainer found there instead of the installed one."""
     if package_root is None:
@@ -88,15 +80,9 @@ def _lint_imports(cwd: Path, package_root: Path | None = None) -> subprocess.Com
 
 
 def test_import_linter_contracts_hold():
+    """The layers in pyproject's [tool.importlinter]: domain packages never import panes/widgets/Textual,
+    commands never import a pane."""
     result = _lint_imports(REPO_ROOT)
-    if result.returncode != 0:
-        broken = [line for line in result.stdout.splitlines() if line.startswith("-   ")]
-        known = broken and all(_KNOWN_COMMAND_VIOLATIONS.search(line) for line in broken)
-        if (
-            known
-            and "Domain packages know nothing of the UI (no panes, widgets or Textual) KEPT" in result.stdout
-        ):
-            pytest.xfail("commands/attach, train, watch import panes.train for open_train_app (being moved)")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
