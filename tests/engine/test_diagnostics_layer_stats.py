@@ -60,10 +60,14 @@ def test_dead_unit_probe_records_only_the_armed_forward():
     model(x)
     dead = probe.read()
     assert dead["3"] >= 0.5 and dead["1"] < 0.5
-    probe.close()
-    probe.arm()
+    # Between armed forwards no hook is left on any module (the other steps run at full speed).
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     model(x)
     assert probe.read() == {}
+    probe.arm()
+    probe.close()
+    model(x)
+    assert probe.read() == {} and all(not m._forward_hooks for m in model.modules())
 
 
 def test_dead_unit_probe_names_a_shared_relu_per_call_and_counts_conv_channels():

@@ -13,6 +13,7 @@ an epoch.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Any
@@ -107,32 +108,61 @@ NUMERICAL_CAUSES = (
 
 
 class _LossSeries:
-    """The training loss as step segments (end step, mean over the steps since the previous segment)."""
+    """The training loss as step segments (each report stands for the steps since the previous one).
+
+    Prefix sums over the segments make a window mean two bisections, whatever the window or the cadence.
+    """
 
     def __init__(self) -> None:
-        self.segments: deque[tuple[int, int, float]] = deque()  # (first step, last step, mean loss)
+        self.firsts: list[int] = []
+        self.lasts: list[int] = []
+        self.means: list[float] = []
+        self.mass = [0.0]  # loss x steps before segment i
+        self.steps = [0]  # steps before segment i
         self.last_step = 0
 
     def add(self, step: int, loss: float) -> None:
-        first = self.last_step + 1 if self.last_step < step else step
-        self.segments.append((first, step, loss))
+        if step <= self.last_step and self.lasts:
+            return  # a repeated or out-of-order step: the series only moves forward
+        # The first report stands for its own step only: a run that starts reporting at step 5,000 (a resumed
+        # user loop) must not look flat since step 1. Windows reaching before it are then uncovered, not flat.
+        first = self.last_step + 1 if self.lasts else step
+        self.firsts.append(first)
+        self.lasts.append(step)
+        self.means.append(loss)
+        self.mass.append(self.mass[-1] + (step - first + 1) * loss)
+        self.steps.append(self.steps[-1] + (step - first + 1))
         self.last_step = step
+
+    def _upto(self, s: int) -> tuple[float, float]:
+        """(loss x steps, steps) covered by steps <= s."""
+        i = bisect.bisect_right(self.lasts, s)
+        mass, steps = self.mass[i], float(self.steps[i])
+        if i < len(self.firsts) and self.firsts[i] <= s:
+            part = s - self.firsts[i] + 1
+            mass += part * self.means[i]
+            steps += part
+        return mass, steps
 
     def mean_over(self, lo: int, hi: int) -> float | None:
         """Mean loss over steps lo+1..hi (a segment straddling an edge counts pro rata); None if uncovered."""
-        covered = total = 0.0
-        for first, last, loss in self.segments:
-            overlap = min(last, hi) - max(first - 1, lo)
-            if overlap > 0:
-                covered += overlap
-                total += overlap * loss
-        if hi <= lo or covered < 0.9 * (hi - lo):
+        if hi <= lo or not self.lasts:
             return None
-        return total / covered
+        m_hi, s_hi = self._upto(hi)
+        m_lo, s_lo = self._upto(lo)
+        covered = s_hi - s_lo
+        if covered < 0.9 * (hi - lo):
+            return None
+        return (m_hi - m_lo) / covered
 
     def prune(self, keep_from: int) -> None:
-        while len(self.segments) > 1 and self.segments[0][1] < keep_from:
-            self.segments.popleft()
+        # Drop old segments in chunks (prefix sums stay valid: only differences are used).
+        if len(self.lasts) < 4096:
+            return
+        k = bisect.bisect_left(self.lasts, keep_from)
+        if k > 1024:
+            self.firsts, self.lasts, self.means = self.firsts[k:], self.lasts[k:], self.means[k:]
+            self.mass, self.steps = self.mass[k:], self.steps[k:]
 
 
 class Diagnostics:
@@ -168,6 +198,9 @@ class Diagnostics:
         self._leaky: list[dict[str, Any]] = []
         self._last_eval_step = 0
         self._collapsed_vals: list[float] = []  # val losses of the last collapsed evals
+        self._best_eval = -1  # index in _evals of the lowest val loss so far
+        self._chance_key: Any = None
+        self._chance: float | None = None
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -190,8 +223,12 @@ class Diagnostics:
     def chance(self) -> float | None:
         """Chance-level loss of this task (nats for cross-entropy, target variance for MSE), if known."""
         counts = self.train_label_counts or self.val_label_counts
-        task = self.task or ("classification" if counts else None)
-        return chance_loss(task, self.num_classes, counts, self.target_variance)
+        key = (self.task, self.num_classes, tuple(counts) if counts else None, self.target_variance)
+        if key != self._chance_key:  # computed once per task / label counts, not per report
+            task = self.task or ("classification" if counts else None)
+            self._chance_key = key
+            self._chance = chance_loss(task, self.num_classes, counts, self.target_variance)
+        return self._chance
 
     def note_nonfinite(self, trace: dict[str, Any] | None) -> None:
         """Where the failing forward first went non-finite (`layer_stats.nonfinite_trace`); used by nan_loss."""
@@ -603,7 +640,9 @@ class Diagnostics:
 
     def _overfitting(self, ev: Eval) -> list[Diagnostic]:
         evals = self._evals
-        best_i = min(range(len(evals)), key=lambda i: evals[i]["val"])
+        if self._best_eval < 0 or evals[-1]["val"] < evals[self._best_eval]["val"]:
+            self._best_eval = len(evals) - 1
+        best_i = self._best_eval
         best, now = evals[best_i], evals[-1]
         since = len(evals) - 1 - best_i
         scale = self._scale()

@@ -35,24 +35,26 @@ def layer_grad_norms(model: Any, max_layers: int = MAX_LAYERS) -> dict[str, floa
 
     model = _unwrap(model)
     names: list[str] = []
+    sizes: list[int] = []
     grads: list[Any] = []
-    owners: list[int] = []
     for name, module in model.named_modules():
         own = [p.grad for p in module.parameters(recurse=False) if p.grad is not None]
-        if not own:
-            continue
-        names.append(name or type(model).__name__)
-        owners.extend([len(names) - 1] * len(own))
-        grads.extend(own)
+        if own:
+            names.append(name or type(model).__name__)
+            sizes.append(len(own))
+            grads.extend(own)
     if not grads:
         return {}
     with torch.no_grad():
-        per_param = torch._foreach_norm([g.detach() for g in grads])
-        squares = torch.stack([n.float() ** 2 for n in per_param])
-        index = torch.tensor(owners, device=squares.device)
-        per_module = torch.zeros(len(names), device=squares.device, dtype=squares.dtype)
-        per_module.index_add_(0, index, squares)
-        values = per_module.sqrt().tolist()
+        # One fused norm per parameter and one device read; modules combine theirs in Python (few numbers).
+        per_param = torch.stack(
+            [n.float() for n in torch._foreach_norm([g.detach() for g in grads])]
+        ).tolist()
+    values = []
+    i = 0
+    for size in sizes:
+        values.append(math.sqrt(sum(v * v for v in per_param[i : i + size])))
+        i += size
     norms = dict(zip(names, values, strict=True))
     return _group(norms, max_layers) if len(norms) > max_layers else norms
 
@@ -73,50 +75,48 @@ def _group(norms: dict[str, float], max_layers: int) -> dict[str, float]:
 class DeadUnitProbe:
     """Share of units in each ReLU-family layer whose output is zero for a whole batch.
 
-    `arm()` before a forward pass; that one forward is recorded (the hooks do nothing otherwise), and
-    `read()` returns {layer: dead share}. A unit is a feature of a (batch, features) output, or a channel
-    (dim 1) of a (batch, channels, ...) output. A ReLU module called twice in one forward (one `self.relu`
-    shared by several layers) reports `name`, `name#2`, ... in call order. `close()` removes the hooks.
+    `arm()` before a forward pass; that one forward is recorded and `read()` returns {layer: dead share}.
+    Hooks exist only from `arm()` to the end of that forward, so the steps in between run at full speed
+    (a registered hook, even one that returns at once, sends every module call down PyTorch's slow path).
+    A unit is a feature of a (batch, features) output, or a channel (dim 1) of a (batch, channels, ...)
+    output. A ReLU module called twice in one forward (one `self.relu` shared by several layers) reports
+    `name`, `name#2`, ... in call order. `close()` removes any hook still in place.
     """
 
     def __init__(self, model: Any) -> None:
         import torch.nn as nn
 
-        model = _unwrap(model)
-        self._armed = False
-        self._recording = False
+        self._model = _unwrap(model)
+        self._relus = [
+            (name or type(m).__name__, m)
+            for name, m in self._model.named_modules()
+            if isinstance(m, nn.ReLU | nn.ReLU6)
+        ]
         self._alive: dict[str, Any] = {}
         self._calls: dict[str, int] = {}
         self._handles: list[Any] = []
-        for name, module in model.named_modules():
-            if isinstance(module, nn.ReLU | nn.ReLU6):
-                self._handles.append(module.register_forward_hook(self._hook(name or type(module).__name__)))
-        # The root's hooks bound "the next forward": pre-hook starts recording, post-hook stops it.
-        self._handles.append(model.register_forward_pre_hook(self._start))
-        self._handles.append(model.register_forward_hook(self._stop))
 
     @property
     def layers(self) -> int:
-        """How many ReLU-family modules are hooked."""
-        return len(self._handles) - 2
+        """How many ReLU-family modules are watched."""
+        return len(self._relus)
 
     def arm(self) -> None:
         """Record the next forward pass of the model (only that one)."""
-        self._armed = True
+        self.close()
         self._alive = {}
         self._calls = {}
-
-    def _start(self, module: Any, inputs: Any) -> None:
-        if self._armed:
-            self._armed = False
-            self._recording = True
+        for name, module in self._relus:
+            self._handles.append(module.register_forward_hook(self._hook(name)))
+        # The root's post-hook ends the recording: "the next forward" only.
+        self._handles.append(self._model.register_forward_hook(self._stop))
 
     def _stop(self, module: Any, inputs: Any, output: Any) -> None:
-        self._recording = False
+        self.close()
 
     def _hook(self, name: str) -> Callable[..., None]:
         def hook(module: Any, inputs: Any, output: Any) -> None:
-            if not self._recording or not hasattr(output, "dim") or output.dim() < 2:
+            if not hasattr(output, "dim") or output.dim() < 2:
                 return
             count = self._calls.get(name, 0) + 1
             self._calls[name] = count
@@ -146,7 +146,6 @@ class DeadUnitProbe:
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        self._recording = self._armed = False
 
 
 def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int]]:
@@ -158,21 +157,14 @@ def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[l
     import torch
 
     scores = torch.as_tensor(logits_or_preds).detach()
-    preds = scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)
-    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device)
-    preds = preds.long()
-    size = max(
-        num_classes,
-        int(preds.max()) + 1 if preds.numel() else 0,
-        int(truth.max()) + 1 if truth.numel() else 0,
-    )
-    both = torch.stack(
-        [
-            torch.bincount(preds.clamp(min=0), minlength=size),
-            torch.bincount(truth.clamp(min=0), minlength=size),
-        ]
-    ).tolist()
-    return both[0], both[1]
+    preds = (scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)).long().clamp(min=0)
+    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device).clamp(min=0)
+    if preds.numel() == 0 and truth.numel() == 0:
+        return [0] * num_classes, [0] * num_classes
+    # One bincount and one device read: predictions in [0, size), labels shifted to [size, 2 * size).
+    size = max(num_classes, int(torch.cat([preds, truth]).max()) + 1)
+    both = torch.bincount(torch.cat([preds, truth + size]), minlength=2 * size).tolist()
+    return both[:size], both[size:]
 
 
 def _all_finite(value: Any) -> bool:
