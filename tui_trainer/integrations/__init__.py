@@ -22,7 +22,7 @@ def run_dir_for(explicit: str | Path | None, stem: str) -> Path:
     env = os.environ.get(RUN_DIR_ENV, "").strip()
     if env:
         return Path(env)
-    from tui_trainer.engine.headless import default_run_dir
+    from tui_trainer.engine.runs import default_run_dir
 
     return default_run_dir(Path(stem))
 

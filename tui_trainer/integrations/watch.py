@@ -106,7 +106,7 @@ def script_stem(cmd: Sequence[str]) -> str:
 
 def default_watch_dir(cmd: Sequence[str], root: Path = Path("runs")) -> Path:
     """`runs/<script stem>-<time>`, never a folder that exists."""
-    from tui_trainer.engine.headless import default_run_dir
+    from tui_trainer.engine.runs import default_run_dir
 
     return default_run_dir(Path(script_stem(cmd)), root)
 
@@ -542,3 +542,9 @@ def start_watch(
     run_dir = Path(run_dir) if run_dir else default_watch_dir(cmd)
     remember(command.strip())
     return WatchProcess(cmd, run_dir, cwd), run_dir
+
+
+def last_command(default: str = "python train.py") -> str:
+    """The command the pane's `w` prompt starts with: the one watched last."""
+    history = load_history()
+    return history[0] if history else default

@@ -74,6 +74,7 @@ class TrainPane(Pane):
 
     BINDINGS = [
         Binding("n", "new_run", "New run from a config"),
+        Binding("w", "watch_command", "Watch a command (your own training script)"),
         Binding("p", "pause_resume", "Pause / resume the run"),
         Binding("s", "stop_run", "Stop the run (checkpoint)"),
         Binding("c", "checkpoint", "Checkpoint now"),
@@ -140,6 +141,8 @@ class TrainPane(Pane):
             self.attach(Path(first))
             for other in rest:
                 self.overlay(Path(other))
+        elif launch.watch_command:
+            self.start_run(None, run_dir=launch.run_dir, watch=launch.watch_command)
         elif launch.config_path is not None or launch.resume:
             self.start_run(launch.config_path, launch.overrides, launch.run_dir, launch.resume)
 
@@ -193,6 +196,7 @@ class TrainPane(Pane):
         overrides: tuple[str, ...] = (),
         run_dir: Path | None = None,
         resume: bool = False,
+        watch: str | None = None,
     ) -> None:
         if self.live_slot() is not None:
             self.notify(
@@ -206,16 +210,26 @@ class TrainPane(Pane):
         self._launching = True
         if config_path is not None:
             self.config_path = Path(config_path)
-        self._launch(config_path, tuple(overrides), run_dir, resume)
+        self._launch(config_path, tuple(overrides), run_dir, resume, watch)
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="train-launch", description="Starting the run"
     )
     def _launch(
-        self, config_path: Path | None, overrides: tuple[str, ...], run_dir: Path | None, resume: bool
+        self,
+        config_path: Path | None,
+        overrides: tuple[str, ...],
+        run_dir: Path | None,
+        resume: bool,
+        watch: str | None = None,
     ) -> None:
         # Loading the config and spawning the process take a second or more: never on the UI thread.
-        handle, actual_dir = launch_engine(config_path, overrides, run_dir, resume)
+        if watch:  # a command of the user's own, supervised by `tui-trainer watch` (integrations/watch.py)
+            from tui_trainer.integrations.watch import start_watch
+
+            handle, actual_dir = start_watch(watch, run_dir)
+        else:
+            handle, actual_dir = launch_engine(config_path, overrides, run_dir, resume)
         self.app.call_from_thread(self._add_live, handle, actual_dir, config_path)
 
     def _add_live(self, handle: EngineControl, run_dir: Path, config_path: Path | None) -> None:
@@ -439,6 +453,17 @@ class TrainPane(Pane):
                 self.start_run(Path(value))
 
         self.app.push_screen(PathPrompt("Start a run from this config (TOML):", default), chosen)
+
+    def action_watch_command(self) -> None:
+        from tui_trainer.integrations.watch import last_command
+        from tui_trainer.widgets.path_prompt import PathPrompt
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.start_run(None, watch=value)
+
+        prompt = PathPrompt("Watch a command (your own training script):", last_command())
+        self.app.push_screen(prompt, chosen)
 
     def _command(self, verb: str) -> RunSlot | None:
         slot = self.live_slot()

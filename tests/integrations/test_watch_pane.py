@@ -1,0 +1,57 @@
+"""`w` in the Train pane: a typed command line is watched as a live run (a real script, a real watch process)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import time
+from pathlib import Path
+
+from tui_trainer.app import make_app
+from tui_trainer.panes.train import TrainPane
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+    import time
+    from tui_trainer import monitor
+    print("hello from the script", flush=True)
+    with monitor.start() as run:
+        for step in range(1, 31):
+            run.log(step=step, loss=1.0 / step)
+            time.sleep(0.01)
+"""
+
+
+async def wait_until(pilot, predicate, timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.1)
+
+
+async def test_w_watches_a_typed_command_as_a_live_run(tmp_path, monkeypatch):
+    (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("w")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        prompt = app.screen.query_one(Input)
+        assert prompt.value == "python train.py"  # nothing watched yet: the usual command
+        await pilot.press("enter")
+        pane = app.query_one(TrainPane)
+        await wait_until(pilot, lambda: pane.primary and pane.runs[pane.primary].history.is_over)
+        slot = pane.runs[pane.primary]
+        assert slot.live and slot.history.step == 30 and slot.history.status == "completed"
+        assert "hello from the script" in list(slot.history.logs)
+        assert slot.run_dir.parent == Path("runs") and slot.run_dir.name.startswith("train-")
+
+    # The command is remembered: the next prompt starts with it.
+    from tui_trainer.integrations.watch import last_command
+
+    assert last_command() == "python train.py"
