@@ -1,4 +1,4 @@
-"""Modal screens the app shares: the key help and the quit confirmation."""
+"""Modal screens the app shares: the key help and a yes/no confirmation (quit, discard edits)."""
 
 from __future__ import annotations
 
@@ -54,16 +54,17 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("escape", "answer(False)", "No", show=False),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, yes: str = "Quit", no: str = "Stay") -> None:
         super().__init__()
         self._question = question
+        self._yes, self._no = yes, no
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
             yield Label(self._question, id="confirm-question")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Quit (y)", variant="error", id="confirm-yes")
-                yield Button("Stay (n)", variant="primary", id="confirm-no")
+                yield Button(f"{self._yes} (y)", variant="error", id="confirm-yes")
+                yield Button(f"{self._no} (n)", variant="primary", id="confirm-no")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

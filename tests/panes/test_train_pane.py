@@ -335,12 +335,14 @@ async def test_event_batches_are_never_coalesced():
     assert not b.can_replace(a) and not a.can_replace(b)
 
 
-async def test_log_scale_key_toggles_both_charts():
+async def test_log_scale_key_toggles_the_loss_chart_only():
+    """Losses span decades; accuracy in [0, 1] (and the collapse lab's charts, with their own `l`) stay linear."""
     app = make_app(initial_pane="train")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("l")
-        assert all(c.log_scale for c in pane(app).query(Chart))
+        charts = {c.id: c.log_scale for c in pane(app).query(Chart)}
+        assert charts.pop("loss-chart") is True and not any(charts.values())
         await pilot.press("l")
         assert not any(c.log_scale for c in pane(app).query(Chart))
 
@@ -458,7 +460,7 @@ async def test_config_editor_validates_and_writes_back(tmp_path):
         assert p.config_path == config
 
 
-async def test_config_editor_escape_writes_nothing(tmp_path):
+async def test_config_editor_escape_asks_before_discarding_edits_and_writes_nothing(tmp_path):
     from tui_trainer.widgets.config_editor import ConfigEditor
 
     config = tmp_path / "tabular.toml"
@@ -470,9 +472,22 @@ async def test_config_editor_escape_writes_nothing(tmp_path):
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, ConfigEditor)
-        await pilot.press("x", "escape")
+        await pilot.press("escape")  # nothing edited: closes at once
         await pilot.pause()
         assert not isinstance(app.screen, ConfigEditor)
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press("x", "escape")  # edited: asks before discarding
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep editing: the edit is still there
+        await pilot.pause()
+        assert isinstance(app.screen, ConfigEditor) and app.screen.query_one("TextArea").text.startswith("x")
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("y")  # discard
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfigEditor | ConfirmScreen)
     assert config.read_text(encoding="utf-8") == TABULAR
 
 
@@ -527,7 +542,12 @@ async def test_header_states_through_a_run_life(fake_launch):
         await pilot.press("p")
         await wait_until(pilot, lambda: p.runs[p.primary].history.status == "paused")
         paused = header()
-        assert "[paused]" in paused and "steps/s" not in paused and "samples/s" not in paused and "ETA" not in paused
+        assert (
+            "[paused]" in paused
+            and "steps/s" not in paused
+            and "samples/s" not in paused
+            and "ETA" not in paused
+        )
         await pilot.press("p")
         await wait_until(pilot, lambda: p.runs[p.primary].history.status == "running")
         await pilot.press("s")

@@ -62,11 +62,11 @@ class CollapseView(Vertical):
 
     DEFAULT_CSS = """
     CollapseView { height: 1fr; }
-    CollapseView #collapse-form { height: auto; }
-    CollapseView .collapse-field { width: auto; height: auto; margin: 0 1 0 0; }
+    CollapseView #collapse-form { layout: grid; grid-size: 8; grid-columns: 16; grid-rows: auto;
+        grid-gutter: 0 1; height: auto; padding: 0 1; }
+    CollapseView .collapse-field { width: 16; height: auto; }
     CollapseView .collapse-field Label { color: $text-muted; }
-    CollapseView .collapse-field Input { width: 12; }
-    CollapseView #collapse-model, CollapseView #collapse-estimator { width: 16; }
+    CollapseView .collapse-field Input, CollapseView .collapse-field Select { width: 16; }
     CollapseView #collapse-accumulate { margin-top: 1; }
     CollapseView #collapse-status { height: auto; min-height: 1; padding: 0 1; }
     CollapseView #collapse-charts { height: 1fr; min-height: 8; }
@@ -113,28 +113,42 @@ class CollapseView(Vertical):
         with Horizontal(id="collapse-form"):
             yield self._field(
                 "model",
-                Select([(m, m) for m in MODELS], value="gaussian", allow_blank=False, id="collapse-model"),
+                Select(
+                    [(m, m) for m in MODELS],
+                    value="gaussian",
+                    allow_blank=False,
+                    id="collapse-model",
+                    compact=True,
+                ),
             )
             yield self._field(
                 "estimator",
                 Select(
-                    [(e, e) for e in ESTIMATORS], value="unbiased", allow_blank=False, id="collapse-estimator"
+                    [(e, e) for e in ESTIMATORS],
+                    value="unbiased",
+                    allow_blank=False,
+                    id="collapse-estimator",
+                    compact=True,
                 ),
             )
             yield self._field(
-                "generations", Input(str(defaults["generations"]), id="collapse-generations", type="integer")
+                "generations",
+                Input(str(defaults["generations"]), id="collapse-generations", type="integer", compact=True),
             )
             yield self._field(
-                "samples", Input(str(defaults["samples"]), id="collapse-samples", type="integer")
+                "samples",
+                Input(str(defaults["samples"]), id="collapse-samples", type="integer", compact=True),
             )
             yield self._field(
-                "repeats", Input(str(defaults["repeats"]), id="collapse-repeats", type="integer")
+                "repeats",
+                Input(str(defaults["repeats"]), id="collapse-repeats", type="integer", compact=True),
             )
-            yield self._field("seed", Input("0", id="collapse-seed", type="integer"))
+            yield self._field("seed", Input("0", id="collapse-seed", type="integer", compact=True))
             yield self._field(
-                "real fraction", Input(str(DEFAULT_REAL_FRACTION), id="collapse-real-fraction", type="number")
+                "real fraction",
+                Input(str(DEFAULT_REAL_FRACTION), id="collapse-real-fraction", type="number", compact=True),
             )
-            yield Checkbox("accumulate", id="collapse-accumulate")
+            yield Checkbox("accumulate", id="collapse-accumulate", compact=True)
         yield Static(
             "Collapse lab: press r to run (model collapse over generations of synthetic data).",
             id="collapse-status",
@@ -150,6 +164,12 @@ class CollapseView(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_INTERVAL_S, self._redraw_if_dirty)
+
+    def on_resize(self) -> None:
+        # The form wraps onto as many rows as it needs: every field stays on screen at 80 columns.
+        self.query_one("#collapse-form").styles.grid_size_columns = max(
+            1, min(8, (self.size.width - 2) // 17)
+        )
 
     # ----- form ---------------------------------------------------------------------------
     @on(Select.Changed, "#collapse-model")

@@ -532,8 +532,9 @@ class TrainPane(Pane):
             self.notify(f"Removed {len(removed)} overlaid run(s)", timeout=3)
 
     def action_toggle_log_scale(self) -> None:
-        for chart in self.query(Chart):
-            chart.log_scale = not chart.log_scale
+        # Losses span decades; accuracy-like metrics live in [0, 1] and read wrong on a log axis.
+        chart = self.query_one("#loss-chart", Chart)
+        chart.log_scale = not chart.log_scale
 
     def action_edit_config(self) -> None:
         from tui_trainer.widgets.config_editor import ConfigEditor

@@ -36,12 +36,14 @@ class Chart(Widget):
     """Several series on one step axis. `set_series` replaces the data; `log_scale` toggles a log y axis."""
 
     DEFAULT_CSS = """
-    Chart { height: 1fr; min-height: 6; padding: 0 1; }
+    Chart { height: 1fr; min-height: 6; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     log_scale: reactive[bool] = reactive(False)
 
-    def __init__(self, title: str = "", *, empty_text: str = "no data yet", x_label: str = "step", **kwargs) -> None:
+    def __init__(
+        self, title: str = "", *, empty_text: str = "no data yet", x_label: str = "step", **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.title = title
         self.x_label = x_label  # what the x axis counts: training steps, or collapse-lab generations

@@ -26,7 +26,8 @@ def validate_and_save(text: str, path: Path) -> Path:
 
 
 class ConfigEditor(ModalScreen[Path | None]):
-    """ctrl+s validates and saves (returns the path), Esc closes without saving (returns None)."""
+    """ctrl+s validates and saves (returns the path); Esc closes without saving (returns None), asking first
+    when the text was edited."""
 
     DEFAULT_CSS = """
     ConfigEditor { align: center middle; }
@@ -71,4 +72,14 @@ class ConfigEditor(ModalScreen[Path | None]):
         self.dismiss(saved)
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        if self.query_one(TextArea).text == self._text:
+            self.dismiss(None)
+            return
+        from tui_trainer.screens import ConfirmScreen
+
+        def answer(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        question = f"Discard your edits to {self.path.name}? (ctrl+s saves them instead)"
+        self.app.push_screen(ConfirmScreen(question, yes="Discard", no="Keep editing"), answer)
