@@ -121,3 +121,25 @@ def test_pin_memory_without_cuda_is_said_and_training_goes_on(tmp_path):
     result, events = train(cfg, tmp_path / "run", ["data.pin_memory=true", "train.epochs=1"])
     assert result.status == "completed"
     assert any("data.pin_memory applies to CUDA" in e.message for e in of(events, "log"))
+
+
+def test_the_apps_engine_child_can_start_loader_workers(tmp_path):
+    """The app trains in a daemonic spawned child; DataLoader workers must still start there (and quickly)."""
+    import time
+
+    from tui_trainer.engine.process import start_engine
+
+    cfg = load_config(
+        SAMPLE_DATA / "configs" / "images.toml",
+        ["data.num_workers=2", "data.max_rows=120", "train.epochs=1", "telemetry.enabled=false"],
+    )
+    handle = start_engine(cfg, tmp_path / "run")
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(e.type in ("finished", "failed") for e in seen):
+        seen += handle.poll(0.2)
+    handle.join(30)
+    assert [e.type for e in seen if e.type in ("finished", "failed")] == ["finished"], [
+        getattr(e, "error", "") for e in seen if e.type == "failed"
+    ]
+    assert sum(e.type == "step" for e in seen) >= 1 and handle.exitcode == 0

@@ -15,6 +15,7 @@ otherwise they stay in host memory and each batch is copied to the device (non-b
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,20 @@ def sample_weights(labels: Any, num_classes: int) -> Any:
     y = labels.reshape(-1).long().cpu()
     counts = torch.bincount(y, minlength=num_classes).double()
     return (1.0 / counts.clamp(min=1))[y]
+
+
+def _allow_worker_processes() -> None:
+    """Let a daemonic process (the app's engine child) start DataLoader workers.
+
+    Python refuses children to a daemonic process only so they cannot outlive it; DataLoader workers watch
+    their parent and exit when it goes, and the app still ends its engine child as a daemon (the flag that
+    matters for that is the app's own Process object, not this copy of it).
+    """
+    import multiprocessing
+
+    current = multiprocessing.current_process()
+    if current.daemon:
+        current._config["daemon"] = False  # type: ignore[attr-defined]
 
 
 def _as_is(batch: Any) -> Any:
@@ -130,6 +145,8 @@ class BatchFeed:
         self.num_workers = num_workers
         self.on_device = num_workers == 0 and not self.pin_memory
         home = device if self.on_device else torch.device("cpu")
+        if num_workers > 0:
+            _allow_worker_processes()
         self.x, self.y = x.to(home), y.to(home)
         self._sampler = _EpochSampler(self)
         self.loader = DataLoader(
@@ -140,6 +157,9 @@ class BatchFeed:
             pin_memory=self.pin_memory,
             collate_fn=_as_is,
             persistent_workers=num_workers > 0,
+            # Linux forks workers (instant, and the data are shared, not pickled), also inside the app's engine
+            # child, which was spawned and would otherwise spawn them too (re-importing torch in each).
+            multiprocessing_context="fork" if num_workers > 0 and sys.platform == "linux" else None,
             # Worker seeds come from this generator, not the global RNG (which dropout and resume depend on).
             generator=torch.Generator().manual_seed(seed),
         )
@@ -191,6 +211,16 @@ class BatchFeed:
         idx = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         xb, yb = self.loader.dataset[(epoch, batch, idx)]  # type: ignore[index]
         return xb.to(self.device), yb.to(self.device)
+
+    def close(self) -> None:
+        """Stop the persistent worker processes (if any) now, rather than whenever the loader is collected."""
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None  # type: ignore[attr-defined]
+        import gc
+
+        gc.collect()  # finalise the workers' queues now, so their semaphores are released before the process ends
 
     def head(self, n: int) -> tuple[Any, Any]:
         """The first `n` training rows on the device (the preflight batch)."""

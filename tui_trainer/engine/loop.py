@@ -269,6 +269,8 @@ class _Trainer(EpochLoop):
         finally:
             if sampler is not None:
                 sampler.stop()
+            if getattr(self, "feed", None) is not None:
+                self.feed.close()
 
     def _emit_system(self, event: System) -> None:
         self.emit(event)
