@@ -13,7 +13,6 @@ Three output modes:
 from __future__ import annotations
 
 import collections
-import math
 import os
 import signal
 import sys
@@ -36,18 +35,11 @@ from tui_trainer.engine.events import (
     Step,
     to_json,
 )
-from tui_trainer.engine.history import RunHistory, epoch_text, format_duration
+from tui_trainer.engine.history import RunHistory, epoch_text
+from tui_trainer.formatting import format_duration, format_number
 
 PLAIN_INTERVAL_S = 5.0
 TTY_INTERVAL_S = 0.1
-
-
-def _fmt_num(value: float | None, spec: str = ".4g") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return format(value, spec)
 
 
 class ProgressPrinter:
@@ -85,13 +77,13 @@ class ProgressPrinter:
         parts = [f"step {h.step if h.step is not None else 0}{total}"]
         if h.epoch is not None:
             parts.append(epoch_text(h.epoch, h.epochs))
-        parts.append(f"loss {_fmt_num(h.latest('train_loss'))}")
+        parts.append(f"loss {format_number(h.latest('train_loss'), missing='-')}")
         if (val := h.latest("val_loss")) is not None:
-            parts.append(f"val_loss {_fmt_num(val)}")
+            parts.append(f"val_loss {format_number(val)}")
         if (acc := h.latest("val/accuracy")) is not None:
             parts.append(f"val_acc {acc:.3f}")
         if (lr := h.latest("lr")) is not None:
-            parts.append(f"lr {_fmt_num(lr, '.3g')}")
+            parts.append(f"lr {format_number(lr)}")
         if rate := h.steps_per_s():
             parts.append(f"{rate:.1f} steps/s")
         if samples := h.latest("samples_per_s"):
@@ -158,11 +150,12 @@ class ProgressPrinter:
             if self._pending or not self._status_shown:
                 self._progress(force=True)
             best = (
-                f", best val_loss {_fmt_num(event.best_val_loss)}" if event.best_val_loss is not None else ""
+                f", best val_loss {format_number(event.best_val_loss)}"
+                if event.best_val_loss is not None
+                else ""
             )
-            self._line(
-                f"finished ({event.status}) at step {event.step} in {_fmt_num(event.duration_s, '.1f')} s{best}"
-            )
+            took = "-" if event.duration_s is None else f"{event.duration_s:.1f}"
+            self._line(f"finished ({event.status}) at step {event.step} in {took} s{best}")
 
 
 def run_headless(
