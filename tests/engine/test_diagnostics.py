@@ -11,8 +11,9 @@ import math
 import pytest
 
 from tui_trainer.engine.config import DiagnosticsConfig
-from tui_trainer.engine.diagnostics import CODES, Diagnostics, chance_loss, label_entropy
+from tui_trainer.engine.diagnostics import CODES, Diagnostics
 from tui_trainer.engine.events import Diagnostic, Eval, Step
+from tui_trainer.engine.loss_levels import chance_loss, label_entropy
 
 
 def steps(losses, every=1, start=0, **fields):

@@ -13,13 +13,15 @@ an epoch.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections import deque
 from typing import Any
 
 from tui_trainer.engine.config import DiagnosticsConfig
+from tui_trainer.engine.diagnostics_evals import EvalRules
 from tui_trainer.engine.events import Diagnostic, Eval, Event, Step
+from tui_trainer.engine.loss_levels import LossSeries, chance_loss
+from tui_trainer.engine.loss_levels import finite_number as _finite
 
 CODES: tuple[str, ...] = (
     "overfitting",
@@ -39,37 +41,6 @@ CODES: tuple[str, ...] = (
 EMA_STEPS = 10
 # Named layers listed in a message (all of them stay in the evidence).
 MAX_NAMED = 5
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def label_entropy(counts: list[int] | None) -> float | None:
-    """Cross-entropy (nats) of always predicting the label shares: the loss a model with no signal reaches."""
-    if not counts:
-        return None
-    total = sum(counts)
-    if total <= 0:
-        return None
-    return -sum(c / total * math.log(c / total) for c in counts if c > 0)
-
-
-def chance_loss(
-    task: str | None,
-    num_classes: int | None = None,
-    label_counts: list[int] | None = None,
-    target_variance: float | None = None,
-) -> float | None:
-    """The loss of a model that ignores its inputs: label entropy (log K when balanced) or target variance."""
-    if task == "classification":
-        entropy = label_entropy(label_counts)
-        if entropy is not None:
-            return entropy
-        return math.log(num_classes) if num_classes and num_classes >= 2 else None
-    if task == "regression" and _finite(target_variance) and target_variance > 0:  # type: ignore[operator]
-        return float(target_variance)  # type: ignore[arg-type]
-    return None
 
 
 def describe_nonfinite(trace: dict[str, Any] | None) -> str:
@@ -107,65 +78,7 @@ NUMERICAL_CAUSES = (
 )
 
 
-class _LossSeries:
-    """The training loss as step segments (each report stands for the steps since the previous one).
-
-    Prefix sums over the segments make a window mean two bisections, whatever the window or the cadence.
-    """
-
-    def __init__(self) -> None:
-        self.firsts: list[int] = []
-        self.lasts: list[int] = []
-        self.means: list[float] = []
-        self.mass = [0.0]  # loss x steps before segment i
-        self.steps = [0]  # steps before segment i
-        self.last_step = 0
-
-    def add(self, step: int, loss: float) -> None:
-        if step <= self.last_step and self.lasts:
-            return  # a repeated or out-of-order step: the series only moves forward
-        # The first report stands for its own step only: a run that starts reporting at step 5,000 (a resumed
-        # user loop) must not look flat since step 1. Windows reaching before it are then uncovered, not flat.
-        first = self.last_step + 1 if self.lasts else step
-        self.firsts.append(first)
-        self.lasts.append(step)
-        self.means.append(loss)
-        self.mass.append(self.mass[-1] + (step - first + 1) * loss)
-        self.steps.append(self.steps[-1] + (step - first + 1))
-        self.last_step = step
-
-    def _upto(self, s: int) -> tuple[float, float]:
-        """(loss x steps, steps) covered by steps <= s."""
-        i = bisect.bisect_right(self.lasts, s)
-        mass, steps = self.mass[i], float(self.steps[i])
-        if i < len(self.firsts) and self.firsts[i] <= s:
-            part = s - self.firsts[i] + 1
-            mass += part * self.means[i]
-            steps += part
-        return mass, steps
-
-    def mean_over(self, lo: int, hi: int) -> float | None:
-        """Mean loss over steps lo+1..hi (a segment straddling an edge counts pro rata); None if uncovered."""
-        if hi <= lo or not self.lasts:
-            return None
-        m_hi, s_hi = self._upto(hi)
-        m_lo, s_lo = self._upto(lo)
-        covered = s_hi - s_lo
-        if covered < 0.9 * (hi - lo):
-            return None
-        return (m_hi - m_lo) / covered
-
-    def prune(self, keep_from: int) -> None:
-        # Drop old segments in chunks (prefix sums stay valid: only differences are used).
-        if len(self.lasts) < 4096:
-            return
-        k = bisect.bisect_left(self.lasts, keep_from)
-        if k > 1024:
-            self.firsts, self.lasts, self.means = self.firsts[k:], self.lasts[k:], self.means[k:]
-            self.mass, self.steps = self.mass[k:], self.steps[k:]
-
-
-class Diagnostics:
+class Diagnostics(EvalRules):
     """Stateful detector; `feed(event)` returns the new Diagnostic events (usually none).
 
     Tell it about the task with `set_task` (the engine does, from the training split) so loss levels are
@@ -185,7 +98,7 @@ class Diagnostics:
         self.initial_loss: float | None = None
         self.ema: float | None = None
         self.best_ema: float | None = None
-        self.series = _LossSeries()
+        self.series = LossSeries()
         self._recent: deque[tuple[int, float]] = deque(maxlen=8)
         self._last_grad_norm: float | None = None
         self._streaks: dict[str, int] = {}  # rule -> first step of the current run of reports where it holds
@@ -616,169 +529,3 @@ class Diagnostics:
                 **evidence,
             )
         return []
-
-    # -- evals -------------------------------------------------------------------------------------------
-
-    def _on_eval(self, ev: Eval) -> list[Diagnostic]:
-        out: list[Diagnostic] = []
-        if ev.label_counts:
-            self.val_label_counts = list(ev.label_counts)
-        train = (
-            self.series.mean_over(self._last_eval_step, ev.step) if ev.step > self._last_eval_step else None
-        )
-        if train is None and self._recent:
-            train = self._recent[-1][1]
-        first_eval = not self._evals
-        self._last_eval_step = max(self._last_eval_step, ev.step)
-        if _finite(ev.val_loss):
-            self._evals.append({"step": ev.step, "val": float(ev.val_loss), "train": train})
-            out += self._overfitting(ev)
-        out += self._majority(ev)
-        if first_eval or ev.epoch == 0:
-            out += self._leakage(ev)
-        return out
-
-    def _overfitting(self, ev: Eval) -> list[Diagnostic]:
-        evals = self._evals
-        if self._best_eval < 0 or evals[-1]["val"] < evals[self._best_eval]["val"]:
-            self._best_eval = len(evals) - 1
-        best_i = self._best_eval
-        best, now = evals[best_i], evals[-1]
-        since = len(evals) - 1 - best_i
-        scale = self._scale()
-        # A diverged run's validation loss rises for another reason (lr_too_high says which).
-        if since < max(1, self.t.overfit_patience) or scale is None or "lr_too_high" in self.raised:
-            return []
-        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
-        gap_needed = self.t.overfit_min_gap * scale
-        # The first eval after the best whose rise and gap both held: where overfitting became visible.
-        first = next(
-            (
-                e["step"]
-                for e in evals[best_i + 1 :]
-                if e["val"] - best["val"] > rise_needed
-                and e["train"] is not None
-                and e["val"] - e["train"] >= gap_needed
-            ),
-            None,
-        )
-        trains = [best["train"], now["train"]]
-        falling = (
-            None not in trains
-            and now["train"] < best["train"]
-            and self.initial_loss is not None
-            and now["train"] < self.initial_loss
-        )
-        gap = now["val"] - now["train"] if now["train"] is not None else None
-        if not (falling and gap is not None and gap >= gap_needed and now["val"] - best["val"] > rise_needed):
-            return []
-        return self._raise(
-            "overfitting",
-            "warning",
-            ev.step,
-            first if first is not None else ev.step,
-            f"validation loss rose from {best['val']:.4g} (step {best['step']}) to {now['val']:.4g} over {since} "
-            f"evaluations while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
-            f"validation is {gap:.3g} above training",
-            "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
-            "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
-            f"{best['val']:.4g} at step {best['step']}.",
-            val_losses=[e["val"] for e in evals[best_i:]],
-            train_losses=[e["train"] for e in evals[best_i:]],
-            best_val_loss=best["val"],
-            best_step=best["step"],
-            gap=gap,
-            gap_threshold=gap_needed,
-            evals_since_best=since,
-        )
-
-    def _majority(self, ev: Eval) -> list[Diagnostic]:
-        pred, labels = ev.pred_counts, ev.label_counts
-        if not pred or not labels or sum(pred) <= 0 or sum(labels) <= 0 or len(labels) < 2:
-            return []
-        n, m = sum(pred), sum(labels)
-        c = max(range(len(pred)), key=pred.__getitem__)
-        pred_share = pred[c] / n
-        label_share = labels[c] / m if c < len(labels) else 0.0
-        other_true = 1.0 - label_share
-        other_pred = 1.0 - pred_share
-        # Collapsed: the other classes, a real share of the labels, get a small fraction of their share of
-        # the predictions. A near-chance model on balanced data spreads its predictions and stays silent.
-        holds = (
-            other_true >= self.t.majority_min_other and other_pred <= self.t.majority_other_ratio * other_true
-        )
-        count, first = self._streak("majority", holds, ev.step)
-        self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :] if holds else []
-        if holds and _finite(ev.val_loss):
-            self._collapsed_vals.append(float(ev.val_loss))
-        if count < self.t.majority_patience or ev.step - first < self.t.majority_min_steps:
-            return []
-        # A deep net often predicts one class for its first epochs while its loss still falls; only a
-        # collapse whose validation loss has stopped improving is the model settling on one class.
-        vals = self._collapsed_vals
-        if len(vals) >= 2 and (vals[0] - vals[-1]) > self.t.plateau_min_improvement * abs(vals[0]):
-            return []
-        # Recall from the two histograms alone: exact (0) for classes never predicted, an upper bound otherwise.
-        recall = [
-            round(min(pred[i] if i < len(pred) else 0, labels[i]) / labels[i], 4) if labels[i] else None
-            for i in range(len(labels))
-        ]
-        name = self.class_names[c] if c < len(self.class_names) else str(c)
-        acc = ev.metrics.get("accuracy")
-        majority = max(range(len(labels)), key=labels.__getitem__)
-        which = "the majority class" if c == majority else "a class that is not the majority"
-        return self._raise(
-            "majority_class",
-            "warning",
-            ev.step,
-            first,
-            f"the model predicts class {name} ({which}) for {pred_share:.1%} of the validation rows, whose "
-            f"true share is {label_share:.1%}, for {count} evaluations in a row",
-            'Balance the classes (train.class_weights = "balanced" or data.sampler = "balanced"; '
-            "nn.CrossEntropyLoss(weight=...) in your own loop), lower the learning rate if the loss collapsed, "
-            "and check that the labels and features line up.",
-            predicted_class=c,
-            predicted_class_name=name,
-            predicted_share=round(pred_share, 4),
-            label_share=round(label_share, 4),
-            pred_counts=list(pred),
-            label_counts=list(labels),
-            per_class_recall_at_most=recall,
-            accuracy=acc,
-            evals=count,
-            val_losses=list(vals),
-        )
-
-    def _leakage(self, ev: Eval) -> list[Diagnostic]:
-        acc = ev.metrics.get("accuracy")
-        n_val = sum(ev.label_counts) if ev.label_counts else None
-        if _finite(acc):
-            score, metric = float(acc), "accuracy"  # type: ignore[arg-type]
-            perfect = score >= self.t.leak_score and (n_val is None or n_val >= self.t.leak_min_samples)
-        elif self.task == "regression" and self.chance and _finite(ev.val_loss):
-            score, metric = 1.0 - float(ev.val_loss) / self.chance, "r2"
-            perfect = score >= self.t.leak_score
-        else:
-            return []
-        if not perfect:
-            return []
-        features = [f["feature"] for f in self._leaky]
-        # On its own a perfect first score can be an easy task; with a single-feature predictor it is a leak.
-        severity = "warning" if features else "info"
-        return self._raise(
-            "leakage",
-            severity,
-            ev.step,
-            ev.step,
-            f"validation {metric} is {score:.3f} at the first evaluation (step {ev.step}): near perfect before "
-            "the model could have learnt a real pattern"
-            + (f"; {', '.join(f'`{f}`' for f in features)} alone predict the label" if features else ""),
-            "Check for a feature that is a copy or a function of the label (an ID, a renamed label column, a "
-            "value computed from the outcome) and drop it from data.features; check that validation rows are "
-            "not duplicates of training rows (tui-trainer inspect TRAIN --against VAL).",
-            score=score,
-            metric=metric,
-            val_samples=n_val,
-            threshold=self.t.leak_score,
-            leaky_features=features,
-        )

@@ -1,0 +1,199 @@
+"""The evaluation half of `Diagnostics`: overfitting, majority_class and leakage, decided at each `eval` event.
+
+A mixin, so the rules read the same state (thresholds, the loss series, what was raised) as the step rules
+in diagnostics.py; each rule is written out in docs/diagnostics.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tui_trainer.engine.events import Diagnostic, Eval
+from tui_trainer.engine.loss_levels import finite_number as _finite
+
+
+class EvalRules:
+    """Mixed into Diagnostics; uses its `t`, `series`, `raised`, `_raise`, `_streak`, `_scale`, `chance`."""
+
+    t: Any
+    series: Any
+    raised: dict[str, Diagnostic]
+    class_names: list[str]
+    task: str | None
+    initial_loss: float | None
+    val_label_counts: list[int] | None
+    _evals: list[dict[str, Any]]
+    _leaky: list[dict[str, Any]]
+    _recent: Any
+    _last_eval_step: int
+    _best_eval: int
+    _collapsed_vals: list[float]
+    _raise: Any
+    _streak: Any
+    _scale: Any
+
+    # -- evals -------------------------------------------------------------------------------------------
+
+    def _on_eval(self, ev: Eval) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        if ev.label_counts:
+            self.val_label_counts = list(ev.label_counts)
+        train = (
+            self.series.mean_over(self._last_eval_step, ev.step) if ev.step > self._last_eval_step else None
+        )
+        if train is None and self._recent:
+            train = self._recent[-1][1]
+        first_eval = not self._evals
+        self._last_eval_step = max(self._last_eval_step, ev.step)
+        if _finite(ev.val_loss):
+            self._evals.append({"step": ev.step, "val": float(ev.val_loss), "train": train})
+            out += self._overfitting(ev)
+        out += self._majority(ev)
+        if first_eval or ev.epoch == 0:
+            out += self._leakage(ev)
+        return out
+
+    def _overfitting(self, ev: Eval) -> list[Diagnostic]:
+        evals = self._evals
+        if self._best_eval < 0 or evals[-1]["val"] < evals[self._best_eval]["val"]:
+            self._best_eval = len(evals) - 1
+        best_i = self._best_eval
+        best, now = evals[best_i], evals[-1]
+        since = len(evals) - 1 - best_i
+        scale = self._scale()
+        # A diverged run's validation loss rises for another reason (lr_too_high says which).
+        if since < max(1, self.t.overfit_patience) or scale is None or "lr_too_high" in self.raised:
+            return []
+        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
+        gap_needed = self.t.overfit_min_gap * scale
+        # The first eval after the best whose rise and gap both held: where overfitting became visible.
+        first = next(
+            (
+                e["step"]
+                for e in evals[best_i + 1 :]
+                if e["val"] - best["val"] > rise_needed
+                and e["train"] is not None
+                and e["val"] - e["train"] >= gap_needed
+            ),
+            None,
+        )
+        trains = [best["train"], now["train"]]
+        falling = (
+            None not in trains
+            and now["train"] < best["train"]
+            and self.initial_loss is not None
+            and now["train"] < self.initial_loss
+        )
+        gap = now["val"] - now["train"] if now["train"] is not None else None
+        if not (falling and gap is not None and gap >= gap_needed and now["val"] - best["val"] > rise_needed):
+            return []
+        return self._raise(
+            "overfitting",
+            "warning",
+            ev.step,
+            first if first is not None else ev.step,
+            f"validation loss rose from {best['val']:.4g} (step {best['step']}) to {now['val']:.4g} over {since} "
+            f"evaluations while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
+            f"validation is {gap:.3g} above training",
+            "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
+            "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
+            f"{best['val']:.4g} at step {best['step']}.",
+            val_losses=[e["val"] for e in evals[best_i:]],
+            train_losses=[e["train"] for e in evals[best_i:]],
+            best_val_loss=best["val"],
+            best_step=best["step"],
+            gap=gap,
+            gap_threshold=gap_needed,
+            evals_since_best=since,
+        )
+
+    def _majority(self, ev: Eval) -> list[Diagnostic]:
+        pred, labels = ev.pred_counts, ev.label_counts
+        if not pred or not labels or sum(pred) <= 0 or sum(labels) <= 0 or len(labels) < 2:
+            return []
+        n, m = sum(pred), sum(labels)
+        c = max(range(len(pred)), key=pred.__getitem__)
+        pred_share = pred[c] / n
+        label_share = labels[c] / m if c < len(labels) else 0.0
+        other_true = 1.0 - label_share
+        other_pred = 1.0 - pred_share
+        # Collapsed: the other classes, a real share of the labels, get a small fraction of their share of
+        # the predictions. A near-chance model on balanced data spreads its predictions and stays silent.
+        holds = (
+            other_true >= self.t.majority_min_other and other_pred <= self.t.majority_other_ratio * other_true
+        )
+        count, first = self._streak("majority", holds, ev.step)
+        self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :] if holds else []
+        if holds and _finite(ev.val_loss):
+            self._collapsed_vals.append(float(ev.val_loss))
+        if count < self.t.majority_patience or ev.step - first < self.t.majority_min_steps:
+            return []
+        # A deep net often predicts one class for its first epochs while its loss still falls; only a
+        # collapse whose validation loss has stopped improving is the model settling on one class.
+        vals = self._collapsed_vals
+        if len(vals) >= 2 and (vals[0] - vals[-1]) > self.t.plateau_min_improvement * abs(vals[0]):
+            return []
+        # Recall from the two histograms alone: exact (0) for classes never predicted, an upper bound otherwise.
+        recall = [
+            round(min(pred[i] if i < len(pred) else 0, labels[i]) / labels[i], 4) if labels[i] else None
+            for i in range(len(labels))
+        ]
+        name = self.class_names[c] if c < len(self.class_names) else str(c)
+        acc = ev.metrics.get("accuracy")
+        majority = max(range(len(labels)), key=labels.__getitem__)
+        which = "the majority class" if c == majority else "a class that is not the majority"
+        return self._raise(
+            "majority_class",
+            "warning",
+            ev.step,
+            first,
+            f"the model predicts class {name} ({which}) for {pred_share:.1%} of the validation rows, whose "
+            f"true share is {label_share:.1%}, for {count} evaluations in a row",
+            'Balance the classes (train.class_weights = "balanced" or data.sampler = "balanced"; '
+            "nn.CrossEntropyLoss(weight=...) in your own loop), lower the learning rate if the loss collapsed, "
+            "and check that the labels and features line up.",
+            predicted_class=c,
+            predicted_class_name=name,
+            predicted_share=round(pred_share, 4),
+            label_share=round(label_share, 4),
+            pred_counts=list(pred),
+            label_counts=list(labels),
+            per_class_recall_at_most=recall,
+            accuracy=acc,
+            evals=count,
+            val_losses=list(vals),
+        )
+
+    def _leakage(self, ev: Eval) -> list[Diagnostic]:
+        acc = ev.metrics.get("accuracy")
+        n_val = sum(ev.label_counts) if ev.label_counts else None
+        if _finite(acc):
+            score, metric = float(acc), "accuracy"  # type: ignore[arg-type]
+            perfect = score >= self.t.leak_score and (n_val is None or n_val >= self.t.leak_min_samples)
+        elif self.task == "regression" and self.chance and _finite(ev.val_loss):
+            score, metric = 1.0 - float(ev.val_loss) / self.chance, "r2"
+            perfect = score >= self.t.leak_score
+        else:
+            return []
+        if not perfect:
+            return []
+        features = [f["feature"] for f in self._leaky]
+        # On its own a perfect first score can be an easy task; with a single-feature predictor it is a leak.
+        severity = "warning" if features else "info"
+        return self._raise(
+            "leakage",
+            severity,
+            ev.step,
+            ev.step,
+            f"validation {metric} is {score:.3f} at the first evaluation (step {ev.step}): near perfect before "
+            "the model could have learnt a real pattern"
+            + (f"; {', '.join(f'`{f}`' for f in features)} alone predict the label" if features else ""),
+            "Check for a feature that is a copy or a function of the label (an ID, a renamed label column, a "
+            "value computed from the outcome) and drop it from data.features; check that validation rows are "
+            "not duplicates of training rows (tui-trainer inspect TRAIN --against VAL).",
+            score=score,
+            metric=metric,
+            val_samples=n_val,
+            threshold=self.t.leak_score,
+            leaky_features=features,
+        )
