@@ -235,3 +235,18 @@ def test_float_label_is_regression_with_a_target_summary():
     assert target.evidence["task"] == "regression"
     classified = inspect_dataset(AUTO, label="Miles_per_Gallon", task="classification")
     assert ("Miles_per_Gallon",) in _ids(classified, "imbalance")
+
+
+def test_marker_spellings_inside_a_text_column_are_reported(tmp_path: Path):
+    # Penguins' sex column as a hand-kept sheet writes it: some missing as "-", some as "unknown", some left empty.
+    frame = pd.read_csv(PENGUINS)
+    missing = frame.index[frame["sex"].isna()].tolist()
+    frame.loc[missing[:4], "sex"] = "-"
+    frame.loc[missing[4:7], "sex"] = "unknown"
+    path = tmp_path / "sex.csv"
+    frame.to_csv(path, index=False)
+    inspection = inspect_dataset(path)
+    found = _ids(inspection, "missing_marker")[("sex",)]
+    assert found.evidence["tokens"] == {"-": 4, "unknown": 3} and found.evidence["converted"] is False
+    assert found.evidence["examples"] == missing[:5]
+    assert _columns(inspection)["sex"].missing == int(pd.read_csv(path)["sex"].isna().sum()) == 4

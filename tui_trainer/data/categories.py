@@ -38,6 +38,38 @@ def variant_groups(counts: dict[str, int]) -> list[dict[str, int]]:
     return sorted(found, key=lambda g: (-sum(g.values()), next(iter(g))))
 
 
+def _text_markers(lf: pl.LazyFrame, name: str, counts: dict[str, int], engine: str) -> list[Finding]:
+    """Missing values spelled as markers inside a text column ("none", "-", "?" beside real categories).
+
+    Reported, not converted: in a text column "unknown" may be a category the user means to keep.
+    """
+    from tui_trainer.data.markers import MARKERS
+    from tui_trainer.data.profile import first_rows
+
+    tokens = {v: n for v, n in counts.items() if v.strip().lower() in MARKERS}
+    if not tokens or len(counts) - len(tokens) < 2:
+        return []
+    cells = sum(tokens.values())
+    listed = ", ".join(f"{t!r} ({n})" for t, n in tokens.items())
+    return [
+        make_finding(
+            "missing_marker",
+            Severity.WARNING,
+            f"{name}: {cells} values look like missing-value markers ({', '.join(map(repr, tokens))})",
+            f"Text column {name!r} holds {listed} beside {len(counts) - len(tokens)} other values; they are counted "
+            "as categories now, and mixed with the empty/NA cells already read as missing.",
+            f"If they mean missing: na_values = [{', '.join(repr(t) for t in tokens)}] in a fix recipe, or "
+            f"--na-values '{','.join(tokens)}'.",
+            [name],
+            cells,
+            first_rows(lf, pl.col(name).is_in(list(tokens)), engine),
+            tokens=tokens,
+            sentinel=False,
+            converted=False,
+        )
+    ]
+
+
 def category_findings(
     lf: pl.LazyFrame, profile: Profile, t: Thresholds, engine: str, label: str | None = None
 ) -> list[Finding]:
@@ -53,6 +85,7 @@ def category_findings(
     counts = {n: {item[n]: int(item["count"]) for item in frames[n] or []} for n in sorted(wanted)}
     out: list[Finding] = []
     for col in text:
+        out += _text_markers(lf, col.name, counts[col.name], engine)
         groups = variant_groups(counts[col.name])
         if not groups:
             continue

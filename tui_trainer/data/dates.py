@@ -22,6 +22,7 @@ FORMATS: list[tuple[str, bool]] = [
     ("%Y-%m-%d %H:%M:%S%.f", True),
     ("%Y-%m-%dT%H:%M", True),
     ("%Y-%m-%d %H:%M", True),
+    ("%+", True),  # ISO 8601 / RFC 3339 with an offset or Z (read as UTC)
     ("%Y/%m/%d", False),
     ("%Y/%m/%d %H:%M:%S", True),
     ("%d.%m.%Y", False),
@@ -52,14 +53,14 @@ def parse_expr(name: str, fmt: str, is_datetime: bool) -> pl.Expr:
     return col.str.to_date(fmt, strict=False).alias(name)
 
 
-def _is_datetime(fmt: str) -> bool:
-    return any(code in fmt for code in ("%H", "%M", "%S", "%T", "%R"))
+def is_datetime_format(fmt: str) -> bool:
+    return any(code in fmt for code in ("%H", "%M", "%S", "%T", "%R", "%+", "%z"))
 
 
 def detect(lf: pl.LazyFrame, name: str, present: int, user_format: str | None = None,
            engine: str = "auto", missing: list[str] | None = None) -> DateFormat | None:
     """The date format of a text column, `DateFormat(format=None)` when only ambiguous ones fit, or None."""
-    tried = [(user_format, _is_datetime(user_format))] if user_format else []
+    tried = [(user_format, is_datetime_format(user_format))] if user_format else []
     tried += FORMATS + [(f, False) for pair in AMBIGUOUS for f in pair]
     col = pl.col(name)
     keep = col.is_not_null() & ~col.is_in(missing or [])

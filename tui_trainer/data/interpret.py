@@ -179,6 +179,7 @@ def _marker_finding(found: markers.Markers, rows: list[int], total: int) -> Find
         rows,
         tokens=dict(found.tokens),
         sentinel=found.sentinel,
+        converted=True,
     )
 
 

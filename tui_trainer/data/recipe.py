@@ -268,7 +268,7 @@ def _read_steps(lf: pl.LazyFrame, recipe: Recipe) -> pl.LazyFrame:
             exprs.append(formatted.parse_expr(name, style))
     for name, fmt in recipe.parse_dates.items():
         if schema[name] == pl.String:
-            exprs.append(dates.parse_expr(name, fmt, any(c in fmt for c in ("%H", "%M", "%S", "%T"))))
+            exprs.append(dates.parse_expr(name, fmt, dates.is_datetime_format(fmt)))
     for name, mapping in recipe.merge_categories.items():
         exprs.append(pl.col(name).cast(pl.String).replace(mapping).alias(name))
     return lf.with_columns(exprs) if exprs else lf
