@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.engine.conftest import write_config
-from tui_trainer.engine.config import ConfigError, config_to_dict, load_config, parse_override, save_config
+from tui_trainer import schema
+from tui_trainer.engine.config import (
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    parse_override,
+    save_config,
+)
 from tui_trainer.errors import UserError
 
 
@@ -245,3 +256,37 @@ def test_unreadable_configs_are_user_errors(tmp_path, make, needle):
         return
     with pytest.raises(ConfigError, match=needle):
         load_config(path)
+
+
+_toml_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+_SCHEMA_KEYS = [name.split(".") for name, _ in schema.keys(TrainConfig)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(_SCHEMA_KEYS + [["train", "nope"], ["x", "y"]]), _toml_values), max_size=4
+    )
+)
+def test_any_value_for_any_key_is_a_config_or_a_config_error_naming_the_key(picks):
+    data: dict = {"data": {"path": "x.csv"}}
+    for (section, name), value in picks:
+        if value is None:
+            continue
+        data.setdefault(section, {})[name] = value
+    try:
+        config = config_from_dict(data, where="cfg.toml")
+    except ConfigError as exc:
+        text = str(exc)
+        assert text.startswith("cfg.toml: ") and "\n" not in text
+        assert any(f"{s}.{n}" in text or f"[{s}]" in text for (s, n), v in picks if v is not None), text
+    else:
+        assert config_from_dict(config_to_dict(config), where="again") == config
