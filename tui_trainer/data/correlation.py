@@ -1,8 +1,8 @@
 """Correlated feature pairs: |Pearson| or |Spearman| for number columns, Cramér's V for categorical ones.
 
 Coefficients are over the rows where both columns are present (pairwise, as pandas' DataFrame.corr).
-Frames longer than SAMPLE_ROWS are sampled (seeded, without replacement) and the finding states the
-sample size. The screen uses matrix products on the sample (Spearman on each column's own ranks); every
+Frames longer than SAMPLE_ROWS are sampled (seeded, inside the lazy plan: sample.py) and the finding
+states the sample size. The screen uses matrix products on the sample (Spearman on each column's own ranks); every
 pair it puts within SCREEN_MARGIN of the threshold is then computed exactly on its pairwise-complete rows
 (Pearson; Spearman as the Pearson of the pair's own average ranks, scipy.stats.spearmanr's definition). At most MAX_NUMBER and MAX_CATEGORICAL
 columns are compared (the finding says when more were skipped).
@@ -15,6 +15,7 @@ import polars as pl
 
 from tui_trainer.data.evidence import make_finding
 from tui_trainer.data.profile import Profile
+from tui_trainer.data.sample import seeded_sample
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.findings import Finding, Severity
 
@@ -98,10 +99,7 @@ def correlated(
     exprs = [pl.col(n).cast(pl.Float64).fill_nan(None).alias(n) for n in numbers]
     exprs += [pl.col(n).cast(pl.String).alias(n) for n in cats]
     sampled = profile.rows > SAMPLE_ROWS
-    frame = lf.select(exprs)
-    frame = frame.collect(engine=engine)
-    if sampled:
-        frame = frame.sample(SAMPLE_ROWS, seed=seed)
+    frame = seeded_sample(lf, profile.rows, SAMPLE_ROWS, seed).select(exprs).collect(engine=engine)
     pairs: list[dict] = []
     if len(numbers) >= 2:
         pairs += _number_pairs(frame, numbers, t.correlated)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from tui_trainer.data.sample import seeded_sample
+
 BINS = 20
 TRAIN_SHARE = 0.7
 MIN_ROWS = 30  # fewer labelled rows than this: no scores (a held-out part of < 9 rows says nothing)
@@ -62,9 +64,9 @@ def single_feature_scores(
         raise KeyError(label)
     features = [c for c in (features or schema.names()) if c != label]
     y_expr = pl.col(label).fill_nan(None) if schema[label].is_float() else pl.col(label)
-    data = lf.select([y_expr.alias(label), *features]).filter(pl.col(label).is_not_null()).collect()
-    if data.height > MAX_ROWS:
-        data = data.sample(MAX_ROWS, seed=seed)
+    labelled = lf.select([y_expr.alias(label), *features]).filter(pl.col(label).is_not_null())
+    total = labelled.select(pl.len()).collect().item()
+    data = seeded_sample(labelled, total, MAX_ROWS, seed).collect()
     n = data.height
     if n < MIN_ROWS or not features:
         return []
