@@ -242,3 +242,19 @@ def test_a_diagnostic_seen_in_the_stream_is_not_raised_again():
 def test_thresholds_come_from_the_config_schema():
     d = Diagnostics(DiagnosticsConfig(overfit_patience=7, explode_grad_norm=5.0))
     assert d.t.overfit_patience == 7 and d.t.explode_grad_norm == 5.0
+
+
+def test_docs_table_lists_every_code_and_threshold_with_its_default():
+    import msgspec
+
+    from tests.conftest import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    for code in CODES:
+        assert f"| `{code}` |" in doc, code
+    for name, default in msgspec.structs.asdict(DiagnosticsConfig()).items():
+        if name == "enabled":
+            continue
+        assert f"`{name}`" in doc, name
+        shown = f"`{name}` ({default:g})" if isinstance(default, float) else f"`{name}` ({default})"
+        assert shown in doc, f"docs/diagnostics.md should show {shown}"
