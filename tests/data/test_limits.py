@@ -174,3 +174,17 @@ def test_image_folder_with_a_huge_declared_png_is_refused_before_decoding(tmp_pa
     (folder / "3" / "bomb.png").write_bytes(_png_header(5000, 5000))
     result, _, _ = inspect_cli([str(folder), "--max-pixels", "1000000"], subprocess_env)
     assert "declares 5000 x 5000 = 25,000,000 pixels, over the limit of 1,000,000" in _error(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--seed", "-1"], "--seed -1: must be an integer from 0"),
+        (["--max-depth", "0"], "--max-depth 0: must be a positive integer"),
+        (["--na-values", ","], "--na-values: give one or more comma-separated tokens"),
+        (["--date-format", "day first"], "--date-format 'day first': expected a strftime format"),
+    ],
+)
+def test_reading_flags_are_validated(subprocess_env, args: list[str], expected: str):
+    result, _, _ = inspect_cli([str(PENGUINS), *args], subprocess_env)
+    assert expected in _error(result)

@@ -143,6 +143,14 @@ def _limits(args: argparse.Namespace):
     return Limits(**values)
 
 
+def _seed(args: argparse.Namespace) -> int:
+    from tui_trainer.errors import UserError
+
+    if not 0 <= args.seed < 2**32:
+        raise UserError(f"--seed {args.seed}: must be an integer from 0 to {2**32 - 1}")
+    return args.seed
+
+
 def _na_values(args: argparse.Namespace) -> list[str]:
     from tui_trainer.errors import UserError
 
@@ -188,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         date_format=_date_format(args),
         task=args.task,
         limits=_limits(args),
-        seed=args.seed,
+        seed=_seed(args),
     )
     print(dumps(to_json(inspection)) if args.json else to_text(inspection))
     return 0
