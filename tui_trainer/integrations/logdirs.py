@@ -39,7 +39,10 @@ TRAIN_WORDS = ("train", "training")
 # A backlog of more steps than this, read in one go (opening a long log), is reported in windows, as the
 # engine reports a run: the curves keep their shape and opening a 100 MB log does not mean a million events.
 MAX_STEP_EVENTS = 5000
-IDLE_S = 120.0  # a log not written to for this long is a finished run
+IDLE_S = 120.0
+FIRST_PASS_BYTES = (
+    8 * 1024 * 1024
+)  # what the app's follower reads before the pane opens on the log  # a log not written to for this long is a finished run
 STATE_FILE = "mirror.json"
 MIRROR_SUBDIR = ".tui-trainer"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".mypy_cache"}
@@ -382,6 +385,7 @@ class LogMirror:
         self.assembler.last_step = self.state.get("last_step", 0)
         self.assembler.epoch = self.state.get("epoch", 0)
         self.readers: dict[str, Any] = {}
+        self.consumed = 0  # bytes the last update() read
 
     def _load_state(self) -> dict[str, Any]:
         try:
@@ -422,29 +426,64 @@ class LogMirror:
             self.state["finished"] = False
         return self.run
 
-    def update(self, final: bool = False) -> int:
-        """Mirror what the log gained; finish the run once the log is idle. Returns the scalars read."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def _open_readers(self) -> list[Path]:
         files = _log_files(self.source)
         saved = self.state.get("files", {})
         for path in files:
             if path.name not in self.readers:
                 self.readers[path.name] = _reader(path, saved.get(path.name))
-        scalars: list[Scalar] = []
-        for reader in self.readers.values():
-            scalars.extend(_read_all(reader))
-        scalars.sort(key=lambda s: s.step)
-        times = [s.wall_time for s in scalars if s.wall_time]
-        if times:
-            self.state.setdefault("first_time", min(times))
-            self.state["last_time"] = max(times)
-        if scalars or not self.state.get("finished"):
-            # Held open while the log may grow: the run's writer lock is what says it is running.
-            run = self._open_run()
-            steps = len({s.step for s in scalars})
-            self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
-            self.assembler.add_all(scalars, run)
-        idle = time.time() - _newest_mtime(files) >= self.idle_s
+        return files
+
+    def backlog(self) -> int:
+        """Bytes of the log not mirrored yet."""
+        total = 0
+        for path in self._open_readers():
+            try:
+                total += max(0, path.stat().st_size - self.readers[path.name].offset)
+            except OSError:
+                pass
+        return total
+
+    def update(self, max_bytes: int | None = None) -> int:
+        """Mirror what the log gained (at most `max_bytes` of it); finish the run once the log is idle.
+
+        The files are read in chunks, so a 100 MB log never sits in memory as a million scalars. Returns the
+        number of scalars read.
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        backlog = self.backlog()
+        files = _log_files(self.source)
+        consumed = count = 0
+        window_set = False
+        for reader in list(self.readers.values()):
+            while max_bytes is None or consumed < max_bytes:
+                before = reader.offset
+                chunk = reader.read()
+                step_bytes = reader.offset - before
+                if not step_bytes and not chunk:
+                    break
+                consumed += step_bytes
+                if not chunk:
+                    continue
+                chunk.sort(key=lambda s: s.step)
+                count += len(chunk)
+                times = [s.wall_time for s in chunk if s.wall_time]
+                if times:
+                    self.state.setdefault("first_time", min(times))
+                    self.state["last_time"] = max(times)
+                run = self._open_run()
+                if not window_set:
+                    # Steps in the whole backlog, estimated from this first chunk's density.
+                    steps = len({s.step for s in chunk}) * max(1.0, backlog / max(step_bytes, 1))
+                    self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
+                    window_set = True
+                self.assembler.add_all(chunk, run)
+        self.consumed = consumed
+        if not self.state.get("finished"):
+            self._open_run()  # held open while the log may grow: the writer's lock is what says "running"
+        idle = time.time() - _newest_mtime(files) >= self.idle_s and (
+            max_bytes is None or consumed < max_bytes
+        )
         if self.run is not None and not self.run.closed:
             # The newest step is complete as far as the file tells: a tag of it written later joins the next.
             self.assembler.flush(self.run)
@@ -455,7 +494,7 @@ class LogMirror:
             else:
                 self.run.flush()
         self._save_state()
-        return len(scalars)
+        return count
 
     def close(self) -> None:
         """Leave the mirror as it is (an active log stays unfinished; its status comes from the log's age)."""
@@ -482,17 +521,23 @@ def mirror(source: Path, tags: dict[str, str] | None = None) -> Path:
     return m.dir
 
 
-def log_run_info(source: Path, tags: dict[str, str] | None = None) -> Any:
+def log_run_info(source: Path, tags: dict[str, str] | None = None, max_bytes: int | None = None) -> Any:
     """`engine.runs.RunInfo` of a log folder: its mirror's (read while it is held open, so a log that is still
-    growing is running, one idle for IDLE_S finished), named after the folder and dated by the log."""
+    growing is running, one idle for IDLE_S finished), named after the folder and dated by the log.
+
+    `max_bytes`: read at most this much of what the log gained (a listing must not stall on a huge log); what
+    is left is read next time, and the detail says so.
+    """
     from tui_trainer.engine.eventlog import is_being_written
     from tui_trainer.engine.runs import read_run
 
     source = Path(source)
     m = None
+    left = 0
     if not is_being_written(mirror_dir(source)):
         m = LogMirror(source, tags)
-        m.update()
+        m.update(max_bytes)
+        left = m.backlog()
     try:
         info = read_run(mirror_dir(source))
     finally:
@@ -502,10 +547,19 @@ def log_run_info(source: Path, tags: dict[str, str] | None = None) -> Any:
     info.run_dir, info.run_id = source, source.name
     info.started = state.get("first_time") or info.started
     info.updated = state.get("last_time") or info.updated
+    if left:
+        info.detail = (
+            f"{left / 1e6:.0f} MB of the log not read yet (tui-trainer attach {source} reads it all)"
+        )
+    info.bytes_read = m.consumed if m is not None else 0  # type: ignore[attr-defined]
     return info
 
 
-def list_log_runs(root: Path, skip: Iterable[Path] = ()) -> list[Any]:
+# How much of the logs' new bytes one `tui-trainer runs` reads in all, so a folder of 1 GB of logs lists at once.
+LIST_BUDGET_BYTES = 32 * 1024 * 1024
+
+
+def list_log_runs(root: Path, skip: Iterable[Path] = (), budget: int = LIST_BUDGET_BYTES) -> list[Any]:
     """RunInfo of each log folder under `root` (for `tui-trainer runs`); logs that cannot be read are left out."""
     skipped = {Path(p).resolve() for p in skip}
     out = []
@@ -513,9 +567,11 @@ def list_log_runs(root: Path, skip: Iterable[Path] = ()) -> list[Any]:
         if folder.resolve() in skipped:
             continue
         try:
-            out.append(log_run_info(folder))
+            info = log_run_info(folder, max_bytes=max(budget, 0))
         except Exception:  # noqa: BLE001 - one unreadable log must not hide the others
             continue
+        out.append(info)
+        budget -= info.bytes_read
     return out
 
 
@@ -602,12 +658,13 @@ def follow(source: Path, tags: dict[str, str], interval_s: float = 0.5) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     parent = os.getppid()
     m = LogMirror(source, tags)
-    m.update()
+    m.update(FIRST_PASS_BYTES)  # the app opens on the log's first part; the rest follows within seconds
     print(m.dir, flush=True)
     try:
         while os.getppid() == parent:
-            time.sleep(interval_s)
-            m.update()
+            if not m.backlog():
+                time.sleep(interval_s)
+            m.update(FIRST_PASS_BYTES * 4)
     finally:
         m.close()
 

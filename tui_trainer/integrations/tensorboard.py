@@ -72,7 +72,7 @@ def _tensor_value(tensor: Any) -> float | None:
 class EventFileReader:
     """Scalars of one event file, read incrementally: `read()` returns those added since the last call."""
 
-    def __init__(self, path: Path, offset: int = 0, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, path: Path, offset: int = 0, max_bytes: int = 8 * 1024 * 1024) -> None:
         self.path = Path(path)
         self.offset = offset  # the byte after the last whole record read
         self.max_bytes = max_bytes
