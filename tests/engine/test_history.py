@@ -246,3 +246,70 @@ def test_resume_drops_the_steps_after_the_checkpoint_so_curves_do_not_double_bac
     steps = [p.first_step for p in history.series["train_loss"].points()]
     assert steps == sorted(steps)
     assert history.latest("train_loss") == pytest.approx(0.5 / 120)
+
+
+def _snapshot(history):
+    def series_state(s):
+        return (
+            [(p.first_step, p.last_step, p.count, p.mean, p.min, p.max) for p in s.points()],
+            s.total,
+            s.nonfinite,
+            s.last_nonfinite_step,
+            repr(s.latest),
+            s.latest_step,
+            s.width,
+        )
+
+    return (
+        {k: series_state(v) for k, v in history.series.items()},
+        history.step,
+        history.epoch,
+        history.steps_seen,
+        history.events_seen,
+        history.status,
+        list(history._rate),
+        history.last_step,
+    )
+
+
+def test_extend_gives_exactly_what_adding_one_event_at_a_time_gives():
+    import random
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.floats(-1e6, 1e6), st.just(math.nan), st.just(math.inf))
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.lists(st.tuples(st.integers(0, 9), values, values), min_size=1, max_size=300),
+        st.integers(0, 2**31),
+    )
+    def check(rows, seed):
+        rng = random.Random(seed)
+        events = [RunStarted(run_id="r", run_dir="/r", time=0.0)]
+        for i, (kind, a, b) in enumerate(rows, start=1):
+            if kind == 0:
+                events.append(Eval(step=i, val_loss=a, time=float(i)))
+            elif kind == 1 and i > 5:
+                events.append(RunStarted(run_id="r", run_dir="/r", resumed_from_step=i - 5, time=float(i)))
+            else:
+                events.append(
+                    Step(
+                        step=i,
+                        epoch=i // 50,
+                        loss=a,
+                        lr=b if rng.random() < 0.8 else None,
+                        grad_norm=a if rng.random() < 0.5 else None,
+                        samples_per_s=100.0,
+                        metrics={"acc": b} if rng.random() < 0.3 else {},
+                        time=i * 0.01,
+                    )
+                )
+        one_by_one, batched = RunHistory(capacity=8), RunHistory(capacity=8)
+        for event in events:
+            one_by_one.add(event)
+        batched.extend(events)
+        assert _snapshot(batched) == _snapshot(one_by_one)
+
+    check()

@@ -117,6 +117,38 @@ class Series:
         if len(buckets) > self.capacity:
             self._halve()
 
+    def add_many(self, pairs: list[tuple[int, float]]) -> None:
+        """`add` for each (step, value) in order, with the same result: the follower's hot path, in one loop."""
+        if not pairs:
+            return
+        buckets, width, capacity = self._buckets, self.width, self.capacity
+        total, inf, ninf = self.total, math.inf, -math.inf
+        for step, value in pairs:
+            value = float(value)
+            if value != value or value == inf or value == ninf:
+                self.nonfinite += 1
+                self.last_nonfinite_step = step
+                continue
+            total += 1
+            if buckets:
+                last = buckets[-1]
+                if last[_N] < width:
+                    last[_LAST] = step
+                    last[_N] += 1
+                    last[_SUM] += value
+                    if value < last[_MIN]:
+                        last[_MIN] = value
+                    if value > last[_MAX]:
+                        last[_MAX] = value
+                    continue
+            buckets.append([step, step, 1, value, value, value])
+            if len(buckets) > capacity:
+                self._halve()
+                buckets, width = self._buckets, self.width
+        self.total = total
+        step, value = pairs[-1]
+        self.latest, self.latest_step = float(value), step
+
     def _halve(self) -> None:
         old = self._buckets
         merged: list[list] = []
@@ -226,8 +258,39 @@ class RunHistory:
             handler(self, event)
 
     def extend(self, events) -> None:
+        """`add` for each event in order. Runs of step events (most of a run) go through `_on_steps` at once."""
+        steps: list[Step] = []
         for event in events:
+            if type(event) is Step:
+                steps.append(event)
+                continue
+            if steps:
+                self._on_steps(steps)
+                steps = []
             self.add(event)
+        if steps:
+            self._on_steps(steps)
+
+    def _on_steps(self, run: list[Step]) -> None:
+        # The same as `_on_step` for each, in order: every series gets its values in step order, and series
+        # do not depend on each other, so filling one series at a time gives identical buckets.
+        n = len(run)
+        self.events_seen += n
+        self.steps_seen += n
+        last = run[-1]
+        self.step, self.epoch, self.last_step = last.step, last.epoch, last
+        if self.status == WAITING:
+            self.status = RUNNING
+        s = self.series
+        s["train_loss"].add_many([(e.step, e.loss) for e in run])
+        s["lr"].add_many([(e.step, e.lr) for e in run if e.lr is not None])
+        s["grad_norm"].add_many([(e.step, e.grad_norm) for e in run if e.grad_norm is not None])
+        s["samples_per_s"].add_many([(e.step, e.samples_per_s) for e in run if e.samples_per_s is not None])
+        for e in run:
+            if e.metrics:
+                for name, value in e.metrics.items():
+                    self._metric(f"train/{name}", e.step, value)
+        self._rate.extend([(e.time, e.step) for e in run])
 
     def _on_run_started(self, e: RunStarted) -> None:
         self.status = RUNNING

@@ -23,14 +23,15 @@ from tui_trainer.engine.events import Event, Failed, Finished, RunStarted
 
 # How long one poll waits for events: short enough that cancelling a worker is prompt.
 POLL_TIMEOUT_S = 0.1
-# A run writing 10,000 events/s yields ~1,000 per poll: one message, not 1,000. A batch costs the pane ~1 ms
-# per 250 events to ingest, so 5,000 is the most one message may hold for keys to be answered promptly.
-MAX_BATCH = 5000
+# A run writing 10,000 events/s yields ~1,000 per poll: one message, not 1,000. While the pane ingests a batch
+# the event loop serves nothing else, and a key hops through several widgets' queues, so a batch is kept to
+# what the pane ingests in a few milliseconds: 1,000 events.
+MAX_BATCH = 1000
 # Back-pressure: while the pane has this many messages waiting, the worker waits instead of piling on, so a
 # key press never queues behind more than a few batches (a 100,000 lines/s flood included).
 MAX_PENDING_MESSAGES = 2
-# How much of a followed file one poll reads: ~5,000 lines of a typical run, one batch.
-FOLLOW_CHUNK_BYTES = 1024 * 1024
+# How much of a followed file one poll reads: ~1,200 lines of a typical run, about one batch.
+FOLLOW_CHUNK_BYTES = 256 * 1024
 
 
 class EventSource(Protocol):
