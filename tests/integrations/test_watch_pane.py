@@ -55,3 +55,27 @@ async def test_w_watches_a_typed_command_as_a_live_run(tmp_path, monkeypatch):
     from tui_trainer.integrations.watch import last_command
 
     assert last_command() == "python train.py"
+
+
+async def test_a_attaches_a_folder_of_tensorboard_runs(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    for name, n in (("first", 30), ("second", 50)):
+        with SummaryWriter(str(tmp_path / "logs" / name)) as writer:
+            for i in range(1, n + 1):
+                writer.add_scalar("train/loss", 1.0 / i, i)
+                writer.add_scalar("val_loss", 2.0 / i, i)
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        from textual.widgets import Input
+
+        app.screen.query_one(Input).value = str(tmp_path / "logs")
+        await pilot.press("enter")
+        pane = app.query_one(TrainPane)
+        await wait_until(pilot, lambda: sorted(s.history.step or 0 for s in pane.runs.values()) == [30, 50])
+        labels = sorted(s.history.run_id for s in pane.runs.values())
+        assert labels == ["first", "second"]
+        assert all(not s.live for s in pane.runs.values())

@@ -256,7 +256,11 @@ class TrainPane(Pane):
 
     def _follow(self, run_dir: Path, primary: bool) -> None:
         from tui_trainer.engine.runs import check_run_dir
+        from tui_trainer.integrations.logdirs import expand_log_dir
 
+        if expand_log_dir(run_dir):  # a TensorBoard / CSVLogger folder: each of its runs, through a mirror
+            self._follow_logs(run_dir, primary)
+            return
         problem = check_run_dir(run_dir)
         if problem:
             self.notify(problem, severity="error", timeout=8, markup=False)
@@ -278,6 +282,15 @@ class TrainPane(Pane):
             run_dir,
         )
         self._add_slot(slot, primary=primary)
+
+    @work(thread=True, exit_on_error=False, group="train-run-logs", description="Reading the log folder")
+    def _follow_logs(self, log_dir: Path, primary: bool) -> None:
+        from tui_trainer.integrations.logdirs import open_log_runs
+
+        # The mirror processes read tensorboard's files (never this process); they end with the app.
+        folders, _close = open_log_runs([log_dir], live=True)
+        for i, folder in enumerate(folders):
+            self.app.call_from_thread(self._follow, folder, primary and i == 0)
 
     def _add_slot(self, slot: RunSlot, primary: bool) -> None:
         self.runs[slot.key] = slot
