@@ -297,3 +297,22 @@ async def test_g_without_graphics_support_says_so(samples: Path) -> None:
         await pilot.pause()
         assert not pane.graphics
         assert any("half-block images only" in n.message for n in list(app._notifications))
+
+
+async def test_text_preview_uses_the_whole_width_and_shows_each_example_whole(samples: Path) -> None:
+    """Text variants are drawn across the whole grid width (words never broken in a narrow column), each
+    example whole: no example has its own clipped scroll box, the grid scrolls them all."""
+    from textual.containers import Grid, VerticalScroll
+
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        pane.open_path(samples / "images" / "gradient.png")  # an image first: its 3-column grid must not stay
+        await _settle(app, pilot)
+        pane.open_path(samples / "text" / "story.txt")
+        await _settle(app, pilot)
+        grid = app.query_one("#aug-grid", Grid)
+        cell = app.query_one("#aug-cell-0")
+        assert cell.region.width >= grid.region.width - 3  # one column across the grid, not three slivers
+        assert not list(grid.query(VerticalScroll)) and grid.can_focus

@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
-from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Horizontal, Vertical
 from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Label, OptionList, Static
@@ -427,6 +427,9 @@ class AugmentPane(Pane):
             if preview.kind == "image":
                 # Original + variants: 3 columns up to 9 tiles, then 4, so a long list does not become tall slivers.
                 grid.styles.grid_size_columns = 3 if len(preview.variants) + 1 <= 9 else 4
+            else:
+                # Text reads across the whole width (words never broken in a narrow column); audio in pairs.
+                grid.styles.grid_size_columns = 1 if preview.kind == "text" else 2
             cells = []
             titles = ["original"] + [f"variant {k}" for k in range(len(preview.variants))]
             for i, title in enumerate(titles):
@@ -435,13 +438,15 @@ class AugmentPane(Pane):
                 elif preview.kind == "audio":
                     cells.append(AudioCell(title, id=f"aug-cell-{i}"))
                 else:
-                    box = VerticalScroll(
+                    # Not a scroll of its own: each example shows whole and the grid scrolls them all.
+                    box = Vertical(
                         Label(title, classes="cell-title"),
                         Static("", classes="text-body"),
                         id=f"aug-cell-{i}",
                     )
                     cells.append(box)
             await grid.mount_all(cells)
+            grid.can_focus = preview.kind == "text"  # Tab to the texts, then ↑/↓ scroll them
             self._layout = layout
         items = [preview.original, *preview.variants]
         for i, item in enumerate(items):
