@@ -303,27 +303,38 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
     return None
 
 
-# Short rows read as nulls in polars; this many bytes of CSV are re-read in Python to find them.
-RAGGED_CHECK_BYTES = 256 * 1024 * 1024
 
 
 def check_short_rows(dataset: Dataset, last_column_nulls: int) -> None:
     """Exit 2 naming the line when a CSV row has fewer fields than the header.
 
     Polars fills a short row's missing fields with null, which is indistinguishable from empty cells, so
-    the file is re-read with Python's csv module, and only when its last column has nulls (a short row
-    always leaves the last column empty). Files over RAGGED_CHECK_BYTES are not re-read (documented).
+    when the last column has nulls (a short row always leaves it empty) the raw lines are scanned (polars,
+    ~1 s/GB) for lines with fewer separators than the header; only if one exists is the file re-read with
+    Python's csv module, which honours quotes, to confirm it and name its line.
     """
     if dataset.format not in ("csv", "tsv") or not last_column_nulls:
         return
-    try:
-        if dataset.path.stat().st_size > RAGGED_CHECK_BYTES:
-            return
-    except OSError:
+    separator = separator_of(dataset.path, dataset.format)
+    if not _has_short_lines(dataset.path, separator):
         return
-    problem = _locate_ragged(dataset.path, separator_of(dataset.path, dataset.format))
+    problem = _locate_ragged(dataset.path, separator)
     if problem:
         raise UserError(f"{dataset.path}: {problem}")
+
+
+def _has_short_lines(path: Path, separator: str) -> bool:
+    try:
+        fields = len(next(csv.reader([_head(path, 1 << 20).decode("utf-8-sig", "replace").splitlines()[0]],
+                                     delimiter=separator)))
+        lines = pl.scan_csv(
+            path, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String},
+            eol_char=line_ending(path), skip_rows=1,
+        )
+        short = pl.col("line").str.count_matches(separator, literal=True) < fields - 1
+        return bool(lines.select((short & (pl.col("line").str.len_bytes() > 0)).any()).collect().item())
+    except Exception:  # noqa: BLE001 - when the fast scan cannot tell, the exact Python pass decides
+        return True
 
 
 def _locate_ragged(path: Path, separator: str) -> str | None:
