@@ -215,9 +215,9 @@ class EpochLoop:
     def _trace_nonfinite(self, epoch: int, batch: int) -> dict[str, Any] | None:
         from tui_trainer.engine.layer_stats import nonfinite_trace
 
-        if getattr(self, "_traced", False):
+        if self.traced:
             return None  # once per run: a run that goes on past NaN (stop_on_nan = false) is not re-run each time
-        self._traced = True
+        self.traced = True
         try:
             xb, yb = self.feed.batch(epoch, batch)
             model = self._plain_model()

@@ -216,6 +216,7 @@ class _Trainer(EpochLoop):
         self.paused = False
         self.stop_requested: str | None = None
         self.save_requested = False
+        self.traced = False  # a non-finite step's batch is re-run once per run
         self.model = None
         self.started = time.time()
 
