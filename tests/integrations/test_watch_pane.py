@@ -79,3 +79,50 @@ async def test_a_attaches_a_folder_of_tensorboard_runs(tmp_path):
         labels = sorted(s.history.run_id for s in pane.runs.values())
         assert labels == ["first", "second"]
         assert all(not s.live for s in pane.runs.values())
+
+
+async def test_s_interrupts_a_watched_command_and_k_kills_it_after_asking(tmp_path, monkeypatch):
+    script = """
+        import signal, subprocess, time
+        from pathlib import Path
+        Path("child.pid").write_text(str(subprocess.Popen(["sleep", "60"]).pid))
+        signal.signal(signal.SIGINT, lambda *a: print("SIGINT ignored", flush=True))
+        print("running", flush=True)
+        while True:
+            time.sleep(0.05)
+    """
+    (tmp_path / "stubborn.py").write_text(textwrap.dedent(script))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(TrainPane)
+        pane.start_run(None, watch="python stubborn.py")
+        await wait_until(
+            pilot, lambda: pane.primary and "running" in list(pane.runs[pane.primary].history.logs)
+        )
+        slot = pane.runs[pane.primary]
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "SIGINT ignored" in list(slot.history.logs))
+        assert slot.bridge.is_alive()
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("n")  # asked first: "no" leaves it running
+        await pilot.pause(0.5)
+        assert slot.bridge.is_alive()
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: slot.history.is_over)
+        assert slot.history.status == "failed" and "killed" in slot.history.failure.error
+        import psutil
+
+        grandchild = int((tmp_path / "child.pid").read_text())
+        await wait_until(
+            pilot,
+            lambda: (
+                not psutil.pid_exists(grandchild)
+                or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+            ),
+            10,
+        )

@@ -75,6 +75,7 @@ class TrainPane(Pane):
     BINDINGS = [
         Binding("n", "new_run", "New run from a config"),
         Binding("w", "watch_command", "Watch a command (your own training script)"),
+        Binding("k", "kill_run", "Kill the run now (SIGKILL, asks first)"),
         Binding("p", "pause_resume", "Pause / resume the run"),
         Binding("s", "stop_run", "Stop the run (checkpoint)"),
         Binding("c", "checkpoint", "Checkpoint now"),
@@ -466,6 +467,20 @@ class TrainPane(Pane):
                 self.start_run(Path(value))
 
         self.app.push_screen(PathPrompt("Start a run from this config (TOML):", default), chosen)
+
+    def action_kill_run(self) -> None:
+        from tui_trainer.screens import ConfirmScreen
+
+        slot = self._command("kill")
+        if slot is None or slot.bridge.handle is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes and slot.bridge.handle is not None:
+                slot.bridge.handle.kill()  # the bridge then reports the run as killed
+
+        question = "Kill the run now? SIGKILL to its whole process tree: no checkpoint, nothing more is saved."
+        self.app.push_screen(ConfirmScreen(question, yes="Kill", no="Keep running"), answer)
 
     def action_watch_command(self) -> None:
         from tui_trainer.integrations.watch import last_command
