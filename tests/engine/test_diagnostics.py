@@ -258,3 +258,18 @@ def test_docs_table_lists_every_code_and_threshold_with_its_default():
         assert f"`{name}`" in doc, name
         shown = f"`{name}` ({default:g})" if isinstance(default, float) else f"`{name}` ({default})"
         assert shown in doc, f"docs/diagnostics.md should show {shown}"
+
+
+def test_a_flat_loss_during_lr_warmup_is_not_underfitting():
+    d = Diagnostics()
+    d.set_task("classification", 2, [500, 500])
+    warm = [Step(step=i, epoch=0, loss=0.69, lr=1e-3 * i / 400) for i in range(1, 401)]
+    assert d.feed_all(warm) == []
+
+
+def test_an_unused_module_with_zero_gradients_is_not_vanishing():
+    d = Diagnostics()
+    d.set_task("classification", 2)
+    norms = {"body": 0.5, "head": 0.3, "unused_head": 0.0}
+    out = d.feed_all([Step(step=i, epoch=0, loss=0.69, layer_grad_norms=norms) for i in range(1, 6)])
+    assert "vanishing_gradients" not in codes(out)

@@ -100,6 +100,7 @@ class Diagnostics(EvalRules):
         self.best_ema: float | None = None
         self.series = LossSeries()
         self._recent: deque[tuple[int, float]] = deque(maxlen=8)
+        self._lrs: deque[tuple[int, float]] = deque()  # (step, lr) of reports within two plateau windows
         self._last_grad_norm: float | None = None
         self._streaks: dict[str, int] = {}  # rule -> first step of the current run of reports where it holds
         self._counts: dict[str, int] = {}  # rule -> reports in that run
@@ -233,6 +234,10 @@ class Diagnostics(EvalRules):
         out: list[Diagnostic] = []
         covered = max(1, ev.step - self.series.last_step) if self.series.last_step < ev.step else 1
         self.series.add(ev.step, loss)
+        if _finite(ev.lr):
+            self._lrs.append((ev.step, float(ev.lr)))  # type: ignore[arg-type]
+            while len(self._lrs) > 2 and self._lrs[1][0] <= ev.step - 2 * self.t.plateau_steps:
+                self._lrs.popleft()
         self._recent.append((ev.step, loss))
         if self.initial_loss is None:
             self.initial_loss = loss
@@ -375,8 +380,11 @@ class Diagnostics(EvalRules):
         top_name = max(norms, key=norms.__getitem__)
         top = norms[top_name]
         cut = max(top * self.t.layer_vanish_ratio, 0.0)
+        # Exactly zero is an unused module (or dead ReLUs, which dead_units reports), not a vanishing one.
+        zero = sorted(k for k, v in norms.items() if v == 0.0)
         starved = sorted(
-            (k for k, v in norms.items() if v < cut or v < self.t.vanish_grad_norm), key=norms.__getitem__
+            (k for k, v in norms.items() if 0.0 < v and (v < cut or v < self.t.vanish_grad_norm)),
+            key=norms.__getitem__,
         )
         holds = bool(starved) and top > 0 and self._far_from_done(loss)
         n, first = self._streak("layer_vanish", holds, ev.step)
@@ -402,6 +410,7 @@ class Diagnostics(EvalRules):
             largest_layer=top_name,
             largest_grad_norm=top,
             ratio_threshold=self.t.layer_vanish_ratio,
+            zero_grad_layers=zero,
             dead_units=dict(ev.dead_units),
             loss=loss,
             chance_loss=self.chance,
@@ -470,6 +479,13 @@ class Diagnostics(EvalRules):
             threshold=self.t.data_wait_fraction,
         )
 
+    def _warming_up(self, since: int) -> bool:
+        """The learning rate rose by more than 20 % since step `since`: an LR warm-up, not a stalled run."""
+        if not self._lrs:
+            return False
+        then = next((lr for s, lr in reversed(self._lrs) if s <= since), self._lrs[0][1])
+        return self._lrs[-1][1] > 1.2 * then
+
     def _check_plateau(self, step: int) -> list[Diagnostic]:
         window = max(2, self.t.plateau_steps)
         half = window // 2
@@ -479,7 +495,7 @@ class Diagnostics(EvalRules):
         if recent is None or before is None or step - window < 0 or self.initial_loss is None:
             return []
         improvement = (before - recent) / max(abs(before), 1e-12)
-        if improvement >= self.t.plateau_min_improvement:
+        if improvement >= self.t.plateau_min_improvement or self._warming_up(step - window):
             return []
         chance = self.chance
         scale = self._scale() or 0.0
