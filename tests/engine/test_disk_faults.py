@@ -129,3 +129,27 @@ def test_a_cpu_allocation_failure_is_out_of_memory_not_crash(tmp_path, subproces
     assert "out of memory" in result.stdout
     failed = lines_of(run_dir / "events.jsonl")[-1]
     assert failed.type == "failed" and failed.code == "out_of_memory"
+
+
+def test_failures_are_classified_by_what_ran_out(tmp_path):
+    import errno
+
+    from tui_trainer.engine.process import classify_failure
+
+    run_dir = tmp_path / "run"
+    code, message, _ = classify_failure(
+        OSError(errno.ENOSPC, "No space left on device", str(run_dir / "x")), 3, run_dir
+    )
+    assert (
+        code == "io_error" and message.startswith(f"cannot write {run_dir / 'x'}") and "--resume" in message
+    )
+    code, message, _ = classify_failure(
+        NotADirectoryError(errno.ENOTDIR, "Not a directory", "/d/a.csv"), 0, run_dir
+    )
+    assert code == "io_error" and message.startswith("cannot read /d/a.csv")  # the user's data, not the run
+    for exc in (
+        MemoryError(),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB"),
+    ):
+        assert classify_failure(exc, 1, run_dir)[0] == "out_of_memory"
+    assert classify_failure(ValueError("boom"), 1, run_dir) is None

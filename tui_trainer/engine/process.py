@@ -124,14 +124,20 @@ def classify_failure(exc: BaseException, step: int, run_dir: Path) -> tuple[str,
     ):
         return "out_of_memory", f"out of memory at step {step}: {first}", OOM_FIX
     if isinstance(exc, OSError):
-        where = exc.filename or run_dir
+        where = Path(exc.filename) if exc.filename else Path(run_dir)
         why = exc.strerror or first
-        return (
-            "io_error",
-            f"cannot write {where}: {why} (at step {step}); free space or fix the folder, then resume with "
-            f"`tui-trainer train --resume {run_dir}`",
-            "",
-        )
+        try:
+            in_run = where.resolve().is_relative_to(Path(run_dir).resolve())
+        except (OSError, RuntimeError, ValueError):
+            in_run = False
+        if in_run:
+            return (
+                "io_error",
+                f"cannot write {where}: {why} (at step {step}); free space or fix the folder, then resume with "
+                f"`tui-trainer train --resume {run_dir}`",
+                "",
+            )
+        return "io_error", f"cannot read {where}: {why} (at step {step})", ""
     return None
 
 
