@@ -45,13 +45,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "inspect_image_folder",
         "fifo",
     ): "inspect (data/images.py): a FIFO named img.png blocks Image.open (hang)",
-    ("augment_config", "fifo"): "pipeline schema (augment/pipeline.py load_pipeline): reads a FIFO (hang)",
-    (
-        "augment_config",
-        "dev_zero",
-    ): "pipeline schema (load_pipeline): reads /dev/zero unbounded (MemoryError)",
-    ("augment_config", "deep_nesting"): "pipeline schema (load_pipeline / schema.parse_toml): deeply nested "
-    "TOML raises RecursionError",
     ("events_runs", "symlink_loop"): "integrations (integrations/logdirs.py _log_files): events.jsonl a "
     "symlink loop raises OSError ELOOP",
     ("events_attach", "symlink_loop"): "integrations (logdirs._log_files): events.jsonl a symlink loop "
