@@ -50,6 +50,7 @@ from tui_trainer.engine.events import (
 )
 from tui_trainer.engine.layer_stats import MAX_LAYERS
 from tui_trainer.engine.layer_stats import _group as group_layer_norms
+from tui_trainer.engine.layer_stats import _unwrap as unwrap_model
 from tui_trainer.engine.preflight import PreflightError
 
 log = logging.getLogger("tui_trainer.monitor")
@@ -106,7 +107,7 @@ class _Watch:
     ADAPTIVE_INTERVAL_S = 0.1
 
     def __init__(self, model: Any, every: int = 0) -> None:
-        inner = getattr(model, "module", model) if hasattr(model, "module") else model
+        inner = unwrap_model(model)  # DDP / DataParallel: the names users know
         self.model = inner
         self.every = max(0, int(every))
         self.params = [
@@ -507,7 +508,9 @@ def _output_width(model: Any, xb: Any) -> int | None:
         model.train(was_training)
 
 
-def start(run_dir: str | Path | None = None, config: dict[str, Any] | None = None, **options: Any) -> MonitorRun:
+def start(
+    run_dir: str | Path | None = None, config: dict[str, Any] | None = None, **options: Any
+) -> MonitorRun:
     """Begin a monitored run writing `RUN_DIR/events.jsonl`; options: see MonitorRun.
 
     Without a folder: `$TUI_TRAINER_RUN_DIR` (set by `tui-trainer watch`), else a new `runs/run-<time>`.
