@@ -255,7 +255,8 @@ class MonitorRun:
             names = ", ".join(sorted(unknown))
             raise TypeError(
                 f"run.log() got unknown keyword argument(s): {names}. It takes step, loss, lr, grad_norm, epoch, "
-                f"samples_per_s, data_wait_s, compute_s; put your own numbers in metrics={{...}}, e.g. "
+                f"samples_per_s, data_wait_s, compute_s, metrics, layer_grad_norms; put your own numbers in "
+                f"metrics={{...}}, e.g. "
                 f"run.log(step=step, loss=loss, metrics={{{next(iter(sorted(unknown)))!r}: value}})"
             )
         self._check_open()
