@@ -145,7 +145,12 @@ def test_numeric_as_string_infinite_zeros_and_skewed():
         {
             "num_text": ["1", " 2.5", "3e2", None],
             "inf": [1.0, float("inf"), -float("inf"), 2.0],
-            "zeros": [0.0, 0.0, 1.5, 2.5],  # a measurement; a 0/1 integer flag is categorical (no zeros finding)
+            "zeros": [
+                0.0,
+                0.0,
+                1.5,
+                2.5,
+            ],  # a measurement; a 0/1 integer flag is categorical (no zeros finding)
         }
     )
     skew_df = pl.DataFrame({"skewed": [1.0] * 20 + [100.0]})  # skewness ~4.1

@@ -63,7 +63,9 @@ def test_penguins_with_a_dash_marker_profile_as_numbers_not_a_refusal(tmp_path: 
     # Penguins' two rows without measurements, written with the marker a spreadsheet export uses.
     text = PENGUINS.read_text(encoding="utf-8").splitlines()
     header = text[0].split(",")
-    measured = [header.index(c) for c in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")]
+    measured = [
+        header.index(c) for c in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
+    ]
     lines = [text[0]]
     for line in text[1:]:
         cells = line.split(",")
@@ -82,8 +84,10 @@ def test_penguins_with_a_dash_marker_profile_as_numbers_not_a_refusal(tmp_path: 
 def test_marker_after_the_inferred_rows_is_read_as_missing(tmp_path: Path, subprocess_env):
     # 40 copies of penguins (13,760 rows): polars infers numbers from the first 10,000, the `?` comes later.
     frame = pl.read_csv(PENGUINS)
-    late = pl.concat([frame] * 39 + [frame.with_columns(pl.col("body_mass_g").cast(pl.String).fill_null("?"))],
-                     how="vertical_relaxed")
+    late = pl.concat(
+        [frame] * 39 + [frame.with_columns(pl.col("body_mass_g").cast(pl.String).fill_null("?"))],
+        how="vertical_relaxed",
+    )
     path = tmp_path / "late.csv"
     late.write_csv(path)
     result = run_cli([str(path), "--json"], subprocess_env)
@@ -138,7 +142,9 @@ def test_formatted_numbers_and_decimal_commas_are_parsed():
     assert (w.evidence["min"], w.evidence["max"]) == (weight.min(), weight.max())
     assert w.evidence["count"] == int(raw["Weight_in_lbs"].str.contains(",").sum())
     a = _ids(inspection, "numeric_formatted")[("Acceleration",)]
-    assert a.evidence["style"] == "decimal_comma" and a.evidence["count"] == int(raw["Acceleration"].str.contains(",").sum())
+    assert a.evidence["style"] == "decimal_comma" and a.evidence["count"] == int(
+        raw["Acceleration"].str.contains(",").sum()
+    )
     mpg = pd.read_csv(FORMATTED, sep=";", na_values=["-"])["Miles_per_Gallon"]
     _numeric_like_pandas(cols["Miles_per_Gallon"], mpg)
 
@@ -165,7 +171,9 @@ def test_dates_as_text_are_temporal_with_range_gaps_and_duplicates(tmp_path: Pat
     col = _columns(inspection)["date"]
     assert col.kind == "temporal" and col.dtype == "Date"
     rng = _ids(inspection, "temporal_range")[("date",)]
-    assert rng.evidence["min"] == str(reference.min().date()) and rng.evidence["max"] == str(reference.max().date())
+    assert rng.evidence["min"] == str(reference.min().date()) and rng.evidence["max"] == str(
+        reference.max().date()
+    )
     assert rng.evidence["monotonic"] == "increasing" and rng.evidence["distinct"] == reference.nunique()
     assert ("date",) not in _ids(inspection, "id_like")
     assert ("date",) not in _ids(inspection, "temporal_gaps")  # one row a day, no hole
@@ -231,7 +239,9 @@ def test_float_label_is_regression_with_a_target_summary():
     values = pd.read_csv(AUTO, na_values=["?"])["Miles_per_Gallon"].dropna().to_numpy()
     q1, q3 = np.percentile(values, [25, 75])
     assert target.evidence["skew"] == pytest.approx(stats.skew(values))
-    assert target.evidence["outliers_iqr"] == int(((values < q1 - 1.5 * (q3 - q1)) | (values > q3 + 1.5 * (q3 - q1))).sum())
+    assert target.evidence["outliers_iqr"] == int(
+        ((values < q1 - 1.5 * (q3 - q1)) | (values > q3 + 1.5 * (q3 - q1))).sum()
+    )
     assert target.evidence["task"] == "regression"
     classified = inspect_dataset(AUTO, label="Miles_per_Gallon", task="classification")
     assert ("Miles_per_Gallon",) in _ids(classified, "imbalance")

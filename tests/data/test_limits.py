@@ -19,7 +19,9 @@ from tests.conftest import SAMPLE_DATA
 PENGUINS = SAMPLE_DATA / "penguins.csv"
 
 
-def inspect_cli(args: list[str], env: dict[str, str], timeout: float = 60) -> tuple[subprocess.CompletedProcess, float, int]:
+def inspect_cli(
+    args: list[str], env: dict[str, str], timeout: float = 60
+) -> tuple[subprocess.CompletedProcess, float, int]:
     """Run `inspect`, returning the result, its wall time and the child's peak RSS in bytes."""
     code = (
         "import resource, sys\n"
@@ -30,8 +32,9 @@ def inspect_cli(args: list[str], env: dict[str, str], timeout: float = 60) -> tu
         "sys.exit(rc)\n"
     )
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
     elapsed = time.perf_counter() - start
     peak = int(result.stderr.rsplit("PEAK_RSS=", 1)[1].split()[0]) if "PEAK_RSS=" in result.stderr else 0
     return result, elapsed, peak
@@ -73,7 +76,7 @@ def test_cr_only_line_endings_read_every_row(tmp_path: Path, subprocess_env):
     [
         ("array.csv", json.dumps([{"a": i, "b": str(i)} for i in range(50)])),
         ("lines.csv", "\n".join(json.dumps({"a": i}) for i in range(50))),
-        ("array.tsv", "[\n  {\"a\": 1}\n]"),
+        ("array.tsv", '[\n  {"a": 1}\n]'),
     ],
 )
 def test_json_content_named_csv_exits_2_naming_it(tmp_path: Path, subprocess_env, name: str, content: str):
@@ -157,7 +160,12 @@ def _png_header(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_image_folder_with_a_huge_declared_png_is_refused_before_decoding(tmp_path: Path, subprocess_env):

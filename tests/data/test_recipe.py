@@ -162,19 +162,34 @@ def test_read_steps_fix_the_dirty_auto_mpg_export_headless(tmp_path: Path):
     recipe_path = tmp_path / "fix.toml"
     recipe_path.write_text(
         'na_values = ["-"]\n'
-        "[parse_numbers]\nWeight_in_lbs = \"thousands_comma\"\nAcceleration = \"decimal_comma\"\n"
-        "[parse_dates]\nYear = \"%d.%m.%Y\"\n"
-        "[merge_categories.Name]\n\"audi 100 ls\" = \"audi 100ls\"\n",
+        '[parse_numbers]\nWeight_in_lbs = "thousands_comma"\nAcceleration = "decimal_comma"\n'
+        '[parse_dates]\nYear = "%d.%m.%Y"\n'
+        '[merge_categories.Name]\n"audi 100 ls" = "audi 100ls"\n',
         encoding="utf-8",
     )
     recipe = load_recipe(recipe_path)
-    assert recipe.to_toml()["parse_numbers"] == {"Weight_in_lbs": "thousands_comma", "Acceleration": "decimal_comma"}
+    assert recipe.to_toml()["parse_numbers"] == {
+        "Weight_in_lbs": "thousands_comma",
+        "Acceleration": "decimal_comma",
+    }
     save_recipe(recipe, tmp_path / "again.toml")
     assert load_recipe(tmp_path / "again.toml") == recipe
     out = tmp_path / "clean.parquet"
     result = subprocess.run(
-        [sys.executable, "-m", "tui_trainer", "inspect", str(source), "--apply", str(recipe_path), "--out", str(out)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tui_trainer",
+            "inspect",
+            str(source),
+            "--apply",
+            str(recipe_path),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     clean = pl.read_parquet(out)

@@ -48,7 +48,7 @@ def test_correlated_number_pairs_match_pandas_pairwise():
     got = _pairs(inspection)
     assert {k for k, p in got.items() if "pearson" in p} == expected
     assert frozenset(("Displacement", "Weight_in_lbs")) in expected
-    for key, pair in got.items():
+    for pair in got.values():
         if "pearson" in pair:
             a, b = pair["columns"]
             assert pair["pearson"] == pytest.approx(pearson.loc[a, b])
@@ -100,8 +100,11 @@ def test_one_feature_predicting_the_label_is_flagged_and_healthy_data_is_silent(
     frame["species_code"] = frame["species"].map({"Adelie": 10, "Gentoo": 20, "Chinstrap": 30})
     path = tmp_path / "leaky.csv"
     frame.to_csv(path, index=False)
-    leaky = {f.evidence["feature"] for f in inspect_dataset(path, label="species").findings
-             if f.id == "feature_predicts_label"}
+    leaky = {
+        f.evidence["feature"]
+        for f in inspect_dataset(path, label="species").findings
+        if f.id == "feature_predicts_label"
+    }
     assert leaky == {"species_code"}
 
 
@@ -116,7 +119,9 @@ def test_single_feature_scores_accuracy_matches_a_hand_rule():
     y = frame["species"].to_numpy()
     majority = pd.Series(y[train]).value_counts().sort_index().idxmax()
     assert petal.baseline == pytest.approx(float((y[test] == majority).mean()))
-    regression = single_feature_scores(pl.read_csv(AUTO, null_values=["?"], infer_schema_length=None), "Miles_per_Gallon")
+    regression = single_feature_scores(
+        pl.read_csv(AUTO, null_values=["?"], infer_schema_length=None), "Miles_per_Gallon"
+    )
     assert {s.task for s in regression} == {"regression"} and all(s.baseline == 0.0 for s in regression)
 
 
@@ -188,11 +193,15 @@ def test_each_new_finding_offers_its_recipe_fix_and_its_rows():
     assert recipe.merge_categories["Name"]["audi 100 ls"] == "audi 100ls"
     assert added["correlated"].startswith("drop ") and len(recipe.drop_columns) == 1
     clean = apply_recipe(open_dataset(path).lazy, recipe).collect()
-    assert recipe.drop_columns == ["Weight_in_lbs"] and "Weight_in_lbs" not in clean.columns  # kept Displacement
+    assert (
+        recipe.drop_columns == ["Weight_in_lbs"] and "Weight_in_lbs" not in clean.columns
+    )  # kept Displacement
     assert clean.schema["Acceleration"] == pl.Float64 and clean.schema["Year"] == pl.Date
     assert clean["Miles_per_Gallon"].null_count() == 8
     (variants,) = by_id(inspection.findings, "category_variants").values()
-    rows = inspection.lf.select(offending_rows(variants, inspection.lf.collect_schema()).alias("hit")).collect()
+    rows = inspection.lf.select(
+        offending_rows(variants, inspection.lf.collect_schema()).alias("hit")
+    ).collect()
     assert int(rows["hit"].sum()) == variants.evidence["count"]
     (dups,) = by_id(inspection.findings, "temporal_duplicates").values()
     rows = inspection.lf.select(offending_rows(dups, inspection.lf.collect_schema()).alias("hit")).collect()

@@ -85,7 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("classification", "regression"),
         help="what --label is for (default: regression for a float label or an integer one with > 50 values)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the samples and hold-out split")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of the samples and hold-out split"
+    )
     limits = parser.add_argument_group("input limits (refused with exit 2 above them)")
     limits.add_argument("--max-columns", type=int, metavar="N", help="columns accepted (default 10000)")
     limits.add_argument("--max-depth", type=int, metavar="N", help="JSON nesting depth accepted (default 64)")

@@ -74,14 +74,27 @@ def category_findings(
     lf: pl.LazyFrame, profile: Profile, t: Thresholds, engine: str, label: str | None = None
 ) -> list[Finding]:
     text = [c for c in profile.columns if c.kind == "text" and c.unique and 2 <= c.unique <= MAX_DISTINCT]
-    cats = [c for c in profile.columns if c.kind in ("text", "categorical", "bool") and c.unique
-            and 2 <= c.unique <= t.high_cardinality and c.name != label]
+    cats = [
+        c
+        for c in profile.columns
+        if c.kind in ("text", "categorical", "bool")
+        and c.unique
+        and 2 <= c.unique <= t.high_cardinality
+        and c.name != label
+    ]
     wanted = {c.name for c in text} | {c.name for c in cats}
     if not wanted:
         return []
-    frames = lf.select(
-        [pl.col(n).cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(n) for n in sorted(wanted)]
-    ).collect(engine=engine).row(0, named=True)
+    frames = (
+        lf.select(
+            [
+                pl.col(n).cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(n)
+                for n in sorted(wanted)
+            ]
+        )
+        .collect(engine=engine)
+        .row(0, named=True)
+    )
     counts = {n: {item[n]: int(item["count"]) for item in frames[n] or []} for n in sorted(wanted)}
     out: list[Finding] = []
     for col in text:

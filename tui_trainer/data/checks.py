@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tui_trainer.data.evidence import EXAMPLES
-from tui_trainer.data.evidence import make_finding as _finding
-from tui_trainer.data.profile import Profile, clean, first_rows, row_hash
 from tui_trainer.data.categories import category_findings
 from tui_trainer.data.correlation import correlated
 from tui_trainer.data.dates import temporal_findings
 from tui_trainer.data.drift import against_checks
+from tui_trainer.data.evidence import make_finding as _finding
 from tui_trainer.data.label import class_counts, label_checks  # noqa: F401 - class_counts is public API here
+from tui_trainer.data.profile import Profile, clean, first_rows, row_hash
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.errors import UserError
 from tui_trainer.findings import Finding, Severity, sort_findings
@@ -41,7 +40,9 @@ class CheckOptions:
     engine: str = "streaming"
     task: str | None = None  # "classification" | "regression"; None: inferred from the label
     seed: int = 0  # seeds the samples (correlation at large sizes, the leakage hold-out split)
-    extra: list[Finding] = field(default_factory=list)  # findings made while reading (markers, formats, dates)
+    extra: list[Finding] = field(
+        default_factory=list
+    )  # findings made while reading (markers, formats, dates)
 
 
 def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None = None) -> list[Finding]:
@@ -248,7 +249,9 @@ def _column_shape(profile: Profile, t: Thresholds, ex: dict[str, Any]) -> list[F
                         distinct=distinct,
                     )
                 )
-            if ratio >= t.unique and not col.unique_approx and col.kind != "temporal":  # temporal_range says it
+            if (
+                ratio >= t.unique and not col.unique_approx and col.kind != "temporal"
+            ):  # temporal_range says it
                 out.append(
                     _finding(
                         "unique",
@@ -348,7 +351,8 @@ def _synthetic_share(
             f"{provenance}: {share:.2%} synthetic rows",
             f"{count} of {profile.rows} rows are marked synthetic in {provenance!r}; model collapse has been reported "
             f"once synthetic data passes about {t.synthetic:.0%} of training data.",
-            synthetic_share_advice(share) + " In the app: k in the Data pane opens the collapse lab at this share."
+            synthetic_share_advice(share)
+            + " In the app: k in the Data pane opens the collapse lab at this share."
             if warn
             else "Below the threshold.",
             [provenance],

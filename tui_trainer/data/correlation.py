@@ -55,15 +55,6 @@ def average_ranks(a: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    out = np.full_like(x, np.nan)
-    for j in range(x.shape[1]):
-        present = np.isfinite(x[:, j])
-        if present.any():
-            out[present, j] = average_ranks(x[present, j])
-    return out
-
-
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
@@ -87,10 +78,19 @@ def cramers_v(a: np.ndarray, b: np.ndarray) -> float:
 def correlated(
     lf: pl.LazyFrame, profile: Profile, t: Thresholds, engine: str, seed: int = 0, label: str | None = None
 ) -> list[Finding]:
-    numbers = [c.name for c in profile.columns if c.kind == "numeric" and c.count > 2 and (c.unique or 0) > 1
-               and c.name != label]
-    cats = [c.name for c in profile.columns if c.kind in ("text", "categorical", "bool") and c.name != label
-            and c.unique and 2 <= c.unique <= t.high_cardinality]
+    numbers = [
+        c.name
+        for c in profile.columns
+        if c.kind == "numeric" and c.count > 2 and (c.unique or 0) > 1 and c.name != label
+    ]
+    cats = [
+        c.name
+        for c in profile.columns
+        if c.kind in ("text", "categorical", "bool")
+        and c.name != label
+        and c.unique
+        and 2 <= c.unique <= t.high_cardinality
+    ]
     skipped = max(0, len(numbers) - MAX_NUMBER) + max(0, len(cats) - MAX_CATEGORICAL)
     numbers, cats = numbers[:MAX_NUMBER], cats[:MAX_CATEGORICAL]
     if len(numbers) < 2 and len(cats) < 2:
@@ -108,7 +108,9 @@ def correlated(
     del schema
     if not pairs:
         return []
-    pairs.sort(key=lambda p: -max(abs(p.get("pearson") or 0), abs(p.get("spearman") or 0), p.get("cramers_v") or 0))
+    pairs.sort(
+        key=lambda p: -max(abs(p.get("pearson") or 0), abs(p.get("spearman") or 0), p.get("cramers_v") or 0)
+    )
     rows = frame.height
     cols = sorted({c for p in pairs for c in p["columns"]})
     shown = ", ".join(f"{p['columns'][0]}~{p['columns'][1]} {_coef(p)}" for p in pairs[:6])
@@ -120,7 +122,8 @@ def correlated(
             f"{len(pairs)} strongly correlated column pairs",
             f"{len(pairs)} pairs with |Pearson| or |Spearman| (number columns) or Cramér's V (categorical) at or above "
             f"{t.correlated:g}{note}: {shown}{' ...' if len(pairs) > 6 else ''}"
-            + (f"; {skipped} columns beyond the comparison limit were not compared" if skipped else "") + ".",
+            + (f"; {skipped} columns beyond the comparison limit were not compared" if skipped else "")
+            + ".",
             "Keep one column of each pair (drop_columns in a fix recipe) for linear models and clearer importances; "
             "trees cope, but the pair still splits importance between them.",
             cols,
@@ -145,10 +148,14 @@ def _number_pairs(frame: pl.DataFrame, names: list[str], threshold: float) -> li
     x = frame.select(names).to_numpy().astype(np.float64)
     x[~np.isfinite(x)] = np.nan
     pearson = _pairwise_pearson(x)
-    spearman = _pairwise_pearson(_ranks(x))
+    finite = [pl.when(pl.col(n).is_finite()).then(pl.col(n)).rank("average").alias(n) for n in names]
+    ranks = frame.select(finite).to_numpy().astype(np.float64)  # each column's own ranks, missing stays NaN
+    spearman = _pairwise_pearson(ranks)
     screen = np.fmax(np.abs(pearson), np.abs(spearman))
     out = []
-    for i, j in zip(*np.nonzero(np.triu(np.nan_to_num(screen) >= threshold - SCREEN_MARGIN, k=1)), strict=True):
+    for i, j in zip(
+        *np.nonzero(np.triu(np.nan_to_num(screen) >= threshold - SCREEN_MARGIN, k=1)), strict=True
+    ):
         both = np.isfinite(x[:, i]) & np.isfinite(x[:, j])
         a, b = x[both, i], x[both, j]
         if a.size < 3 or a.std() == 0 or b.std() == 0:
@@ -161,7 +168,8 @@ def _number_pairs(frame: pl.DataFrame, names: list[str], threshold: float) -> li
 
 
 def _category_pairs(frame: pl.DataFrame, names: list[str], threshold: float) -> list[dict]:
-    codes = {n: frame[n].fill_null("\x00missing").to_numpy() for n in names}
+    # Integer codes (dense ranks) once per column: np.unique on strings would sort objects per pair.
+    codes = {n: frame[n].fill_null("\x00missing").rank("dense").cast(pl.Int64).to_numpy() for n in names}
     present = {n: frame[n].is_not_null().to_numpy() for n in names}
     out = []
     for a in range(len(names)):

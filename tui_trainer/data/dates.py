@@ -57,8 +57,14 @@ def is_datetime_format(fmt: str) -> bool:
     return any(code in fmt for code in ("%H", "%M", "%S", "%T", "%R", "%+", "%z"))
 
 
-def detect(lf: pl.LazyFrame, name: str, present: int, user_format: str | None = None,
-           engine: str = "auto", missing: list[str] | None = None) -> DateFormat | None:
+def detect(
+    lf: pl.LazyFrame,
+    name: str,
+    present: int,
+    user_format: str | None = None,
+    engine: str = "auto",
+    missing: list[str] | None = None,
+) -> DateFormat | None:
     """The date format of a text column, `DateFormat(format=None)` when only ambiguous ones fit, or None."""
     tried = [(user_format, is_datetime_format(user_format))] if user_format else []
     tried += FORMATS + [(f, False) for pair in AMBIGUOUS for f in pair]
@@ -106,14 +112,18 @@ class Timeline:
 def timeline(lf: pl.LazyFrame, name: str, engine: str = "auto") -> Timeline | None:
     col = pl.col(name)
     present = col.drop_nulls()
-    row = lf.select(
-        present.count().alias("n"),
-        present.min().alias("min"),
-        present.max().alias("max"),
-        present.n_unique().alias("distinct"),
-        (present.diff().dt.total_seconds() >= 0).all().alias("inc"),
-        (present.diff().dt.total_seconds() <= 0).all().alias("dec"),
-    ).collect(engine=engine).row(0, named=True)
+    row = (
+        lf.select(
+            present.count().alias("n"),
+            present.min().alias("min"),
+            present.max().alias("max"),
+            present.n_unique().alias("distinct"),
+            (present.diff().dt.total_seconds() >= 0).all().alias("inc"),
+            (present.diff().dt.total_seconds() <= 0).all().alias("dec"),
+        )
+        .collect(engine=engine)
+        .row(0, named=True)
+    )
     n = int(row["n"])
     if n == 0:
         return None
@@ -131,8 +141,18 @@ def timeline(lf: pl.LazyFrame, name: str, engine: str = "auto") -> Timeline | No
         largest = float(steps["s"][i])
         after = steps["prev"][i]
     return Timeline(
-        name, n, row["min"], row["max"], int(row["distinct"]), n - int(row["distinct"]),
-        bool(row["inc"]), bool(row["dec"]), median, gaps or 0, largest, after,
+        name,
+        n,
+        row["min"],
+        row["max"],
+        int(row["distinct"]),
+        n - int(row["distinct"]),
+        bool(row["inc"]),
+        bool(row["dec"]),
+        median,
+        gaps or 0,
+        largest,
+        after,
     )
 
 
@@ -155,7 +175,11 @@ def temporal_findings(lf: pl.LazyFrame, profile, engine: str = "auto") -> list:
     out = []
     for col in profile.columns:
         dtype = schema[col.name]
-        if col.kind != "temporal" or not col.count or not (dtype == pl.Date or isinstance(dtype, pl.Datetime)):
+        if (
+            col.kind != "temporal"
+            or not col.count
+            or not (dtype == pl.Date or isinstance(dtype, pl.Datetime))
+        ):
             continue
         tl = timeline(lf, col.name, engine)
         if tl is None:

@@ -112,5 +112,3 @@ def _finite(lf: pl.LazyFrame, name: str, dtype: pl.DataType, engine: str) -> np.
 def _counts(lf: pl.LazyFrame, name: str, engine: str) -> dict[Any, int]:
     frame = lf.select(pl.col(name).cast(pl.String)).drop_nulls().group_by(name).len().collect(engine=engine)
     return {v: int(n) for v, n in frame.iter_rows()}
-
-

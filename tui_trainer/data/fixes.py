@@ -44,7 +44,9 @@ def add_fix(recipe: Recipe, finding: Finding) -> str | None:
             kept.add(a if victim == b else b)
             dropped.append(victim)
         recipe.drop_columns.extend(c for c in dropped if c not in recipe.drop_columns)
-        return f"drop {', '.join(dropped)} (one of each correlated pair)" if dropped else "nothing left to drop"
+        return (
+            f"drop {', '.join(dropped)} (one of each correlated pair)" if dropped else "nothing left to drop"
+        )
     if finding.id == "feature_predicts_label" and ev.get("feature"):
         if ev["feature"] not in recipe.drop_columns:
             recipe.drop_columns.append(ev["feature"])

@@ -39,23 +39,39 @@ def _parts(name: str) -> pl.Expr:
     return pl.col(name).str.extract_groups(PATTERN)
 
 
-def detect(lf: pl.LazyFrame, name: str, present: int, plain: int, engine: str = "auto",
-           missing: list[str] | None = None) -> Formatted | None:
+def detect(
+    lf: pl.LazyFrame,
+    name: str,
+    present: int,
+    plain: int,
+    engine: str = "auto",
+    missing: list[str] | None = None,
+) -> Formatted | None:
     """The formatting of text column `name` when every value (besides `missing` tokens) is a formatted number."""
     col = pl.col(name)
     values = col.filter(~col.is_in(missing or []) & col.is_not_null())
     parts = values.str.extract_groups(PATTERN)
     num = parts.struct.field("num").str.replace_all(r"[\s\u00a0\u202f]+$", "")
-    row = lf.select(
-        values.count().alias("n"),
-        num.count().alias("matched"),
-        num.str.contains(THOUSANDS_COMMA).sum().alias("thousands"),
-        num.str.contains(DECIMAL_COMMA).sum().alias("decimal"),
-        num.str.contains(SPACED).sum().alias("spaced"),
-        parts.struct.field("unit").drop_nulls().unique().head(3).implode().alias("units"),
-        parts.struct.field("cur").drop_nulls().str.strip_chars().unique().head(3).implode().alias("currencies"),
-        parts.struct.field("unit").null_count().alias("no_unit"),
-    ).collect(engine=engine).row(0, named=True)
+    row = (
+        lf.select(
+            values.count().alias("n"),
+            num.count().alias("matched"),
+            num.str.contains(THOUSANDS_COMMA).sum().alias("thousands"),
+            num.str.contains(DECIMAL_COMMA).sum().alias("decimal"),
+            num.str.contains(SPACED).sum().alias("spaced"),
+            parts.struct.field("unit").drop_nulls().unique().head(3).implode().alias("units"),
+            parts.struct.field("cur")
+            .drop_nulls()
+            .str.strip_chars()
+            .unique()
+            .head(3)
+            .implode()
+            .alias("currencies"),
+            parts.struct.field("unit").null_count().alias("no_unit"),
+        )
+        .collect(engine=engine)
+        .row(0, named=True)
+    )
     n, matched = int(row["n"]), int(row["matched"])
     if n == 0 or matched < n or plain >= n:
         return None
@@ -68,8 +84,9 @@ def detect(lf: pl.LazyFrame, name: str, present: int, plain: int, engine: str = 
             break
     else:
         return None
-    found = Formatted(name, style, units[0] if units else None, currencies[0] if currencies else None,
-                      n - plain, n)
+    found = Formatted(
+        name, style, units[0] if units else None, currencies[0] if currencies else None, n - plain, n
+    )
     bounds = lf.select(parse_expr(name, style).min().alias("lo"), parse_expr(name, style).max().alias("hi"))
     lo_hi = bounds.collect(engine=engine).row(0)
     return Formatted(**{**found.__dict__, "min": lo_hi[0], "max": lo_hi[1]})

@@ -57,7 +57,9 @@ def interpret(
                 exprs.append(markers.sentinel_expr(name, found))
                 out.changed.append(name)
                 out.na_values[name] = list(found.tokens)
-                rows = first_rows(lf, pl.col(name).cast(pl.Float64).is_in([float(t) for t in found.tokens]), engine)
+                rows = first_rows(
+                    lf, pl.col(name).cast(pl.Float64).is_in([float(t) for t in found.tokens]), engine
+                )
                 out.findings.append(_marker_finding(found, rows, profile.rows))
     if exprs:
         lf = lf.with_columns(exprs)
@@ -97,8 +99,13 @@ def _text_column(lf, col, out: Interpretation, date_format: str | None, engine: 
             rows = first_rows(lf, pl.col(name).is_in(missing), engine)
             out.findings.append(_marker_finding(marks, rows, col.count + col.missing))
         out.parse_numbers[name] = fmt_num.style
-        rows = first_rows(lf, pl.col(name).is_not_null() & markers.number(pl.col(name)).is_null()
-                          & ~pl.col(name).is_in(missing), engine)
+        rows = first_rows(
+            lf,
+            pl.col(name).is_not_null()
+            & markers.number(pl.col(name)).is_null()
+            & ~pl.col(name).is_in(missing),
+            engine,
+        )
         out.findings.append(_formatted_finding(fmt_num, rows))
         return formatted.parse_expr(name, fmt_num.style)
     return None
@@ -146,7 +153,7 @@ def _date_result(lf, col, fmt: dates.DateFormat, marks, out: Interpretation, eng
             f"{name}: dates stored as text, read with {fmt.format}",
             f"All {fmt.count} dates of {name!r} parse with the format {fmt.format}; the profile and the temporal "
             "checks use the parsed dates.",
-            f"Parse them for training: parse_dates = {{ {name} = \"{fmt.format}\" }} in a fix recipe "
+            f'Parse them for training: parse_dates = {{ {name} = "{fmt.format}" }} in a fix recipe '
             "(then derive year/month/day features, or exclude the column).",
             [name],
             fmt.count,
@@ -189,15 +196,20 @@ def _formatted_finding(found: formatted.Formatted, rows: list[int]) -> Finding:
         what.append(f"currency {found.currency}")
     if found.unit:
         what.append(f"unit {found.unit!r}")
-    what.append({"thousands_comma": "',' thousands separators", "decimal_comma": "decimal commas",
-                 "spaced": "spaced thousands"}[found.style])
+    what.append(
+        {
+            "thousands_comma": "',' thousands separators",
+            "decimal_comma": "decimal commas",
+            "spaced": "spaced thousands",
+        }[found.style]
+    )
     return make_finding(
         "numeric_formatted",
         Severity.WARNING,
         f"{found.column}: numbers written with {', '.join(what)}",
         f"{found.count} of {found.parsed} values of {found.column!r} are formatted numbers "
         f"(e.g. with {', '.join(what)}); parsed, they range from {found.min:g} to {found.max:g}.",
-        f"Parse them: parse_numbers = {{ {found.column} = \"{found.style}\" }} in a fix recipe.",
+        f'Parse them: parse_numbers = {{ {found.column} = "{found.style}" }} in a fix recipe.',
         [found.column],
         found.count,
         rows,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from tui_trainer.data.evidence import EXAMPLES
@@ -38,7 +37,12 @@ def _key(value: Any) -> str:
 
 
 def label_task(
-    lf: pl.LazyFrame, schema: pl.Schema, profile: Profile, label: str, task: str | None = None, engine: str = "auto"
+    lf: pl.LazyFrame,
+    schema: pl.Schema,
+    profile: Profile,
+    label: str,
+    task: str | None = None,
+    engine: str = "auto",
 ) -> str:
     """The task the label implies (or `task` when given): "classification" or "regression" (leakage.infer_task)."""
     if task is not None:
@@ -213,5 +217,3 @@ def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: s
             groups=groups.height,
         )
     ]
-
-

@@ -87,7 +87,9 @@ def single_feature_scores(
         else:
             score, baseline = _accuracy(bins, y, train, test)
         gain = (score - baseline) / (1.0 - baseline) if baseline < 1.0 else 0.0
-        out.append(FeatureScore(name, float(score), float(baseline), float(gain), "binned_rule_holdout", task, n))
+        out.append(
+            FeatureScore(name, float(score), float(baseline), float(gain), "binned_rule_holdout", task, n)
+        )
     return sorted(out, key=lambda s: (-s.gain, s.feature))
 
 

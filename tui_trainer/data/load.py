@@ -303,8 +303,6 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
     return None
 
 
-
-
 def check_short_rows(dataset: Dataset, last_column_nulls: int) -> None:
     """Exit 2 naming the line when a CSV row has fewer fields than the header.
 
@@ -325,11 +323,21 @@ def check_short_rows(dataset: Dataset, last_column_nulls: int) -> None:
 
 def _has_short_lines(path: Path, separator: str) -> bool:
     try:
-        fields = len(next(csv.reader([_head(path, 1 << 20).decode("utf-8-sig", "replace").splitlines()[0]],
-                                     delimiter=separator)))
+        fields = len(
+            next(
+                csv.reader(
+                    [_head(path, 1 << 20).decode("utf-8-sig", "replace").splitlines()[0]], delimiter=separator
+                )
+            )
+        )
         lines = pl.scan_csv(
-            path, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String},
-            eol_char=line_ending(path), skip_rows=1,
+            path,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"line": pl.String},
+            eol_char=line_ending(path),
+            skip_rows=1,
         )
         short = pl.col("line").str.count_matches(separator, literal=True) < fields - 1
         return bool(lines.select((short & (pl.col("line").str.len_bytes() > 0)).any()).collect().item())

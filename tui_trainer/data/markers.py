@@ -14,8 +14,32 @@ from dataclasses import dataclass
 import polars as pl
 
 MARKERS = frozenset(
-    {"?", "??", "-", "--", "---", ".", "..", "none", "missing", "unknown", "n.a.", "n.a", "na.", "n/a.",
-     "not available", "nil", "*", "#", "blank", "empty", "undefined", "#value!", "#div/0!", "#ref!"}
+    {
+        "?",
+        "??",
+        "-",
+        "--",
+        "---",
+        ".",
+        "..",
+        "none",
+        "missing",
+        "unknown",
+        "n.a.",
+        "n.a",
+        "na.",
+        "n/a.",
+        "not available",
+        "nil",
+        "*",
+        "#",
+        "blank",
+        "empty",
+        "undefined",
+        "#value!",
+        "#div/0!",
+        "#ref!",
+    }
 )
 MAX_TOKENS = 3
 SENTINELS = (99, 999, 9999, 99999, 999999)
@@ -40,19 +64,28 @@ def number(col: pl.Expr) -> pl.Expr:
     return col.str.strip_chars().cast(pl.Float64, strict=False)
 
 
-def non_numbers(lf: pl.LazyFrame, name: str, limit: int = 50, engine: str = "auto") -> tuple[dict[str, int], int]:
+def non_numbers(
+    lf: pl.LazyFrame, name: str, limit: int = 50, engine: str = "auto"
+) -> tuple[dict[str, int], int]:
     """The most common digit-free non-number values of a text column (marker candidates) with their counts,
     and how many distinct non-numbers there are in all."""
     col = pl.col(name)
     bad = col.filter(col.is_not_null() & number(col).is_null())
     digit_free = bad.filter(~bad.str.contains(r"\d"))
-    row = lf.select(
-        digit_free.value_counts(sort=True).head(limit).implode().alias("top"), bad.n_unique().alias("distinct")
-    ).collect(engine=engine).row(0, named=True)
+    row = (
+        lf.select(
+            digit_free.value_counts(sort=True).head(limit).implode().alias("top"),
+            bad.n_unique().alias("distinct"),
+        )
+        .collect(engine=engine)
+        .row(0, named=True)
+    )
     return {item[name]: int(item["count"]) for item in row["top"] or []}, int(row["distinct"] or 0)
 
 
-def detect_markers(name: str, present: int, numeric: int, top: dict[str, int], distinct: int) -> Markers | None:
+def detect_markers(
+    name: str, present: int, numeric: int, top: dict[str, int], distinct: int
+) -> Markers | None:
     """Markers of a text column from its non-number values (see the module rule), or None."""
     bad = present - numeric
     if numeric == 0 or bad == 0 or distinct > MAX_TOKENS or bad > numeric:
@@ -87,12 +120,16 @@ def detect_sentinel(lf: pl.LazyFrame, name: str, minimum, maximum, engine: str =
     for value in (minimum, maximum):
         if value is None or abs(value) not in SENTINELS or (value < 0 and value != minimum):
             continue
-        row = lf.select(
-            (col == value).sum().alias("cells"),
-            col.filter(col != value).min().alias("lo"),
-            col.filter(col != value).max().alias("hi"),
-            col.filter(col != value).count().alias("rest"),
-        ).collect(engine=engine).row(0, named=True)
+        row = (
+            lf.select(
+                (col == value).sum().alias("cells"),
+                col.filter(col != value).min().alias("lo"),
+                col.filter(col != value).max().alias("hi"),
+                col.filter(col != value).count().alias("rest"),
+            )
+            .collect(engine=engine)
+            .row(0, named=True)
+        )
         lo, hi, rest = row["lo"], row["hi"], int(row["rest"] or 0)
         if rest < MIN_REST or lo is None:
             continue

@@ -238,7 +238,9 @@ def profile_frame(
     done = 0
     for start in range(0, len(exact), per_batch):
         batch = exact[start : start + per_batch]
-        frame = lf.select([clean(c.name, schema[c.name]).cast(pl.Float64) for c in batch]).collect(engine=engine)
+        frame = lf.select([clean(c.name, schema[c.name]).cast(pl.Float64) for c in batch]).collect(
+            engine=engine
+        )
         for col in batch:
             _numeric_exact(frame[col.name].to_numpy(), col, zscore, iqr)
             done += 1
@@ -411,7 +413,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _exact_where_sample_small(lf: pl.LazyFrame, schema: pl.Schema, columns: list[ColumnProfile], engine: str) -> None:
+def _exact_where_sample_small(
+    lf: pl.LazyFrame, schema: pl.Schema, columns: list[ColumnProfile], engine: str
+) -> None:
     """Count exactly the estimated columns whose hash sample was too small for the documented bound."""
     small = APPROX_MIN_SAMPLE * HASH_SAMPLE
     redo = [c for c in columns if c.unique_approx and c.unique is not None and c.unique < small]
@@ -428,12 +432,19 @@ def _categorical_codes(
 ) -> None:
     """Integer columns with at most `limit` distinct values become kind "categorical", with value counts."""
     codes = [
-        c for c in columns
-        if c.kind == "numeric" and schema[c.name].is_integer() and c.unique is not None and 1 <= c.unique <= limit
+        c
+        for c in columns
+        if c.kind == "numeric"
+        and schema[c.name].is_integer()
+        and c.unique is not None
+        and 1 <= c.unique <= limit
     ]
     if not codes:
         return
-    exprs = [pl.col(c.name).drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(c.name) for c in codes]
+    exprs = [
+        pl.col(c.name).drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(c.name)
+        for c in codes
+    ]
     row = lf.select(exprs).collect(engine=engine).row(0, named=True)
     for c in codes:
         c.kind = "categorical"

@@ -62,8 +62,18 @@ def inspect_dataset(
     for _attempt in range(MARKER_RETRIES):
         try:
             return _inspect(
-                path, label, against, provenance, thresholds, progress, dataset, tokens, date_format, task,
-                limits, seed,
+                path,
+                label,
+                against,
+                provenance,
+                thresholds,
+                progress,
+                dataset,
+                tokens,
+                date_format,
+                task,
+                limits,
+                seed,
             )
         except _LateMarker as late:
             # A marker after the rows polars inferred types from ("?" at row 20,000): read it as missing.
@@ -80,7 +90,9 @@ class _LateMarker(Exception):
         self.token = token
 
 
-def _inspect(path, label, against, provenance, thresholds, progress, dataset, tokens, date_format, task, limits, seed):
+def _inspect(
+    path, label, against, provenance, thresholds, progress, dataset, tokens, date_format, task, limits, seed
+):
     report = progress or (lambda _s, _f: None)
     dataset = dataset or open_dataset(path, na_values=tokens, limits=limits)
     other = open_dataset(against, na_values=tokens, limits=limits) if against is not None else None
@@ -88,7 +100,12 @@ def _inspect(path, label, against, provenance, thresholds, progress, dataset, to
     try:
         lf, engine, rows_hint = in_memory(dataset, tokens)
         profile = profile_frame(
-            lf, progress=report, zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint,
+            lf,
+            progress=report,
+            zscore=t.zscore,
+            iqr=t.iqr,
+            engine=engine,
+            rows_hint=rows_hint,
             categorical=t.categorical,
         )
         if profile.columns:
@@ -97,7 +114,11 @@ def _inspect(path, label, against, provenance, thresholds, progress, dataset, to
         if meaning.changed:
             lf = meaning.lf
             again = profile_frame(
-                lf.select(meaning.changed), zscore=t.zscore, iqr=t.iqr, engine=engine, rows_hint=rows_hint,
+                lf.select(meaning.changed),
+                zscore=t.zscore,
+                iqr=t.iqr,
+                engine=engine,
+                rows_hint=rows_hint,
                 categorical=t.categorical,
             )
             replaced = {c.name: c for c in again.columns}

@@ -31,11 +31,17 @@ class Thresholds:
     skew: float = _knob(2.0, 0, math.inf)  # |skewness| above this
     infinite: float = _knob(0.0, 0, 1)  # share of +-inf above this
     unique: float = _knob(1.0, 0, 1, low_open=True)  # distinct/non-missing share at or above this
-    synthetic: float = _knob(0.01, 0, 1)  # synthetic share above this warns (model collapse reported from ~1%)
+    synthetic: float = _knob(
+        0.01, 0, 1
+    )  # synthetic share above this warns (model collapse reported from ~1%)
     drift_p: float = _knob(0.01, 0, 1, low_open=True, high_open=True)  # p-value below this is drift
-    categorical: int = _knob(10, 0, math.inf)  # integer columns with at most this many distinct values are codes
+    categorical: int = _knob(
+        10, 0, math.inf
+    )  # integer columns with at most this many distinct values are codes
     correlated: float = _knob(0.9, 0, 1, low_open=True)  # |Pearson|, |Spearman| or Cramér's V at/above this
-    predicts_label: float = _knob(0.9, 0, 1, low_open=True)  # one feature's gain over the baseline at/above this
+    predicts_label: float = _knob(
+        0.9, 0, 1, low_open=True
+    )  # one feature's gain over the baseline at/above this
     feature_imbalance: float = _knob(20.0, 1, math.inf)  # majority/minority ratio of a categorical feature
 
     @classmethod
