@@ -39,7 +39,7 @@ def make_module(lr: float = 0.05, fail_at: int | None = None):
                 raise RuntimeError("injected failure")
             x, y = batch
             loss = nn.functional.cross_entropy(self.net(x), y)
-            self.losses.append(float(loss))
+            self.losses.append(float(loss.detach()))
             self.log("train_loss", loss)
             return loss
 

@@ -231,3 +231,46 @@ def test_monitor_start_without_a_folder_writes_into_the_watched_run(tmp_path):
     assert [s.step for s in of_type(events, Step)] == list(range(1, 11))
     assert of_type(events, Finished)[-1].status == "completed"
     assert "finished (completed) at step 10" in out
+
+
+def test_telemetry_marks_every_process_of_the_commands_tree(tmp_path):
+    import threading
+
+    from tests.fakes import FakeGPU, FakeNVML
+    from tui_trainer.engine.events import System
+    from tui_trainer.engine.telemetry import TelemetrySampler
+
+    script = "import subprocess, time\nfrom pathlib import Path\np = subprocess.Popen(['sleep', '30'])\nPath('rank1.pid').write_text(str(p.pid))\ntime.sleep(30)\n"
+    (tmp_path / "ddp.py").write_text(script)
+    nvml = FakeNVML([FakeGPU()])
+    seen: list = []
+    watch = Watch(
+        [sys.executable, "ddp.py"],
+        tmp_path / "run",
+        cwd=tmp_path,
+        emit=seen.append,
+        telemetry_s=0.2,
+        sampler=TelemetrySampler(interval_s=0.2, nvml=nvml),
+    )
+    watch.start()
+    waiter = threading.Thread(target=watch.wait)
+    waiter.start()
+    try:
+        wait_for(lambda: (tmp_path / "rank1.pid").exists() and (tmp_path / "rank1.pid").read_text())
+        rank1 = int((tmp_path / "rank1.pid").read_text())
+        nvml.gpus[0].processes = [
+            (rank1, 2048),
+            (os.getpid(), 100),
+        ]  # a grandchild of the watch, and a stranger
+
+        def marked() -> dict:
+            for event in reversed(seen):
+                if isinstance(event, System) and event.gpus and event.gpus[0].get("processes"):
+                    return {p["pid"]: p["training"] for p in event.gpus[0]["processes"]}
+            return {}
+
+        wait_for(lambda: len(marked()) == 2)
+        assert marked() == {rank1: True, os.getpid(): False}
+    finally:
+        watch.kill()
+        waiter.join(30)

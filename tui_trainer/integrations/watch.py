@@ -157,6 +157,7 @@ class Watch:
         emit: Callable[[Event], None] | None = None,
         telemetry_s: float | None = TELEMETRY_S,
         mirror_logs: bool = True,
+        sampler: Any = None,
     ) -> None:
         from tui_trainer import monitor
         from tui_trainer.engine.follow import EventFollower
@@ -166,6 +167,9 @@ class Watch:
         self.cwd = Path(cwd) if cwd else Path.cwd()
         self._emit = emit
         self._telemetry_s = telemetry_s
+        self._sampler = (
+            sampler  # a TelemetrySampler (tests give one with a fake NVML); None: made when started
+        )
         self.program = check_command(self.cmd)
         self.run = monitor.start(
             self.run_dir,
@@ -290,7 +294,7 @@ class Watch:
     def _telemetry(self) -> None:
         from tui_trainer.engine.telemetry import TelemetrySampler
 
-        sampler = TelemetrySampler(interval_s=self._telemetry_s or TELEMETRY_S)
+        sampler = self._sampler or TelemetrySampler(interval_s=self._telemetry_s or TELEMETRY_S)
         try:
             while self.process is not None and self.process.poll() is None:
                 time.sleep(self._telemetry_s or TELEMETRY_S)
