@@ -245,13 +245,31 @@ def test_snapshot_half_block_grid(snap_compare, samples: Path) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
-async def test_o_opens_a_file_through_the_path_prompt_and_f_cycles_samples(samples: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_snapshot_text_preview(snap_compare, samples: Path, size) -> None:
+    app = make_app(theme="textual-dark", initial_pane="augment")
+
+    async def run_before(pilot) -> None:
+        await _settle(app, pilot)
+        app.query_one(AugmentPane).open_path(samples / "text" / "story.txt")
+        await _settle(app, pilot)
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_o_opens_a_file_through_the_file_picker_and_f_cycles_samples(samples: Path) -> None:
     app = make_app(initial_pane="augment")
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         pane = app.query_one(AugmentPane)
         await pilot.press("o")
         await pilot.pause()
+        from tui_trainer.widgets.file_picker import FilePicker
+
+        assert isinstance(app.screen, FilePicker)  # the Data pane's file tree, rooted at sample_data/
+        assert str(app.screen.query_one("DirectoryTree").path) == str(samples)
         app.screen.query_one(Input).value = str(samples / "audio" / "tone.wav")
         await pilot.press("enter")
         await _settle(app, pilot)

@@ -200,7 +200,7 @@ async def test_recipe_builder_shows_counts_and_saves_toml(tmp_path: Path):
         }
 
 
-@pytest.mark.parametrize("size", [(120, 40)])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
 def test_snapshot_of_penguins_profile(snap_compare, size):
     async def run_before(pilot) -> None:
         pane = pilot.app.query_one(DataPane)

@@ -231,13 +231,14 @@ async def test_a_failing_audit_is_reported_not_raised(monkeypatch):
         assert "probe table exploded" in status
 
 
-def test_env_pane_snapshot(snap_compare, monkeypatch):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_env_pane_snapshot(snap_compare, monkeypatch, size):
     monkeypatch.setattr(env, "AUDIT_FUNCTION", FakeAudit(fake_result()))
 
     async def run_before(pilot):
         await settle(pilot.app, pilot)
 
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
 
 def test_fake_result_is_deterministic():

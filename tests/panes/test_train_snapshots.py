@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.panes.fakes_engine import FakeEngine, scripted_run
 from tests.panes.test_train_pane import wait_until, write_events
 from tui_trainer.app import make_app
@@ -22,7 +24,8 @@ def settle(pane: TrainPane) -> None:
     pane.redraw(charts=True)
 
 
-def test_snapshot_live_run(snap_compare, monkeypatch):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_snapshot_live_run(snap_compare, monkeypatch, size):
     monkeypatch.setattr(
         train_module, "launch_engine", lambda *_a: (FakeEngine(scripted_run()), Path("runs/demo"))
     )
@@ -35,7 +38,7 @@ def test_snapshot_live_run(snap_compare, monkeypatch):
         settle(pane)
         await pilot.pause(0.3)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_snapshot_two_runs_overlaid(snap_compare, tmp_path):

@@ -286,14 +286,18 @@ class AugmentPane(Pane):
         self.open_path(files[(i + 1) % len(files)])
 
     def action_open(self) -> None:
-        def chosen(value: str | None) -> None:
-            if value:
-                self.open_path(Path(value).expanduser())
+        """The same file tree as the Data pane's `o`, rooted at sample_data/ (or the working folder)."""
+        from tui_trainer.widgets.file_picker import FilePicker
 
-        default = str(self.path) if self.path else str(paths.sample_data_dir())
-        self.app.push_screen(
-            PathPrompt("Preview which file? (image, .txt/.csv text, .wav audio)", default), chosen
-        )
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.open_path(path)
+
+        root = paths.sample_data_dir()
+        root = root if root.is_dir() else Path.cwd()
+        current = str(self.path) if self.path else ""
+        title = "Preview which file? (an image, .txt/.csv text, .wav audio)"
+        self.app.push_screen(FilePicker(root, current, title=title), chosen)
 
     def action_save(self) -> None:
         def chosen(value: str | None) -> None:
