@@ -57,3 +57,37 @@ async def test_r_adds_each_highlighted_findings_fix_and_enter_shows_variant_rows
         await _settle(app, pilot)
         rows = pane.query_one("#data-rows", DataTable)
         assert rows.row_count == table.findings[variants].evidence["count"] == 4
+
+
+async def test_saved_recipe_carries_the_reading_so_headless_apply_matches_the_pane(tmp_path: Path):
+    import subprocess
+    import sys
+    import tomllib
+
+    from textual.widgets import Input
+
+    source = SAMPLE_DATA / "dirty" / "auto_mpg.csv"
+    app = make_app(initial_pane="data")
+    async with app.run_test(size=(140, 44)) as pilot:
+        pane = app.query_one(DataPane)
+        pane.open_path(source)
+        await _settle(app, pilot)
+        pane.recipe.drop_missing.append("Horsepower")  # what m on the Horsepower column does
+        target = tmp_path / "fix.toml"
+        await pilot.press("w")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(target)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+    saved = tomllib.loads(target.read_text(encoding="utf-8"))
+    assert saved["na_values"] == ["?"] and saved["parse_dates"] == {"Year": "%Y-%m-%d"}
+    out = tmp_path / "clean.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_trainer", "inspect", str(source), "--apply", str(target), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    clean = pl.read_parquet(out)
+    assert clean.height == 400 and clean.schema["Year"] == pl.Date  # 6 rows with Horsepower "?" dropped

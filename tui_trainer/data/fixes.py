@@ -75,3 +75,16 @@ def read_steps_summary(recipe: Recipe) -> list[str]:
     if recipe.drop_columns:
         parts.append("drop " + ", ".join(recipe.drop_columns))
     return parts
+
+
+def with_read_steps(recipe: Recipe, findings: list[Finding]) -> Recipe:
+    """A copy of `recipe` plus how the profile read the file (markers read as missing, formatted numbers and
+    dates parsed), so the saved recipe applied to the raw file works on the same columns the pane showed."""
+    from tui_trainer.data.recipe import parse_recipe
+
+    out = parse_recipe(recipe.to_toml(), "recipe")
+    for finding in findings:
+        converted = finding.id == "missing_marker" and finding.evidence.get("converted")
+        if converted or finding.id in ("numeric_formatted", "date_text"):
+            add_fix(out, finding)
+    return out

@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_trainer import paths
 from tui_trainer.data.checks import CheckOptions, Thresholds, offending_rows, run_checks
-from tui_trainer.data.fixes import add_fix
+from tui_trainer.data.fixes import add_fix, with_read_steps
 from tui_trainer.data.load import Dataset, explain_parse_failure, open_dataset
 from tui_trainer.data.paging import Pager
 from tui_trainer.data.profile import ColumnProfile
@@ -581,9 +581,12 @@ class DataPane(Pane):
             return
         default = str(Path.cwd() / f"{self.dataset.path.stem}.recipe.toml")
 
+        findings = self.inspection.findings if self.inspection is not None else []
+
         def answer(value: str | None) -> None:
             if value:
-                self._save_worker(copy_recipe(self.recipe), Path(value).expanduser())
+                # The saved recipe also says how the profile read the file (markers, formats, dates).
+                self._save_worker(copy_recipe(with_read_steps(self.recipe, findings)), Path(value).expanduser())
 
         self.app.push_screen(PathPrompt("Save the fix recipe to:", default), answer)
 
