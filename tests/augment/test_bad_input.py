@@ -212,3 +212,33 @@ def test_out_that_is_a_file_and_save_config_that_is_a_folder(tmp_path, capsys):
     code, err = _augment(capsys, str(path), "--out", str(tmp_path / "o"), "--save-config", str(folder))
     assert code == 2 and "--save-config" in err and "configs" in err and "file path" in err
     assert list(folder.iterdir()) == []
+
+
+def test_long_wav_is_refused_past_the_sample_limit(tmp_path, capsys, monkeypatch, out):
+    from tui_trainer.augment import audio
+
+    path = tmp_path / "speech.wav"
+    wavfile.write(path, 8000, np.zeros(50_000, np.int16))
+    monkeypatch.setenv(audio.MAX_SAMPLES_ENV, "40000")
+    code, err = _augment(capsys, str(path), "--out", out)
+    assert code == 2 and "speech.wav" in err and "40,000 samples" in err and audio.MAX_SAMPLES_ENV in err
+    monkeypatch.setenv(audio.MAX_SAMPLES_ENV, "1000")  # so small that the file size alone refuses it, unread
+    code, err = _augment(capsys, str(path), "--out", out)
+    assert code == 2 and "1,000 samples" in err
+    monkeypatch.setenv(audio.MAX_SAMPLES_ENV, "60000")
+    assert _augment(capsys, str(path), "--out", out, "--n", "1", "--gain-db", "3")[0] == 0
+
+
+def test_phase_vocoder_memory_stays_bounded_on_a_long_clip():
+    """Blockwise stretch: a 20 s clip's spectra never exist all at once (was ~10 MB a second of audio)."""
+    from tui_trainer.augment.audio import pitch_shift
+
+    x = np.sin(np.arange(20 * 22050) / 9.0).astype(np.float32)
+    tracemalloc.start()
+    try:
+        y = pitch_shift(x, 2.0)
+        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    assert y.shape == x.shape and np.isfinite(y).all()
+    assert peak_mb < 80  # 441,000 samples: unblocked spectra alone were ~110 MB

@@ -40,6 +40,27 @@ class AudioSpec:
     freq_mask: float = 0.0
 
 
+# Samples (frames × channels) an input WAV may hold: augmenting costs ~100 bytes a sample, so 16 M (six minutes
+# of 44.1 kHz mono) stays under ~1.7 GB. The file is not read at all past 4 bytes a sample beyond the limit.
+DEFAULT_MAX_SAMPLES = 16_000_000
+MAX_SAMPLES_ENV = "TUI_TRAINER_MAX_AUDIO_SAMPLES"
+
+
+def max_samples() -> int:
+    import os
+
+    raw = os.environ.get(MAX_SAMPLES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_SAMPLES
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"${MAX_SAMPLES_ENV}: expected a whole number of samples ≥ 1, got {raw!r}")
+    return value
+
+
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """Read a WAV file as float32 in [−1, 1]; raises UserError naming the file if it is not a readable WAV."""
     import struct
@@ -47,6 +68,16 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
     from scipy.io import wavfile
 
+    limit = max_samples()
+    too_long = (
+        f"{path}: longer than the limit of {limit:,} samples; raise it with ${MAX_SAMPLES_ENV}=N if the file "
+        "is genuine, or cut it"
+    )
+    try:
+        if Path(path).stat().st_size > 8 * limit + 4096:  # past even 64-bit samples: refused unread
+            raise UserError(too_long)
+    except OSError:
+        pass  # the read below names what is wrong with the file
     try:
         with warnings.catch_warnings():
             # scipy warns about chunks it skips (LIST, fact, ...); they carry no samples.
@@ -63,6 +94,8 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         )
     if data.size == 0:
         raise UserError(f"{path}: the WAV file holds no samples; expected at least one")
+    if data.size > limit:
+        raise UserError(too_long)
     samples = to_float(data)
     bad = ~np.isfinite(samples)
     if bad.any():
@@ -156,31 +189,51 @@ def _fft_size(n: int, wanted: int) -> int:
     return max(size, 1)
 
 
+STRETCH_BLOCK = (
+    1024  # output frames synthesised at a time: memory stays O(block × bins), not O(frames × bins)
+)
+
+
 def _stretch(x: np.ndarray, rate: float, n_fft: int = 1024) -> np.ndarray:
-    """Phase-vocoder time stretch of a mono signal: `rate` > 1 shortens it, the pitch stays."""
+    """Phase-vocoder time stretch of a mono signal: `rate` > 1 shortens it, the pitch stays.
+
+    Frames are analysed and synthesised in blocks of `STRETCH_BLOCK`, the running phase carried from block
+    to block, so a ten-minute clip costs a few arrays of its own length instead of several GB of spectra.
+    """
     n_fft = _fft_size(len(x), n_fft)
     hop = n_fft // 4
     window = np.hanning(n_fft)
     pad = np.pad(x.astype(np.float64), (n_fft, n_fft))
     frames = 1 + (len(pad) - n_fft) // hop
-    idx = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    spec = np.fft.rfft(window * pad[idx], axis=1)
     steps = np.arange(0, frames - 1, rate)
-    expected = 2 * np.pi * hop * np.arange(spec.shape[1]) / n_fft
-    i = steps.astype(int)
-    frac = (steps - i)[:, None]
-    mag = (1 - frac) * np.abs(spec[i]) + frac * np.abs(spec[i + 1])
-    # Phase advances by the bin's expected rotation plus the measured deviation, accumulated over steps.
-    delta = np.angle(spec[i + 1]) - np.angle(spec[i]) - expected
-    delta -= 2 * np.pi * np.round(delta / (2 * np.pi))
-    advance = np.cumsum(expected + delta, axis=0)
-    phase = np.angle(spec[0]) + np.vstack([np.zeros((1, spec.shape[1])), advance[:-1]])
-    synth = np.fft.irfft(mag * np.exp(1j * phase), n_fft, axis=1) * window
+    expected = 2 * np.pi * hop * np.arange(n_fft // 2 + 1) / n_fft
     out = np.zeros(len(steps) * hop + n_fft)
     norm = np.zeros_like(out)
-    for k in range(len(steps)):
-        out[k * hop : k * hop + n_fft] += synth[k]
-        norm[k * hop : k * hop + n_fft] += window**2
+    offsets = np.arange(n_fft)
+
+    def spectrum(frame_index: np.ndarray) -> np.ndarray:
+        return np.fft.rfft(window * pad[offsets[None, :] + hop * frame_index[:, None]], axis=1)
+
+    phase_acc = np.angle(spectrum(np.array([0]))[0])  # the phase of the step about to be synthesised
+    for start in range(0, len(steps), STRETCH_BLOCK):
+        block = steps[start : start + STRETCH_BLOCK]
+        i = block.astype(int)
+        first = int(i[0])
+        spec = spectrum(np.arange(first, int(i[-1]) + 2))  # the frames this block reads, and one after
+        a, b = spec[i - first], spec[i - first + 1]
+        frac = (block - i)[:, None]
+        mag = (1 - frac) * np.abs(a) + frac * np.abs(b)
+        # Phase advances by the bin's expected rotation plus the measured deviation, accumulated over steps.
+        delta = np.angle(b) - np.angle(a) - expected
+        delta -= 2 * np.pi * np.round(delta / (2 * np.pi))
+        advance = np.cumsum(expected + delta, axis=0)
+        phase = phase_acc + np.vstack([np.zeros((1, advance.shape[1])), advance[:-1]])
+        phase_acc = phase_acc + advance[-1]
+        synth = np.fft.irfft(mag * np.exp(1j * phase), n_fft, axis=1) * window
+        for k in range(len(block)):
+            at = (start + k) * hop
+            out[at : at + n_fft] += synth[k]
+            norm[at : at + n_fft] += window**2
     out = out / np.where(norm > 1e-8, norm, 1.0)
     return out[n_fft:].astype(np.float32)
 
