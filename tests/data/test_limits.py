@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_DATA
 
@@ -196,3 +198,33 @@ def test_image_folder_with_a_huge_declared_png_is_refused_before_decoding(tmp_pa
 def test_reading_flags_are_validated(subprocess_env, args: list[str], expected: str):
     result, _, _ = inspect_cli([str(PENGUINS), *args], subprocess_env)
     assert expected in _error(result)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+_tricky = st.sampled_from(["a[\\", ']}"{', "\\\\", 'x"y', "\\", "[[[", "}}}", 1, None, 2.5])
+_json = st.recursive(
+    _tricky,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["k", "[", '\\"}']), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_json, chunk=st.integers(min_value=1, max_value=24))
+def test_json_depth_scan_equals_the_parsed_depth(tmp_path: Path, monkeypatch, value, chunk: int):
+    # Brackets and escaped quotes inside strings, split across chunk edges, never change the depth.
+    from tui_trainer.data import limits
+
+    monkeypatch.setattr(limits, "_DEPTH_CHUNK", chunk)
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(value), encoding="utf-8")
+    assert limits.json_depth(path, 10_000)[0] == _depth(value)
