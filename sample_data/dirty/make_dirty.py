@@ -11,6 +11,7 @@ Usage: python sample_data/dirty/make_dirty.py PATH/TO/vega_datasets-0.9.0-py3-no
   and a missing Miles_per_Gallon written `-`.
 - iris.csv: iris.json as CSV (petal width alone predicts the species).
 - seattle_weather.csv: seattle-weather.csv unchanged (dates written `2012/01/01`).
+- stocks.csv: stocks.csv unchanged (monthly prices of 5 symbols, dates written `Jan 1 2000`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(wheel_path: str) -> None:
         cars = json.loads(_member(wheel, "cars.json"))
         iris = json.loads(_member(wheel, "iris.json"))
         (HERE / "seattle_weather.csv").write_bytes(_member(wheel, "seattle-weather.csv"))
+        (HERE / "stocks.csv").write_bytes(_member(wheel, "stocks.csv"))
     fields = list(cars[0])
     with open(HERE / "auto_mpg.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -260,3 +260,32 @@ def test_marker_spellings_inside_a_text_column_are_reported(tmp_path: Path):
     assert found.evidence["tokens"] == {"-": 4, "unknown": 3} and found.evidence["converted"] is False
     assert found.evidence["examples"] == missing[:5]
     assert _columns(inspection)["sex"].missing == int(pd.read_csv(path)["sex"].isna().sum()) == 4
+
+
+def test_month_name_dates_in_vega_stocks():
+    path = DIRTY / "stocks.csv"
+    inspection = inspect_dataset(path)
+    reference = pd.to_datetime(pd.read_csv(path)["date"], format="%b %d %Y")
+    col = _columns(inspection)["date"]
+    assert col.kind == "temporal" and str(col.min) == str(reference.min().date())
+    assert str(col.max) == str(reference.max().date()) and col.unique == reference.nunique()
+    assert (
+        _ids(inspection, "temporal_range")[("date",)].evidence["monotonic"] == "not sorted"
+    )  # 5 symbols in turn
+    dup = _ids(inspection, "temporal_duplicates")[("date",)]
+    assert dup.evidence["count"] == len(reference) - reference.nunique()
+
+
+def test_trailing_euro_with_decimal_commas(tmp_path: Path):
+    frame = pd.read_csv(PENGUINS)
+    mass = frame["body_mass_g"] / 100
+    frame["price"] = [
+        f"{v:,.2f} €".replace(",", " ").replace(".", ",") if pd.notna(v) else "" for v in mass
+    ]  # 37,50 € and 1 234,50 € as a French sheet writes them
+    path = tmp_path / "euros.csv"
+    frame.to_csv(path, index=False)
+    inspection = inspect_dataset(path)
+    _numeric_like_pandas(_columns(inspection)["price"], mass)
+    found = _ids(inspection, "numeric_formatted")[("price",)]
+    assert found.evidence["currency"] == "€" and found.evidence["unit"] is None
+    assert found.evidence["style"] == "decimal_comma"

@@ -27,9 +27,15 @@ FORMATS: list[tuple[str, bool]] = [
     ("%Y/%m/%d %H:%M:%S", True),
     ("%d.%m.%Y", False),
     ("%d.%m.%Y %H:%M", True),
+    ("%B %d %Y", False),  # Jan 1 2000 (%B reads full and abbreviated English month names)
+    ("%B %d, %Y", False),  # January 5, 2001
+    ("%d %B %Y", False),  # 1 Jan 2000
 ]
 AMBIGUOUS: list[tuple[str, str]] = [("%d/%m/%Y", "%m/%d/%Y"), ("%d-%m-%Y", "%m-%d-%Y")]
-LOOKS_LIKE_DATE = re.compile(r"^\s*(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4})([ T]\d|\s*$)")
+LOOKS_LIKE_DATE = re.compile(
+    r"^\s*((\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4})([ T]\d|\s*$)"
+    r"|[A-Za-z]{3,9}\.? \d{1,2},? \d{4}\s*$|\d{1,2} [A-Za-z]{3,9}\.? \d{4}\s*$)"
+)
 GAP_FACTOR = 5  # a step longer than this many typical (median) steps is a gap
 
 

@@ -16,7 +16,7 @@ import polars as pl
 CURRENCY = "$€£¥₹₽₩"
 PATTERN = (
     r"^\s*(?P<sign>[-+−]?)\s*(?P<cur>[" + CURRENCY + r"]|[A-Z]{3}\s)?\s*(?P<num>\d[\d.,' \u00a0\u202f]*)"
-    r"\s*(?P<unit>%|‰|[A-Za-zµ°²³/]{1,8}\.?)?\s*$"
+    r"\s*(?P<unit>%|‰|[" + CURRENCY + r"]|[A-Za-zµ°²³/]{1,8}\.?)?\s*$"
 )
 THOUSANDS_COMMA = r"^(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 DECIMAL_COMMA = r"^(\d{1,3}([. '\u00a0\u202f]\d{3})+|\d+)(,\d+)?$"
@@ -84,9 +84,12 @@ def detect(
             break
     else:
         return None
-    found = Formatted(
-        name, style, units[0] if units else None, currencies[0] if currencies else None, n - plain, n
-    )
+    unit, currency = (units[0] if units else None), (currencies[0] if currencies else None)
+    if unit is not None and unit in CURRENCY:  # a trailing symbol: 1.234,56 €
+        if currency is not None and currency != unit:
+            return None
+        unit, currency = None, unit
+    found = Formatted(name, style, unit, currency, n - plain, n)
     bounds = lf.select(parse_expr(name, style).min().alias("lo"), parse_expr(name, style).max().alias("hi"))
     lo_hi = bounds.collect(engine=engine).row(0)
     return Formatted(**{**found.__dict__, "min": lo_hi[0], "max": lo_hi[1]})
