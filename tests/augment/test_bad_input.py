@@ -242,3 +242,13 @@ def test_phase_vocoder_memory_stays_bounded_on_a_long_clip():
         tracemalloc.stop()
     assert y.shape == x.shape and np.isfinite(y).all()
     assert peak_mb < 80  # 441,000 samples: unblocked spectra alone were ~110 MB
+
+
+def test_float_tiff_with_nan_and_inf_pixels_writes_them_black_without_warnings(tmp_path, capsys, out):
+    pixels = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    pixels[0, 0], pixels[1, 1] = np.nan, np.inf
+    Image.fromarray(pixels, mode="F").save(tmp_path / "depth.tif")
+    code, err = _augment(capsys, str(tmp_path / "depth.tif"), "--out", out, "--n", "1", "--hflip")
+    assert code == 0 and "Warning" not in err
+    got = np.asarray(Image.open(Path(out) / "depth-0.png"))
+    assert got[0, 7] == 0 and got[1, 6] == 0 and got[7, 0] == 255  # flipped: NaN/inf black, the max white

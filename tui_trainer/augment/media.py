@@ -110,8 +110,12 @@ def _to_8bit(im) -> object:
     from PIL import Image
 
     arr = np.asarray(im, dtype=np.float64)
-    lo, hi = float(arr.min()), float(arr.max())
+    finite = np.isfinite(arr)
+    if not finite.all():  # NaN/inf pixels in a float TIFF: black, not garbage from an undefined cast
+        arr = np.where(finite, arr, np.nan)
+    lo, hi = (float(np.nanmin(arr)), float(np.nanmax(arr))) if finite.any() else (0.0, 0.0)
     scaled = np.zeros_like(arr) if hi == lo else (arr - lo) / (hi - lo) * 255.0
+    scaled = np.nan_to_num(scaled, nan=0.0)
     return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
 
 
