@@ -58,7 +58,7 @@ def test_question_mark_markers_in_auto_mpg_are_missing_numbers():
     assert _ids(inspection, "missing")[("Horsepower",)].evidence["count"] == 6
 
 
-@pytest.mark.parametrize("token", ["-", "n.a.", "unknown", "--"])
+@pytest.mark.parametrize("token", ["-", "n.a.", "unknown", "--", " N/A"])
 def test_penguins_with_a_dash_marker_profile_as_numbers_not_a_refusal(tmp_path: Path, token: str):
     # Penguins' two rows without measurements, written with the marker a spreadsheet export uses.
     text = PENGUINS.read_text(encoding="utf-8").splitlines()

@@ -31,6 +31,11 @@ MARKERS = frozenset(
         "n/a.",
         "not available",
         "nil",
+        "na",  # NA, N/A, NaN, null with stray spaces or another case than the reader's exact tokens
+        "n/a",
+        "nan",
+        "null",
+        "#n/a",
         "*",
         "#",
         "blank",
