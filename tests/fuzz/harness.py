@@ -20,7 +20,7 @@ from pathlib import Path
 # Address space for one call: torch's import alone maps ~1.5 GB, polars reserves a few hundred MB.
 # A file that drives a command past this is exactly the bug the suite is for.
 MEMORY_LIMIT = int(os.environ.get("TUI_TRAINER_FUZZ_MEMORY_MB", "4096")) * 2**20
-TIME_LIMIT = float(os.environ.get("TUI_TRAINER_FUZZ_SECONDS", "60"))
+TIME_LIMIT = float(os.environ.get("TUI_TRAINER_FUZZ_SECONDS", "90"))
 
 
 @dataclass
