@@ -102,6 +102,7 @@ class Diagnostics(EvalRules):
         self._recent: deque[tuple[int, float]] = deque(maxlen=8)
         self._lrs: deque[tuple[int, float]] = deque()  # (step, lr) of reports within two plateau windows
         self._last_grad_norm: float | None = None
+        self._explode_from = math.inf  # the loss when the current run of large gradient norms began
         self._streaks: dict[str, int] = {}  # rule -> first step of the current run of reports where it holds
         self._counts: dict[str, int] = {}  # rule -> reports in that run
         self._wait: list[float] = [0.0, 0.0, 0.0]  # data wait, compute, steps in the open window
@@ -112,7 +113,8 @@ class Diagnostics(EvalRules):
         self._leaky: list[dict[str, Any]] = []
         self._last_eval_step = 0
         self._collapsed_vals: list[float] = []  # val losses of the last collapsed evals
-        self._best_eval = -1  # index in _evals of the lowest val loss so far
+        self._best_eval = -1  # index in _val_windows of the lowest mean val loss so far
+        self._val_windows: list[dict[str, Any]] = []  # mean val/train over the last overfit_patience evals
         self._chance_key: Any = None
         self._chance: float | None = None
 
@@ -333,7 +335,12 @@ class Diagnostics(EvalRules):
     def _gradients(self, ev: Step, gn: float, loss: float) -> list[Diagnostic]:
         out: list[Diagnostic] = []
         n, first = self._streak("explode", gn > self.t.explode_grad_norm, ev.step)
-        if n >= self.t.grad_patience:
+        if n == 1:
+            self._explode_from = loss
+        # Large but with the loss falling well (an unscaled regression target the optimiser copes with) is not
+        # an explosion; growing gradients with a loss that does not fall are.
+        coping = n > 1 and loss < 0.9 * self._explode_from
+        if n >= self.t.grad_patience and not coping:
             layers = sorted(ev.layer_grad_norms.items(), key=lambda kv: -kv[1] if _finite(kv[1]) else 0)
             named = [k for k, v in layers[:MAX_NAMED] if _finite(v)]
             where = f"; largest in {', '.join(f'`{k}`' for k in named)}" if named else ""
@@ -350,6 +357,8 @@ class Diagnostics(EvalRules):
                 grad_norm=gn,
                 threshold=self.t.explode_grad_norm,
                 reports=n,
+                loss=loss,
+                loss_at_first_step=self._explode_from,
                 layers=named,
                 layer_grad_norms=dict(layers[:20]),
             )

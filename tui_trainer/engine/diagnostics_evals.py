@@ -27,6 +27,7 @@ class EvalRules:
     _recent: Any
     _last_eval_step: int
     _best_eval: int
+    _val_windows: list[dict[str, Any]]
     _collapsed_vals: list[float]
     _raise: Any
     _streak: Any
@@ -54,54 +55,71 @@ class EvalRules:
         return out
 
     def _overfitting(self, ev: Eval) -> list[Diagnostic]:
+        # Judged on means over the last `overfit_patience` evals, not single evals: a noisy validation loss
+        # (a small val split) dips to a lucky minimum and spikes, which no real trend does.
+        k = max(1, self.t.overfit_patience)
         evals = self._evals
-        if self._best_eval < 0 or evals[-1]["val"] < evals[self._best_eval]["val"]:
-            self._best_eval = len(evals) - 1
+        if len(evals) < k:
+            return []
+        tail = evals[-k:]
+        trains = [e["train"] for e in tail]
+        windows = self._val_windows
+        windows.append(
+            {
+                "step": ev.step,
+                "val": sum(e["val"] for e in tail) / k,
+                "train": None if None in trains else sum(trains) / k,
+            }
+        )
+        if self._best_eval < 0 or windows[-1]["val"] < windows[self._best_eval]["val"]:
+            self._best_eval = len(windows) - 1
         best_i = self._best_eval
-        best, now = evals[best_i], evals[-1]
-        since = len(evals) - 1 - best_i
+        best, now = windows[best_i], windows[-1]
+        since = len(windows) - 1 - best_i  # evals since the best window ended: the windows no longer overlap
         scale = self._scale()
         # A diverged run's validation loss rises for another reason (lr_too_high says which).
-        if since < max(1, self.t.overfit_patience) or scale is None or "lr_too_high" in self.raised:
+        if since < k or scale is None or "lr_too_high" in self.raised:
             return []
         rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
         gap_needed = self.t.overfit_min_gap * scale
-        # The first eval after the best whose rise and gap both held: where overfitting became visible.
-        first = next(
-            (
-                e["step"]
-                for e in evals[best_i + 1 :]
-                if e["val"] - best["val"] > rise_needed
-                and e["train"] is not None
-                and e["val"] - e["train"] >= gap_needed
-            ),
-            None,
-        )
-        trains = [best["train"], now["train"]]
+
+        def holds(w: dict[str, Any]) -> bool:
+            return (
+                w["val"] - best["val"] > rise_needed
+                and w["train"] is not None
+                and w["val"] - w["train"] >= gap_needed
+            )
+
+        # The first eval after the best window where the rise and the gap both held.
+        first = next((w["step"] for w in windows[best_i + 1 :] if holds(w)), ev.step)
         falling = (
-            None not in trains
+            best["train"] is not None
+            and now["train"] is not None
             and now["train"] < best["train"]
             and self.initial_loss is not None
             and now["train"] < self.initial_loss
         )
-        gap = now["val"] - now["train"] if now["train"] is not None else None
-        if not (falling and gap is not None and gap >= gap_needed and now["val"] - best["val"] > rise_needed):
+        if not (falling and holds(now)):
             return []
+        gap = now["val"] - now["train"]
         return self._raise(
             "overfitting",
             "warning",
             ev.step,
-            first if first is not None else ev.step,
-            f"validation loss rose from {best['val']:.4g} (step {best['step']}) to {now['val']:.4g} over {since} "
-            f"evaluations while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
+            first,
+            f"validation loss (mean of {k} evals) rose from {best['val']:.4g} (step {best['step']}) to "
+            f"{now['val']:.4g} while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
             f"validation is {gap:.3g} above training",
             "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
             "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
-            f"{best['val']:.4g} at step {best['step']}.",
-            val_losses=[e["val"] for e in evals[best_i:]],
-            train_losses=[e["train"] for e in evals[best_i:]],
+            f"{min(e['val'] for e in evals):.4g}, around step {best['step']}.",
+            val_losses=[e["val"] for e in evals[-(since + k) :]],
+            train_losses=[e["train"] for e in evals[-(since + k) :]],
+            mean_window_evals=k,
             best_val_loss=best["val"],
             best_step=best["step"],
+            val_loss=now["val"],
+            train_loss=now["train"],
             gap=gap,
             gap_threshold=gap_needed,
             evals_since_best=since,
