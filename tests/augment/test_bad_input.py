@@ -252,3 +252,11 @@ def test_float_tiff_with_nan_and_inf_pixels_writes_them_black_without_warnings(t
     assert code == 0 and "Warning" not in err
     got = np.asarray(Image.open(Path(out) / "depth-0.png"))
     assert got[0, 7] == 0 and got[1, 6] == 0 and got[7, 0] == 255  # flipped: NaN/inf black, the max white
+
+
+def test_text_past_the_size_limit_is_refused_unread(tmp_path, capsys, monkeypatch, out):
+    monkeypatch.setattr(media, "MAX_TEXT_BYTES", 1000)
+    path = tmp_path / "book.txt"
+    path.write_text("a line of text\n" * 100)
+    code, err = _augment(capsys, str(path), "--out", out)
+    assert code == 2 and "book.txt" in err and "larger than" in err

@@ -137,7 +137,7 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-MAX_TEXT_BYTES = 256 * 1024 * 1024  # a text input is read whole; past this it is not a text file to preview
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # read whole, and augmenting costs ~100 bytes a byte (token lists)
 
 
 def read_text(path: Path) -> str:
