@@ -228,3 +228,12 @@ def test_json_depth_scan_equals_the_parsed_depth(tmp_path: Path, monkeypatch, va
     path = tmp_path / "v.json"
     path.write_text(json.dumps(value), encoding="utf-8")
     assert limits.json_depth(path, 10_000)[0] == _depth(value)
+
+
+def test_a_header_without_rows_is_an_empty_finding(tmp_path: Path, subprocess_env):
+    path = tmp_path / "header_only.csv"
+    path.write_text(PENGUINS.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    result, _, _ = inspect_cli([str(path), "--json"], subprocess_env)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["rows"] == 0 and [f["id"] for f in doc["findings"]] == ["empty"]

@@ -56,6 +56,19 @@ def run_checks(lf: pl.LazyFrame, profile: Profile, options: CheckOptions | None 
     findings: list[Finding] = list(options.extra)
     engine = options.engine
     examples = _examples(lf, schema, profile, t, engine) if profile.rows else {}
+    if not profile.rows:
+        findings.append(
+            _finding(
+                "empty",
+                Severity.ERROR,
+                "no rows",
+                f"The file has {len(profile.columns)} columns and no data rows.",
+                "Check the export or the path: nothing here can be trained on.",
+                profile.names,
+                0,
+                [],
+            )
+        )
     findings += _missing(profile, t, examples)
     findings += _duplicates(profile)
     findings += _outliers(profile)
