@@ -40,12 +40,16 @@ def in_process(smoke: bool) -> tuple[float, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     py = sys.executable
     figures = {
-        "python -c 'import torch' (baseline)": [wall([py, "-c", "import torch"]) for _ in range(args.repeats)],
+        "python -c 'import torch' (baseline)": [
+            wall([py, "-c", "import torch"]) for _ in range(args.repeats)
+        ],
         "tui-trainer audit --json": [
             wall([py, "-m", "tui_trainer", "audit", "--json"]) for _ in range(args.repeats)
         ],

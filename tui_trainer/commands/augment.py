@@ -244,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
 
         save_to = Path(args.save_config)
         if save_to.is_dir():
-            raise UserError(f"--save-config {save_to}: is a folder; expected a file path such as {save_to}/aug.toml")
+            raise UserError(
+                f"--save-config {save_to}: is a folder; expected a file path such as {save_to}/aug.toml"
+            )
         check_destination(save_to)
         save_pipeline(pipeline, save_to)
     kind = media_kind(src)
@@ -281,7 +283,9 @@ def run(args: argparse.Namespace) -> int:
 
         text = media.read_text(src)
         if not text.strip():
-            raise UserError(f"{src}: no text to augment (the file is empty or blank); expected one example per line")
+            raise UserError(
+                f"{src}: no text to augment (the file is empty or blank); expected one example per line"
+            )
         spec = pipeline.text_spec()
         labelled = bool(pipeline.text.get("labelled", False))
         for k, target in enumerate(targets):
