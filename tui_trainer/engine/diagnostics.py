@@ -384,7 +384,7 @@ class Diagnostics(EvalRules):
 
     def _layer_gradients(self, ev: Step, loss: float) -> list[Diagnostic]:
         norms = {k: float(v) for k, v in ev.layer_grad_norms.items() if _finite(v)}
-        if len(norms) < 2 and not norms:
+        if not norms:
             return []
         top_name = max(norms, key=norms.__getitem__)
         top = norms[top_name]
