@@ -440,6 +440,8 @@ def offending_rows(finding: Finding, schema: pl.Schema) -> pl.Expr | None:
         return c.cast(pl.String).is_in(list(ev["merge"]))  # the rows written a less common way
     if finding.id == "imbalance" and ev.get("feature") and ev.get("minority"):
         return c.cast(pl.String).is_in([str(v) for v in ev["minority"]])
+    if finding.id == "missing_marker" and ev.get("converted") is False and ev.get("tokens"):
+        return c.cast(pl.String).is_in(list(ev["tokens"]))  # still text: the marker cells themselves
     if finding.id == "temporal_duplicates":
         return c.is_not_null() & ~c.is_first_distinct()
     if finding.id == "target_distribution" and f is not None and ev.get("q1") is not None:
