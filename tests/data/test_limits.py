@@ -237,3 +237,20 @@ def test_a_header_without_rows_is_an_empty_finding(tmp_path: Path, subprocess_en
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["rows"] == 0 and [f["id"] for f in doc["findings"]] == ["empty"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("lines.json", "".join(json.dumps({"a": i}) + "\n" for i in range(5)), "the content is NDJSON"),
+        ("array.ndjson", json.dumps([{"a": i} for i in range(5)], indent=2), "the content is a JSON array"),
+        ("one_line_array.ndjson", json.dumps([{"a": i} for i in range(5)]), "the content is a JSON array"),
+    ],
+)
+def test_json_and_ndjson_swapped_exit_2_naming_the_right_extension(
+    tmp_path: Path, subprocess_env, name: str, content: str, expected: str
+):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result, _, _ = inspect_cli([str(path)], subprocess_env)
+    assert expected in _error(result)

@@ -287,9 +287,16 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
                 if not line.strip():
                     continue
                 try:
-                    json.loads(line)
+                    row = json.loads(line)
                 except json.JSONDecodeError as err:
+                    if number == 1 and line.lstrip().startswith("["):
+                        return ARRAY_NOT_NDJSON
                     return f"invalid JSON at line {number}, column {err.colno}: {err.msg}"
+                if number == 1 and isinstance(row, list) and row and isinstance(row[0], dict):
+                    return ARRAY_NOT_NDJSON
+                if not isinstance(row, dict):
+                    what = "a JSON array" if isinstance(row, list) else "not an object"
+                    return f"line {number} is {what}; NDJSON needs one JSON object per line"
     if fmt == "json":
         import json
 
@@ -297,10 +304,29 @@ def locate_text_problem(path: Path, fmt: str) -> str | None:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except json.JSONDecodeError as err:
+            if err.msg == "Extra data" and _first_line_is_object(path):
+                return (
+                    "the content is NDJSON (one JSON object per line), not one JSON document: name it .ndjson"
+                )
             return f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+        except RecursionError:
+            return "JSON nested too deeply to read"
         if not isinstance(data, list | dict):
             return "JSON must be an array of objects (one per row) or an object of columns"
     return None
+
+
+ARRAY_NOT_NDJSON = "the content is a JSON array, not NDJSON (one object per line): name it .json"
+
+
+def _first_line_is_object(path: Path) -> bool:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return isinstance(json.loads(fh.readline()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def check_short_rows(dataset: Dataset, last_column_nulls: int) -> None:
