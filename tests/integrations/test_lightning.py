@@ -218,3 +218,72 @@ def test_each_epoch_ends_with_an_epoch_end_event(tmp_path):
     fit(tmp_path, make_module(), [TuiTrainerCallback(run_dir=run_dir)], epochs=2)
     ends = of_type(read_events(run_dir), EpochEnd)
     assert [(e.epoch, e.step) for e in ends] == [(0, 12), (1, 24)]
+
+
+DDP_SCRIPT = """
+import sys
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tui_trainer.integrations.lightning import TuiTrainerCallback
+
+
+class Blobs(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self.net(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", nn.functional.cross_entropy(self.net(x), y), sync_dist=True)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05)
+
+
+if __name__ == "__main__":
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (256,), generator=g)
+    x = torch.randn(256, 2, generator=g) * 0.5 + y[:, None].float() * 2.0
+    train = DataLoader(TensorDataset(x[:192], y[:192]), batch_size=16)
+    val = DataLoader(TensorDataset(x[192:], y[192:]), batch_size=64)
+    trainer = L.Trainer(
+        max_epochs=2, accelerator="cpu", devices=2, strategy="ddp", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=2,
+        callbacks=[TuiTrainerCallback(run_dir=sys.argv[1])],
+    )
+    trainer.fit(Blobs(), train, val)
+"""
+
+
+@pytest.mark.slow
+def test_under_ddp_only_rank_zero_writes_and_nothing_hangs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), OMP_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = read_events(tmp_path / "run")
+    assert (
+        len(of_type(events, RunStarted)) == 1
+        and of_type(events, RunStarted)[0].config["trainer"]["world_size"] == 2
+    )
+    assert [s.step for s in of_type(events, Step)] == list(range(1, 13))  # 192 rows / 16 / 2 ranks, 2 epochs
+    assert [e.step for e in of_type(events, Eval)] == [6, 12]
+    assert isinstance(events[-1], Finished) and len(of_type(events, Finished)) == 1

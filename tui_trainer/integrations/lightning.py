@@ -89,15 +89,17 @@ class _CallbackBody:
 
     # -- start / end ---------------------------------------------------------------------------------
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        # On every rank: under DDP estimating the steps loads the dataloader behind a barrier, and a
+        # barrier that only rank 0 reaches hangs the job.
+        total = trainer.estimated_stepping_batches
         if not trainer.is_global_zero:
             return
+        total = int(total) if isinstance(total, int | float) and math.isfinite(total) else None
         folder = run_dir_for(self.run_dir, type(pl_module).__name__)
         config = {
             "hparams": _jsonable(getattr(pl_module, "hparams", {})),
             "trainer": self._trainer_config(trainer),
         }
-        total = trainer.estimated_stepping_batches
-        total = int(total) if isinstance(total, int | float) and math.isfinite(total) else None
         self.run = start_run(
             folder, config, model_summary=_model_summary(pl_module), total_steps=total, **self.monitor_options
         )
