@@ -49,6 +49,7 @@ class ColumnProfile:
     unique: int | None = None  # distinct non-missing values
     unique_approx: bool = False  # True: an estimate (float columns longer than APPROX_UNIQUE_ROWS)
     unique_error: float | None = None  # the estimate's relative error bound (3 standard errors)
+    quantile_error: float | None = None  # None: exact quartiles; else their rank error bound (streamed path)
     mean: float | None = None
     std: float | None = None  # sample standard deviation (ddof=1), as pandas reports it
     std_pop: float | None = None  # ddof=0, what scipy.stats.zscore divides by
@@ -228,9 +229,17 @@ def profile_frame(
     _exact_where_sample_small(lf, schema, columns, engine)
     _categorical_codes(lf, schema, columns, categorical, engine)
     profile = Profile(rows=rows, columns=columns, distinct_rows=rows, zscore=zscore, iqr=iqr)
-    if rows and names:
-        profile.distinct_rows, profile.duplicate_examples = _repeated_rows(lf, names, schema, engine)
     numeric = [c for c in columns if c.kind == "numeric" and c.count > 0]
+    if engine == "streaming" and rows and names:
+        # Too big for memory: duplicate rows and distributions in batched passes with bounded state.
+        from tui_trainer.data.stream_profile import fill_streamed
+
+        row_key = row_hash(names, schema)
+        distinct = fill_streamed(lf, row_key, numeric, zscore, iqr, report)
+        profile.distinct_rows, profile.duplicate_examples = distinct
+        numeric = []
+    elif rows and names:
+        profile.distinct_rows, profile.duplicate_examples = _repeated_rows(lf, names, schema, engine)
     exact = [c for c in numeric if c.count <= EXACT_LIMIT]
     # Columns are read in batches of about BATCH_VALUES values: one collect per batch rather than per
     # column keeps a 5,000-column file from paying 5,000 query start-ups, and a 10M-row one bounded in memory.

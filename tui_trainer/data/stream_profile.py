@@ -1,0 +1,301 @@
+"""The streamed profile's row-wise stages in bounded memory: duplicate rows, quartiles, outliers, histograms.
+
+For files too big to hold in memory. Three passes over the file in batches:
+1. every column: each row's 64-bit hash is spilled to one of SPILL_PARTITIONS files on disk (counted
+   one partition at a time afterwards: the exact distinct-row count in 1/SPILL_PARTITIONS of the memory),
+   and each number column's finite values feed a `Moments` and a KLL `QuantileSketch`;
+2. number columns: z-score outliers and the histogram against pass 1's mean, spread and range, and the
+   values within a few rank errors of each quartile, which make the quartiles exact (np.percentile's);
+3. number columns: the IQR outliers against those quartiles' fences.
+Passes 2 and 3 are Polars expressions over each batch. Peak memory is one batch plus the sketches and
+quartile windows (WINDOW_SIGMAS rank errors, ~0.3 % of the values), whatever the row count; the numbers
+equal the in-memory path's. A quartile whose window misses its rank (probability < 0.1 %) or would
+exceed MAX_WINDOW values keeps the sketch's value, and the column says so in `quantile_error`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tui_trainer.data.sketches import Moments, QuantileSketch
+
+BATCH_ROWS = 500_000
+SPILL_PARTITIONS = 128  # 100M rows -> 128 files of ~12 MB; one is in memory at a time
+HIST_BINS = 20
+EXAMPLES = 5
+QUARTILES = (0.25, 0.5, 0.75)
+WINDOW_SIGMAS = 2.0  # half-width of a quartile's window, in the sketch's (4-sigma) rank errors
+MAX_WINDOW = 4_000_000  # values kept per quartile at most (32 MB)
+_SPILL = np.dtype([("h", "<u8"), ("row", "<i8")])
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class NumericStream:
+    """What the streamed pass learns about one number column; the in-memory path's fields, filled alike."""
+
+    name: str
+    moments: Moments = field(default_factory=Moments)
+    sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    q25: float | None = None
+    median: float | None = None
+    q75: float | None = None
+    outliers_zscore: int | None = None
+    outliers_iqr: int | None = None
+    zscore_examples: list[int] = field(default_factory=list)
+    iqr_examples: list[int] = field(default_factory=list)
+    iqr_bounds: tuple[float, float] | None = None
+    histogram: list[int] = field(default_factory=list)
+    hist_range: tuple[float, float] | None = None
+    quantile_error: float | None = None  # None: exact; else the quartiles' rank error bound (fraction)
+
+
+def batches(lf: pl.LazyFrame, rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The frame in order, `rows` at a time, through Polars' streaming engine."""
+    yield from lf.collect_batches(chunk_size=rows, maintain_order=True)
+
+
+def stream_rows_and_numbers(
+    lf: pl.LazyFrame,
+    row_hash: pl.Expr,
+    numeric: list[str],
+    zscore: float,
+    k: float,
+    progress: Progress | None = None,
+    spill_dir: str | Path | None = None,
+) -> tuple[int, list[int], dict[str, NumericStream]]:
+    """Distinct rows, the first rows repeating an earlier one, and each number column's distributions.
+
+    `row_hash` is the in-memory path's per-row hash expression, so both paths count the same rows;
+    `numeric` are the number columns (NaN as missing, cast to Float64 by this function).
+    """
+    report = progress or (lambda _stage, _fraction: None)
+    stats = {name: NumericStream(name) for name in numeric}
+    floats = [_float(name) for name in numeric]
+    with tempfile.TemporaryDirectory(prefix="tui-trainer-rows-", dir=spill_dir) as tmp:
+        spill = _Spill(Path(tmp))
+        try:
+            offset = 0
+            for batch in batches(lf.select(row_hash.alias("__hash"), *floats)):
+                spill.add(batch["__hash"].to_numpy(), offset)
+                for name in numeric:
+                    values = batch[name].to_numpy()
+                    values = values[np.isfinite(values)]
+                    stats[name].moments.update(values)
+                    stats[name].sketch.update(values)
+                offset += batch.height
+                report("distributions", 0.0)
+        finally:
+            spill.close()
+        distinct, repeats = spill.count()
+    report("distributions", 0.3)
+    cols = [s for s in stats.values() if s.moments.n]
+    _zscores_histograms_quartiles(lf, cols, zscore, report)
+    _iqr_outliers(lf, cols, k, report)
+    report("distributions", 1.0)
+    return distinct, repeats, stats
+
+
+def _float(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.Float64).fill_nan(None).alias(name)
+
+
+def _zscores_histograms_quartiles(
+    lf: pl.LazyFrame, cols: list[NumericStream], zscore: float, report: Progress
+) -> None:
+    """Pass 2: z-score outliers with their first rows, histograms, and the values around each quartile."""
+    if not cols:
+        return
+    edges: dict[str, np.ndarray] = {}
+    windows: dict[str, list[tuple[float, float]]] = {}
+    below: dict[str, list[int]] = {}
+    inside: dict[str, list[list[np.ndarray]]] = {}
+    for col in cols:
+        m = col.moments
+        lo, hi = (m.min - 0.5, m.max + 0.5) if m.min == m.max else (m.min, m.max)
+        edges[col.name] = np.linspace(lo, hi, HIST_BINS + 1)  # np.histogram's own edges
+        col.hist_range = (float(edges[col.name][0]), float(edges[col.name][-1]))
+        col.outliers_zscore, col.histogram = 0, [0] * HIST_BINS
+        half = WINDOW_SIGMAS * col.sketch.rank_error + 2 / m.n  # and a rank either side: ranks are whole
+        bounds = col.sketch.quantiles(
+            [b for q in QUARTILES for b in (max(0.0, q - half), min(1.0, q + half))]
+        )
+        windows[col.name] = list(zip(bounds[::2], bounds[1::2], strict=True))
+        below[col.name] = [0] * len(QUARTILES)
+        inside[col.name] = [[] for _ in QUARTILES]
+    offset = 0
+    for batch in batches(lf.select(_float(c.name) for c in cols)):
+        row = pl.int_range(offset, offset + batch.height, dtype=pl.Int64)
+        exprs: list[pl.Expr] = []
+        for i, col in enumerate(cols):
+            f = pl.col(col.name)
+            finite = f.is_finite().fill_null(False)
+            std = col.moments.std_pop
+            z_out = finite & (((f - col.moments.mean) / std).abs() > zscore) if std > 0 else pl.lit(False)
+            # A value's bin is how many inner edges are <= it: np.histogram's [a, b) bins, the last one closed.
+            inner = pl.lit(pl.Series(edges[col.name][1:-1]))
+            exprs += [
+                z_out.sum().alias(f"{i}:z"),
+                row.filter(z_out).head(EXAMPLES).implode().alias(f"{i}:zx"),
+                inner.search_sorted(f.filter(finite), side="right")
+                .value_counts()
+                .implode()
+                .alias(f"{i}:hist"),
+            ]
+            for j, (lo, hi) in enumerate(windows[col.name]):
+                exprs += [
+                    (finite & (f < lo)).sum().alias(f"{i}:{j}:below"),  # -inf is not a value here
+                    f.filter((f >= lo) & (f <= hi)).implode().alias(f"{i}:{j}:in"),
+                ]
+        out = batch.select(exprs).row(0, named=True)
+        for i, col in enumerate(cols):
+            col.outliers_zscore = (col.outliers_zscore or 0) + int(out[f"{i}:z"] or 0)
+            _add_examples(col.zscore_examples, out[f"{i}:zx"])
+            for item in out[f"{i}:hist"] or []:
+                index, count = next(iter(item.values())), item["count"]
+                col.histogram[int(index)] += int(count)
+            for j in range(len(QUARTILES)):
+                below[col.name][j] += int(out[f"{i}:{j}:below"] or 0)
+                inside[col.name][j].append(np.asarray(out[f"{i}:{j}:in"] or [], dtype=np.float64))
+        offset += batch.height
+        report("distributions", 0.6)
+    for col in cols:
+        col.q25, col.median, col.q75 = _quartiles(col, below[col.name], inside[col.name])
+
+
+def _quartiles(col: NumericStream, below: list[int], inside: list[list[np.ndarray]]) -> list[float]:
+    """np.percentile's linear quartiles from the values inside each window, else the sketch's estimate."""
+    n = col.moments.n
+    estimate = col.sketch.quantiles(list(QUARTILES))
+    if col.sketch.rank_error == 0:
+        return estimate  # nothing compacted yet: the sketch holds every value, its quartiles are exact
+    out = []
+    for j, q in enumerate(QUARTILES):
+        rank = (n - 1) * q
+        lo, hi = int(np.floor(rank)), int(np.ceil(rank))
+        values = np.sort(np.concatenate(inside[j])) if inside[j] else np.empty(0)
+        if below[j] <= lo and hi < below[j] + values.size and values.size <= MAX_WINDOW:
+            a, b = values[lo - below[j]], values[hi - below[j]]
+            out.append(float(a + (rank - lo) * (b - a)))
+        else:
+            out.append(estimate[j])
+            col.quantile_error = col.sketch.rank_error
+    return out
+
+
+def _iqr_outliers(lf: pl.LazyFrame, cols: list[NumericStream], k: float, report: Progress) -> None:
+    """Pass 3: values outside the IQR fences, and their first rows."""
+    if not cols:
+        return
+    for col in cols:
+        assert col.q25 is not None and col.q75 is not None
+        spread = col.q75 - col.q25
+        col.iqr_bounds = (col.q25 - k * spread, col.q75 + k * spread)
+        col.outliers_iqr = 0
+    offset = 0
+    for batch in batches(lf.select(_float(c.name) for c in cols)):
+        row = pl.int_range(offset, offset + batch.height, dtype=pl.Int64)
+        exprs: list[pl.Expr] = []
+        for i, col in enumerate(cols):
+            f = pl.col(col.name)
+            lo, hi = col.iqr_bounds or (0.0, 0.0)
+            i_out = f.is_finite().fill_null(False) & ((f < lo) | (f > hi))
+            exprs += [
+                i_out.sum().alias(f"{i}:iqr"),
+                row.filter(i_out).head(EXAMPLES).implode().alias(f"{i}:ix"),
+            ]
+        out = batch.select(exprs).row(0, named=True)
+        for i, col in enumerate(cols):
+            col.outliers_iqr = (col.outliers_iqr or 0) + int(out[f"{i}:iqr"] or 0)
+            _add_examples(col.iqr_examples, out[f"{i}:ix"])
+        offset += batch.height
+        report("distributions", 0.9)
+
+
+def _add_examples(examples: list[int], found: list[int] | None) -> None:
+    if found and len(examples) < EXAMPLES:
+        examples.extend(found[: EXAMPLES - len(examples)])
+
+
+class _Spill:
+    """Row hashes partitioned by their top bits into files, so each partition is counted on its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.paths = [folder / f"{p:03d}.bin" for p in range(SPILL_PARTITIONS)]
+        self.files: list[Any] = [path.open("wb") for path in self.paths]
+        self.shift = np.uint64(64 - (SPILL_PARTITIONS - 1).bit_length())
+
+    def add(self, hashes: np.ndarray, offset: int) -> None:
+        records = np.empty(hashes.size, dtype=_SPILL)
+        records["h"] = hashes
+        records["row"] = np.arange(offset, offset + hashes.size, dtype=np.int64)
+        part = (hashes >> self.shift).astype(np.intp)
+        order = np.argsort(part, kind="stable")  # stable: rows stay in file order within a partition
+        bounds = np.searchsorted(part[order], np.arange(SPILL_PARTITIONS + 1))
+        records = records[order]
+        for p in range(SPILL_PARTITIONS):
+            if bounds[p + 1] > bounds[p]:
+                records[bounds[p] : bounds[p + 1]].tofile(self.files[p])
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def count(self) -> tuple[int, list[int]]:
+        """Distinct hashes over all partitions, and the first EXAMPLES rows whose hash came earlier."""
+        distinct = 0
+        repeats: list[int] = []
+        for path in self.paths:
+            records = np.fromfile(path, dtype=_SPILL)
+            if not records.size:
+                continue
+            _, first = np.unique(records["h"], return_index=True)  # index of each hash's first row
+            distinct += first.size
+            if first.size < records.size:
+                later = np.ones(records.size, dtype=bool)
+                later[first] = False
+                repeats = heapq.nsmallest(EXAMPLES, repeats + records["row"][later][:EXAMPLES].tolist())
+            del records
+        return distinct, sorted(repeats)
+
+
+FIELDS = (
+    "q25",
+    "median",
+    "q75",
+    "outliers_zscore",
+    "outliers_iqr",
+    "zscore_examples",
+    "iqr_examples",
+    "iqr_bounds",
+    "histogram",
+    "hist_range",
+    "quantile_error",
+)
+
+
+def fill_streamed(
+    lf: pl.LazyFrame,
+    row_hash: pl.Expr,
+    numeric: list[Any],
+    zscore: float,
+    k: float,
+    progress: Progress | None,
+) -> tuple[int, list[int]]:
+    """Fill the number columns' (ColumnProfile) distribution fields; return distinct rows and repeat examples."""
+    distinct, repeats, stats = stream_rows_and_numbers(
+        lf, row_hash, [c.name for c in numeric], zscore, k, progress
+    )
+    for col in numeric:
+        for name in FIELDS:
+            setattr(col, name, getattr(stats[col.name], name))
+    return distinct, repeats
