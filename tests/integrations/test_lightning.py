@@ -106,15 +106,10 @@ def test_callback_writes_the_run_value_for_value(tmp_path):
     assert start.config["hparams"]["lr"] == 0.05
     assert start.total_steps == trainer.global_step == 36
     steps = of_type(events, Step)
-    # Every step of the first 20, then one per log_every_n_steps (4) with the mean loss of its window.
+    # Every step of the first 20, then one per log_every_n_steps (4) with that step's own loss.
     reported = list(range(1, 21)) + [24, 28, 32, 36]
     assert [s.step for s in steps] == reported
-    expected, previous = [], 0
-    for step in reported:
-        window = module.losses[previous:step]
-        expected.append(sum(window) / len(window))
-        previous = step
-    assert [s.loss for s in steps] == pytest.approx(expected, rel=1e-5)
+    assert [s.loss for s in steps] == pytest.approx([module.losses[step - 1] for step in reported], rel=1e-6)
     assert all(s.lr == 0.05 for s in steps)
     assert [s.epoch for s in steps] == [(step - 1) // 12 for step in reported]
     # Gradient norms (per layer and in total) on every reported step.
@@ -287,3 +282,15 @@ def test_under_ddp_only_rank_zero_writes_and_nothing_hangs(tmp_path):
     assert [s.step for s in of_type(events, Step)] == list(range(1, 13))  # 192 rows / 16 / 2 ranks, 2 epochs
     assert [e.step for e in of_type(events, Eval)] == [6, 12]
     assert isinstance(events[-1], Finished) and len(of_type(events, Finished)) == 1
+
+
+def test_a_nan_between_reported_steps_is_reported():
+    import torch
+
+    from tui_trainer.integrations.lightning import _reported_loss
+
+    assert float(_reported_loss([torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)])) == 3.0
+    assert math.isnan(
+        float(_reported_loss([torch.tensor(1.0), torch.tensor(float("nan")), torch.tensor(3.0)]))
+    )
+    assert math.isnan(_reported_loss([1.0, float("inf"), 3.0]))

@@ -148,9 +148,9 @@ class _CallbackBody:
 
     # -- training ------------------------------------------------------------------------------------
     # Step events at the engine's cadence: every step of the first ADAPTIVE_FIRST, then one per
-    # `report_every` steps (the Trainer's log_every_n_steps) carrying the mean loss of the steps since the
-    # last one. The losses stay on the device until then (one stacked read), and the diagnostics, whose cost
-    # is per event, see a few events a second however fast the steps are.
+    # `report_every` steps (the Trainer's log_every_n_steps) with that step's loss, as Lightning's loggers
+    # record it (NaN if any step since the last report had a non-finite loss). The losses stay on the device
+    # until the run's flush, and the diagnostics, whose cost is per event, see a few events a second.
     ADAPTIVE_FIRST = 20
 
     def _reports(self, step: int) -> bool:
@@ -186,7 +186,7 @@ class _CallbackBody:
             samples_per_s = size * self._window_batches / (now - self._last_report_time)
         self._last_report_time = now
         window, self._window, self._window_batches = self._window, [], 0
-        mean_loss = _mean(window)
+        loss_value = _reported_loss(window)
         lrs = [group["lr"] for opt in trainer.optimizers for group in opt.param_groups]
         metrics: dict[str, Any] = {f"lr_{i}": lr for i, lr in enumerate(lrs[1:], 1)}
         norms, self._norms = self._norms, {}
@@ -194,7 +194,7 @@ class _CallbackBody:
         log_step(
             self.run,
             step=step,
-            loss=mean_loss,
+            loss=loss_value,
             lr=lrs[0] if lrs else None,
             grad_norm=grad_norm,
             epoch=trainer.current_epoch,
@@ -266,15 +266,19 @@ class _CallbackBody:
         return None
 
 
-def _mean(losses: list[Any]) -> Any:
-    """Mean of the window's losses: one device op for tensors (read at the run's flush), else a float."""
+def _reported_loss(losses: list[Any]) -> Any:
+    """The reported step's own loss (what Lightning's loggers record at that step), or NaN when any step of the
+    window had a non-finite loss, so a NaN between two reported steps is never hidden. Stays on the device."""
+    last = losses[-1]
     if len(losses) == 1:
-        return losses[0]
-    if hasattr(losses[0], "detach"):
+        return last
+    if hasattr(last, "detach"):
         import torch
 
-        return torch.stack([loss.reshape(()).float() for loss in losses]).mean()
-    return sum(float(v) for v in losses) / len(losses)
+        stacked = torch.stack([loss.reshape(()).float() for loss in losses])
+        return torch.where(torch.isfinite(stacked).all(), stacked[-1], torch.full_like(stacked[-1], math.nan))
+    values = [float(v) for v in losses]
+    return values[-1] if all(math.isfinite(v) for v in values) else math.nan
 
 
 def _batch_size(batch: Any) -> int | None:
