@@ -26,11 +26,13 @@ def inspect_cli(
 ) -> tuple[subprocess.CompletedProcess, float, int]:
     """Run `inspect`, returning the result, its wall time and the child's peak RSS in bytes."""
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from tui_trainer.cli import main\n"
         "try:\n    rc = main(['inspect', *sys.argv[1:]])\n"
         "except SystemExit as exc:\n    rc = exc.code\n"
-        "sys.stderr.write(f'\\nPEAK_RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}\\n')\n"
+        # VmHWM is this process's own peak; ru_maxrss would include the forking pytest process's pages.
+        "peak = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+        "sys.stderr.write(f'\\nPEAK_RSS={peak}\\n')\n"
         "sys.exit(rc)\n"
     )
     start = time.perf_counter()
