@@ -186,7 +186,7 @@ class DiagnosticsConfig(_Table):
         float, Meta(ge=0, description="the val loss must exceed its best by more than this")
     ] = 0.0
     overfit_min_rise: Annotated[
-        float, Meta(ge=0, description="and by at least this share of the best val loss")
+        float, Meta(ge=0, description="and by at least this share of the best val loss (or chance, if larger)")
     ] = 0.05
     overfit_min_gap: Annotated[
         float, Meta(ge=0, description="val minus train loss must reach this share of the chance loss")

@@ -80,7 +80,9 @@ class EvalRules:
         # A diverged run's validation loss rises for another reason (lr_too_high says which).
         if since < k or scale is None or "lr_too_high" in self.raised:
             return []
-        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * abs(best["val"]))
+        # The rise is measured against the larger of the best val loss and chance, so a 5 % wobble of a val
+        # loss far below chance (a healthy model with its usual generalisation gap) is not a rise.
+        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * max(abs(best["val"]), scale))
         gap_needed = self.t.overfit_min_gap * scale
 
         def holds(w: dict[str, Any]) -> bool:
