@@ -110,6 +110,11 @@ def test_watch_of_a_tqdm_script_writing_tensorboard_logs_then_killed(tmp_path):
     assert "training starts" in console and "\x1b" not in console and "\r" not in console
     assert console.splitlines()[-1].count("|") >= 1 and "it/s" in console  # the bar's last state
     assert "step" in out and "FAILED" in out  # headless progress lines
+    # `runs` lists the watch run once: the TensorBoard folder it mirrored is not listed again beside it.
+    listed = cli("runs", str(tmp_path), "--json", cwd=tmp_path)
+    import json
+
+    assert [r["run_id"] for r in json.loads(listed.communicate(timeout=60)[0])] == ["run"]
 
 
 def test_exit_code_becomes_failed_with_the_console_tail(tmp_path):

@@ -240,6 +240,28 @@ def is_log_run(folder: Path) -> bool:
     return folder.is_dir() and not (folder / "events.jsonl").exists() and bool(_log_files(folder))
 
 
+WATCHED_FILE = "watched-by"
+
+
+def mark_watched(log_folder: Path, run_dir: Path) -> None:
+    """Note in a log folder that a watch run already holds its scalars, so `runs` does not list them twice."""
+    try:
+        marker = Path(log_folder) / MIRROR_SUBDIR / WATCHED_FILE
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(Path(run_dir).resolve()))
+    except OSError:
+        pass
+
+
+def watched_by(log_folder: Path) -> Path | None:
+    """The watch run that mirrored this log folder, while that run is still there."""
+    try:
+        run_dir = Path((Path(log_folder) / MIRROR_SUBDIR / WATCHED_FILE).read_text().strip())
+    except OSError:
+        return None
+    return run_dir if (run_dir / "events.jsonl").is_file() else None
+
+
 def find_log_runs(root: Path, max_depth: int = 6) -> list[Path]:
     """Every log folder at or under `root` (each sub-folder with its own event files is its own run)."""
     root = Path(root)
@@ -292,11 +314,17 @@ class LogDiscovery:
 
     SCAN_EVERY_S = 2.0
 
-    def __init__(self, root: Path, since: float, exclude: Iterable[Path] = (), max_depth: int = 4) -> None:
+    def __init__(
+        self,
+        root: Path,
+        since: float,
+        max_depth: int = 4,
+        run_dir: Path | None = None,
+    ) -> None:
         self.root = Path(root)
+        self.run_dir = Path(run_dir) if run_dir is not None else None  # the watch's run these logs go into
         self.since = since
         self.max_depth = max_depth
-        self.exclude = {Path(p).resolve() for p in exclude}
         self.readers: dict[Path, Any] = {}
         self.assembler = ScalarAssembler()
         self._last_scan = 0.0
@@ -326,6 +354,8 @@ class LogDiscovery:
                         self.readers[path] = _reader(path)
                     except Exception:  # tensorboard not installed: CSV logs still work
                         continue
+                    if self.run_dir is not None:
+                        mark_watched(path.parent, self.run_dir)
 
         walk(self.root, 0)
 
@@ -564,8 +594,8 @@ def list_log_runs(root: Path, skip: Iterable[Path] = (), budget: int = LIST_BUDG
     skipped = {Path(p).resolve() for p in skip}
     out = []
     for folder in find_log_runs(root):
-        if folder.resolve() in skipped:
-            continue
+        if folder.resolve() in skipped or watched_by(folder) is not None:
+            continue  # a watch run holds these scalars already, and is listed itself
         try:
             info = log_run_info(folder, max_bytes=max(budget, 0))
         except Exception:  # noqa: BLE001 - one unreadable log must not hide the others

@@ -194,7 +194,7 @@ class Watch:
         if mirror_logs:
             from tui_trainer.integrations.logdirs import LogDiscovery
 
-            self._mirror = LogDiscovery(self.cwd, since=time.time() - 1.0, exclude=(self.run_dir,))
+            self._mirror = LogDiscovery(self.cwd, since=time.time() - 1.0, run_dir=self.run_dir)
 
     # -- control ---------------------------------------------------------------------------------------
     def _signal(self, sig: int) -> None:
