@@ -19,7 +19,7 @@ from tui_trainer.data.sample import seeded_sample
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.findings import Finding, Severity
 
-SAMPLE_ROWS = 100_000
+SAMPLE_ROWS = 50_000
 MAX_NUMBER = 300
 MAX_CATEGORICAL = 40
 SCREEN_MARGIN = 0.05
