@@ -77,7 +77,9 @@ def test_spliced_seed_files_keep_the_contract(examples: int) -> None:
 odd_numbers = st.sampled_from(
     ["nan", "inf", "-inf", "1e308", "-1e308", "1e-320", "-0", "0", "-1", str(2**64)]
 )
-flag_values = odd_numbers | st.text(min_size=0, max_size=12) | st.floats(allow_nan=True).map(repr)
+# What a shell can pass: no NUL byte (argv is C strings) and no lone surrogate (argv must encode).
+argv_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+flag_values = odd_numbers | argv_text | st.floats(allow_nan=True).map(repr)
 AUGMENT_FLAGS = [
     "--rotate", "--shift-x", "--zoom", "--zoom-x", "--shear", "--cval", "--rotation-range",
     "--width-shift-range", "--zoom-range", "--brightness", "--contrast", "--hue", "--noise-std",
