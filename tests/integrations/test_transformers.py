@@ -86,6 +86,10 @@ def test_callback_writes_the_trainer_logs_value_for_value(tmp_path):
     assert [s.loss for s in steps] == pytest.approx([h["loss"] for h in train_logs])
     assert [s.lr for s in steps] == pytest.approx([h["learning_rate"] for h in train_logs])
     assert [s.grad_norm for s in steps] == pytest.approx([h["grad_norm"] for h in train_logs])
+    # Per-layer norms read before each logged step's update: every parameterised module of the BERT.
+    for s in steps:
+        assert "bert.embeddings.word_embeddings" in s.layer_grad_norms and "classifier" in s.layer_grad_norms
+        assert all(v >= 0 for v in s.layer_grad_norms.values())
     evals = of_type(events, Eval)
     assert [e.step for e in evals] == [10, 20, 30]
     assert [e.val_loss for e in evals] == pytest.approx([h["eval_loss"] for h in eval_logs])

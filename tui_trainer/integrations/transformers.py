@@ -20,7 +20,14 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from tui_trainer.integrations import log_epoch_end, log_eval, log_step, run_dir_for, start_run
+from tui_trainer.integrations import (
+    log_epoch_end,
+    log_eval,
+    log_step,
+    run_dir_for,
+    start_run,
+    takes_layer_norms,
+)
 
 REPORT_TO_NAME = "tui-trainer"
 _STEP_KEYS = {"loss": "loss", "learning_rate": "lr", "grad_norm": "grad_norm"}
@@ -43,6 +50,7 @@ class TuiTrainerCallback(TrainerCallback):
         self.monitor_options = monitor_options
         self.run: Any = None
         self._epoch_started = time.monotonic()
+        self._norms: dict[str, float] = {}
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or (self.run is not None and not self.run.closed):
@@ -63,6 +71,20 @@ class TuiTrainerCallback(TrainerCallback):
             **self.monitor_options,
         )
 
+    def on_pre_optimizer_step(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
+        # Per-layer gradient norms on the steps the Trainer will log (after clipping's unscale, before the
+        # update), so the per-layer rules (vanishing / exploding in one layer) work on a Trainer run too.
+        if self.run is None or self.run.closed or model is None or not takes_layer_norms(self.run):
+            return
+        every = max(1, int(args.logging_steps)) if args.logging_steps >= 1 else 1
+        if (state.global_step + 1) % every:
+            return
+        from tui_trainer.engine.layer_stats import layer_grad_norms
+
+        self._norms = layer_grad_norms(model)
+
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._epoch_started = time.monotonic()
 
@@ -81,9 +103,11 @@ class TuiTrainerCallback(TrainerCallback):
             else:
                 metrics[key] = float(value)
         epoch = logs.get("epoch", state.epoch or 0.0)
+        norms, self._norms = self._norms, {}
         log_step(
             self.run,
             step=int(state.global_step),
+            layer_grad_norms=norms,
             epoch=int(math.floor(epoch)) if isinstance(epoch, int | float) and math.isfinite(epoch) else 0,
             metrics=metrics,
             **fields,
