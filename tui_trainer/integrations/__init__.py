@@ -1,8 +1,10 @@
 """Ways into tui-trainer from training code that already exists: `watch`, Lightning, transformers, TensorBoard.
 
 Each module maps its library's hooks onto the engine's events through `tui_trainer.monitor`'s run, so the
-diagnostics, `attach` and `runs` treat these runs like our own. Nothing here imports torch, lightning,
-transformers or tensorboard at import time: only the function or class that needs one imports it.
+diagnostics, `attach` and `runs` treat these runs like our own. `integrations.lightning` and
+`integrations.transformers` import their library when they are imported (only training code does that);
+everything else imports torch or tensorboard inside the function that needs it, so the UI process, which
+loads `watch`, `logdirs` and `tensorboard` (the module), never imports them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 
 It maps the Trainer's callback hooks onto the engine's events through one `monitor` run: `on_train_begin`
 → run_started (the TrainingArguments, the model's size), `on_log` → a step (loss, learning_rate, grad_norm,
-epoch, other numbers as metrics), `on_evaluate` → an eval (eval_loss and every other eval_* metric),
+epoch, other numbers as metrics, per-layer gradient norms read in `on_pre_optimizer_step`), `on_evaluate` → an eval (eval_loss and every other eval_* metric),
 `on_save` → a checkpoint (`output_dir/checkpoint-STEP`), `on_epoch_end` → epoch_end, `on_train_end` →
 finished. Only the main process (`state.is_world_process_zero`) writes.
 """
