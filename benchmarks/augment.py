@@ -1,6 +1,6 @@
 """Augmentation speed: the preview's re-render and a training batch on the CPU, against a baseline in-process.
 
-    python benchmarks/augment.py [--repeats 5] [--batch 256] [--size 224] [--threads N]
+    python benchmarks/augment.py [--repeats 5] [--batch 256] [--size 224] [--threads N] [--device cuda]
 
 1. Re-rendering 8 variants of a 256×256 RGB image with the Keras parameter set (numpy path, what the
    Augment pane does on each key press). Target: < 100 ms.
@@ -131,7 +131,7 @@ def interleaved(fns: dict, rounds: int) -> dict[str, float]:
     return best
 
 
-def bench_batch(repeats: int, batch: int, size: int) -> None:
+def bench_batch(repeats: int, batch: int, size: int, device: str = "cpu") -> None:
     """Issue 16's op set (rotate, shift, shear, zoom, hflip) on a uint8 batch, against albumentations."""
     import torch
     import torch.nn.functional as F
@@ -143,11 +143,17 @@ def bench_batch(repeats: int, batch: int, size: int) -> None:
     images = torch.from_numpy(
         np.random.default_rng(0).integers(0, 256, (batch, 3, size, size), dtype=np.uint8)
     )
-    fns = {
-        "tui-trainer apply_batch_torch": lambda: pipeline.apply_batch_torch(
-            images, torch.Generator().manual_seed(0)
-        )
-    }
+    if device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA GPU visible, measuring on the CPU")
+        device = "cpu"
+    on_device = images.to(device)
+
+    def ours() -> None:
+        pipeline.apply_batch_torch(on_device, torch.Generator().manual_seed(0))
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    fns = {"tui-trainer apply_batch_torch": ours}
     transform = albumentations_transform(torch.get_num_threads())
     if transform is not None:
         import albumentations
@@ -177,7 +183,10 @@ def bench_batch(repeats: int, batch: int, size: int) -> None:
     best = interleaved(fns, repeats)
     ours = best["tui-trainer apply_batch_torch"]
     for name, seconds in best.items():
-        print(f"{name}: {batch}x3x{size}x{size} uint8: best {seconds:.3f} s = {batch / seconds:.0f} images/s")
+        where = f" on {device}" if name.startswith("tui-trainer") else ""
+        print(
+            f"{name}{where}: {batch}x3x{size}x{size} uint8: best {seconds:.3f} s = {batch / seconds:.0f} images/s"
+        )
     theirs = best[baseline]
     verdict = "meets" if ours <= theirs else "MISSES"
     print(
@@ -196,13 +205,16 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (default 1; 0: torch's default)"
     )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where apply_batch_torch runs (default cpu)"
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     bench_preview(args.repeats)
-    bench_batch(args.repeats, args.batch, args.size)
+    bench_batch(args.repeats, args.batch, args.size, args.device)
 
 
 if __name__ == "__main__":
