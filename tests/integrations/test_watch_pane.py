@@ -57,7 +57,7 @@ async def test_w_watches_a_typed_command_as_a_live_run(tmp_path, monkeypatch):
     assert last_command() == "python train.py"
 
 
-async def test_a_attaches_a_folder_of_tensorboard_runs(tmp_path):
+async def test_attach_takes_a_folder_of_tensorboard_runs(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
     for name, n in (("first", 30), ("second", 50)):
@@ -68,13 +68,8 @@ async def test_a_attaches_a_folder_of_tensorboard_runs(tmp_path):
     app = make_app(initial_pane="train")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("a")
-        await pilot.pause()
-        from textual.widgets import Input
-
-        app.screen.query_one(Input).value = str(tmp_path / "logs")
-        await pilot.press("enter")
         pane = app.query_one(TrainPane)
+        pane.attach(tmp_path / "logs")  # what `a` does with the folder chosen in its picker
         await wait_until(pilot, lambda: sorted(s.history.step or 0 for s in pane.runs.values()) == [30, 50])
         labels = sorted(s.history.run_id for s in pane.runs.values())
         assert labels == ["first", "second"]
