@@ -369,6 +369,8 @@ class LogDiscovery:
         for reader in self.readers.values():
             scalars.extend(_read_all(reader))
         scalars.sort(key=lambda s: s.step)
+        # A writer that flushes rarely (torch's SummaryWriter: every 120 s) hands over a backlog at once.
+        self.assembler.window = max(1, math.ceil(len({s.step for s in scalars}) / MAX_STEP_EVENTS))
         self.assembler.add_all(scalars, run)
         if final:
             self.assembler.flush(run)
