@@ -187,7 +187,7 @@ class DiagnosticsConfig(_Table):
     ] = 0.0
     overfit_min_rise: Annotated[
         float, Meta(ge=0, description="and by at least this share of the best val loss (or chance, if larger)")
-    ] = 0.05
+    ] = 0.1
     overfit_min_gap: Annotated[
         float, Meta(ge=0, description="val minus train loss must reach this share of the chance loss")
     ] = 0.15
