@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tui_trainer.data import report, stream_profile
+from tui_trainer.data import profile, report, stream_profile
 from tui_trainer.data.profile import profile_frame
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
@@ -52,6 +52,7 @@ def test_streamed_profile_equals_in_memory_profile(tmp_path, small_batches):
     frame = _frame()
     path = tmp_path / "data.parquet"
     frame.write_parquet(path, row_group_size=5_000)
+    assert len(list(stream_profile.batches(pl.scan_parquet(path)))) >= 8  # state merged over many batches
     memory = profile_frame(pl.read_parquet(path).lazy(), engine="auto")
     streamed = profile_frame(pl.scan_parquet(path), engine="streaming")
     assert (streamed.rows, streamed.distinct_rows) == (memory.rows, memory.distinct_rows)
@@ -108,3 +109,44 @@ def _rounded(value):
     if isinstance(value, list | tuple):
         return [_rounded(v) for v in value]
     return value
+
+
+def test_streamed_distinct_counts_are_the_in_memory_estimates_and_exact_counts(
+    tmp_path, small_batches, monkeypatch
+):
+    # As for a file of millions of rows: long float columns get the 1/64 hash-sample estimate on both paths.
+    monkeypatch.setattr(profile, "APPROX_UNIQUE_ROWS", 1_000)
+    monkeypatch.setattr(profile, "APPROX_MIN_SAMPLE", 300)
+    frame = _frame()
+    path = tmp_path / "data.parquet"
+    frame.write_parquet(path)
+    memory = profile_frame(frame.lazy(), engine="auto", rows_hint=frame.height)
+    streamed = profile_frame(pl.scan_parquet(path), engine="streaming", rows_hint=frame.height)
+    for col in memory.columns:
+        twin = streamed.column(col.name)
+        assert (twin.unique, twin.unique_approx, twin.unique_error) == (
+            col.unique,
+            col.unique_approx,
+            col.unique_error,
+        )
+    normal = streamed.column("normal")
+    assert (
+        normal.unique_approx
+        and abs(normal.unique - frame["normal"].n_unique()) / normal.unique <= normal.unique_error
+    )
+    assert not streamed.column("ints").unique_approx and streamed.column("ints").kind == "numeric"
+
+
+def test_a_column_with_more_distinct_values_than_the_cap_is_estimated_within_its_bound(
+    tmp_path, small_batches, monkeypatch
+):
+    monkeypatch.setattr(stream_profile, "DISTINCT_CAP", 1_000)
+    monkeypatch.setattr(profile, "APPROX_MIN_SAMPLE", 10)  # else profile recounts a small sample exactly
+    frame = _frame()
+    path = tmp_path / "data.parquet"
+    frame.write_parquet(path)
+    ints = profile_frame(pl.scan_parquet(path), engine="streaming").column("ints")
+    exact = frame["ints"].to_pandas().nunique()
+    assert ints.unique_approx and ints.unique_error is not None
+    assert abs(ints.unique - exact) / exact <= ints.unique_error
+    assert profile_frame(pl.scan_parquet(path), engine="streaming").column("city").unique == 3  # few: exact

@@ -141,7 +141,9 @@ def _clean_name(index: int) -> str:
     return f"__clean:{index}"
 
 
-def _aggregates(name: str, dtype: pl.DataType, index: int, approx_unique: bool = False) -> list[pl.Expr]:
+def _aggregates(
+    name: str, dtype: pl.DataType, index: int, approx_unique: bool = False, distinct: bool = True
+) -> list[pl.Expr]:
     kind = kind_of(dtype)
     col = pl.col(name)
     # Float columns are cleaned (NaN -> null) once, into a helper column, rather than once per statistic.
@@ -150,7 +152,9 @@ def _aggregates(name: str, dtype: pl.DataType, index: int, approx_unique: bool =
     exprs = [col.null_count().alias(p + "nulls")]
     if dtype.is_float():
         exprs += [col.is_nan().sum().alias(p + "nan"), col.is_infinite().sum().alias(p + "infinite")]
-    if dtype.is_float() and approx_unique:
+    if not distinct:
+        pass  # streamed: counted in batches by stream_profile.fill_distinct (this query holds whole columns)
+    elif dtype.is_float() and approx_unique:
         # A hash-threshold sample of the distinct values: ~0.1 s instead of ~0.4 s per 10M-value float column.
         hashed = (b.drop_nulls() + 0.0).hash()
         below = hashed.filter(hashed < pl.lit((1 << 64) // HASH_SAMPLE, dtype=pl.UInt64))
@@ -220,12 +224,16 @@ def profile_frame(
         group = list(enumerate(names))[start : start + AGGREGATE_GROUP]
         exprs: list[pl.Expr] = [pl.len().alias("__rows")]
         for index, name in group:
-            exprs += _aggregates(name, schema[name], index, approx)
+            exprs += _aggregates(name, schema[name], index, approx, distinct=engine != "streaming")
         helpers = [clean(n, schema[n]).alias(_clean_name(i)) for i, n in group if schema[n].is_float()]
         row.update(lf.with_columns(helpers).select(exprs).collect(engine=engine).row(0, named=True))
     rows = int(row["__rows"])
     report("statistics", 0.5)
     columns = [_column_from_row(name, schema[name], index, row, rows) for index, name in enumerate(names)]
+    if engine == "streaming" and rows:
+        from tui_trainer.data.stream_profile import fill_distinct
+
+        fill_distinct(lf, schema, columns, approx, HASH_SAMPLE, APPROX_MIN_SAMPLE)
     _exact_where_sample_small(lf, schema, columns, engine)
     _categorical_codes(lf, schema, columns, categorical, engine)
     profile = Profile(rows=rows, columns=columns, distinct_rows=rows, zscore=zscore, iqr=iqr)
