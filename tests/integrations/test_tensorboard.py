@@ -281,3 +281,14 @@ def test_drop_in_summary_writer_writes_the_run_and_tensorboard_files(tmp_path):
     assert tb_files
     tags = {s.tag for f in tb_files for s in EventFileReader(f).read()}
     assert {"train/loss", "lr/group0", "val/loss"} <= tags
+
+
+def test_a_listing_reads_within_its_budget_and_says_what_is_left(tmp_path):
+    from tui_trainer.integrations.logdirs import list_log_runs
+
+    write_log(tmp_path / "logs" / "old", range(1, 301))
+    age(tmp_path / "logs" / "old")
+    [info] = list_log_runs(tmp_path / "logs", budget=0)  # nothing may be read this time
+    assert info.run_id == "old" and info.status == "finished" and "not read yet" in info.detail
+    [info] = list_log_runs(tmp_path / "logs")  # the next listing reads it
+    assert info.status == "finished" and info.last_step == 300 and info.detail == "completed"

@@ -39,10 +39,9 @@ TRAIN_WORDS = ("train", "training")
 # A backlog of more steps than this, read in one go (opening a long log), is reported in windows, as the
 # engine reports a run: the curves keep their shape and opening a 100 MB log does not mean a million events.
 MAX_STEP_EVENTS = 5000
-IDLE_S = 120.0
-FIRST_PASS_BYTES = (
-    8 * 1024 * 1024
-)  # what the app's follower reads before the pane opens on the log  # a log not written to for this long is a finished run
+IDLE_S = 120.0  # a log not written to for this long is a finished run
+FIRST_PASS_BYTES = 8 * 1024 * 1024  # what the app's follower reads before the pane opens on the log
+MAX_LIVE_LOGS = 8  # runs of one log folder the app follows live (the newest; `--summary` reads them all)
 STATE_FILE = "mirror.json"
 MIRROR_SUBDIR = ".tui-trainer"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".mypy_cache"}
@@ -583,6 +582,8 @@ def log_run_info(source: Path, tags: dict[str, str] | None = None, max_bytes: in
         info.detail = (
             f"{left / 1e6:.0f} MB of the log not read yet (tui-trainer attach {source} reads it all)"
         )
+        if time.time() - _newest_mtime(_log_files(source)) >= IDLE_S:
+            info.status = "finished"  # an old log the listing has not read to its end: not a live run
     info.bytes_read = m.consumed if m is not None else 0  # type: ignore[attr-defined]
     return info
 
@@ -617,18 +618,21 @@ def open_log_runs(
     running. Paths that are run folders pass through unchanged.
     """
     tags = parse_map(map_items)
-    out: list[Path] = []
+    out: list[Any] = []
     held: list[Any] = []
     for path in paths:
         logs = expand_log_dir(Path(path))
         if not logs:
             out.append(Path(path))
             continue
+        if live and len(logs) > MAX_LIVE_LOGS:
+            # One follower process per run: a folder of hundreds of runs opens on its newest few.
+            logs = sorted(logs, key=lambda f: _newest_mtime(_log_files(f)), reverse=True)[:MAX_LIVE_LOGS]
         for log in logs:
             if live:
-                process = MirrorProcess(log, tags)
+                process = MirrorProcess(log, tags)  # all start at once; their first passes run side by side
                 held.append(process)
-                out.append(process.dir)
+                out.append(process)
             else:
                 m = LogMirror(log, tags)
                 m.update()
@@ -639,7 +643,7 @@ def open_log_runs(
         for h in held:
             h.close()
 
-    return out, close
+    return [item.dir if isinstance(item, MirrorProcess) else item for item in out], close
 
 
 def expand_log_dir(path: Path) -> list[Path]:
@@ -664,16 +668,24 @@ class MirrorProcess:
         args = [sys.executable, "-m", "tui_trainer.integrations.logdirs", "--follow", str(source)]
         for tag, target in (tags or {}).items():
             args += ["--map", f"{tag}={target}"]
+        self.source = Path(source)
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True
         )
-        line = self.process.stdout.readline().strip() if self.process.stdout else ""
-        if not line:
-            from tui_trainer.errors import UserError
+        self._dir: Path | None = None
 
-            self.process.wait()
-            raise UserError(f"{source}: cannot read this log folder (is tensorboard installed?)")
-        self.dir = Path(line)
+    @property
+    def dir(self) -> Path:
+        """The mirror folder, once the first pass is written (waits for it; several start side by side)."""
+        if self._dir is None:
+            line = self.process.stdout.readline().strip() if self.process.stdout else ""
+            if not line:
+                from tui_trainer.errors import UserError
+
+                self.process.wait()
+                raise UserError(f"{self.source}: cannot read this log folder (is tensorboard installed?)")
+            self._dir = Path(line)
+        return self._dir
 
     def close(self) -> None:
         if self.process.poll() is None:
