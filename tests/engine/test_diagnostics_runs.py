@@ -319,3 +319,20 @@ def test_nan_after_climbing_loss_says_lower_the_lr(seed):
     )
     diag = run.get("nan_loss")
     assert diag.evidence["likely_cause"] == "divergence" and "optim.lr" in diag.fix
+
+
+def test_a_measurement_that_separates_the_classes_is_said_as_info_not_a_leak(tmp_path):
+    """The engine tests' easy table: x1 = 2 * class + noise separates the classes, with 120 distinct values."""
+    import polars as pl
+
+    from tests.engine.conftest import write_table
+
+    frame = pl.read_csv(write_table(tmp_path / "easy.csv"))
+    x = torch.tensor(frame.select(["x1", "x2"]).to_numpy()).float()
+    y = torch.tensor([int(v[1:]) for v in frame["label"]])
+    found = leaky_features(x, y, "classification", min_gain=PATIENCE.leak_feature_gain)
+    assert [(f["feature"], f["kind"]) for f in found] == [("x[0]", "strong_feature")]
+    d = Diagnostics()
+    d.set_task("classification", 3)
+    (diag,) = d.note_leaky_features(found)
+    assert diag.code == "leakage" and diag.severity == "info"

@@ -152,18 +152,23 @@ class Diagnostics(EvalRules):
 
     def note_leaky_features(self, features: list[dict[str, Any]], step: int = 0) -> list[Diagnostic]:
         """Preflight found features that alone predict the label; returns the `leakage` warning to emit."""
-        self._leaky = list(features)
+        # Only a feature that is a lookup of the label (one value per class) is a leak for certain; one that
+        # merely separates the classes (many values) may be an easy task, so it is said as info.
+        leaks = [f for f in features if f.get("kind", "function_of_label") == "function_of_label"]
+        self._leaky = leaks
         if not features:
             return []
-        names = ", ".join(f"`{f['feature']}`" for f in features[:MAX_NAMED])
-        best = features[0]
+        shown = leaks or features
+        names = ", ".join(f"`{f['feature']}`" for f in shown[:MAX_NAMED])
+        best = shown[0]
         return self._raise(
             "leakage",
-            "warning",
+            "warning" if leaks else "info",
             step,
             step,
-            f"{names} alone predict{'s' if len(features) == 1 else ''} the label on the training split "
-            f"({best['metric']} {best['score']:.3f} from `{best['feature']}` by itself)",
+            f"{names} alone predict{'s' if len(shown) == 1 else ''} the label on the training split "
+            f"({best['metric']} {best['score']:.3f} from `{best['feature']}` by itself"
+            + (")" if leaks else f", {best.get('distinct_values')} distinct values: an easy task or a leak)"),
             "Drop the column(s) from data.features (or from the file): a feature that is a copy or a function "
             "of the label is not available when the model is used, so the validation score is not real.",
             features=features,

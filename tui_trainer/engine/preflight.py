@@ -355,7 +355,9 @@ def leaky_features(
 
     Each source feature (a one-hot group is read back as its category) is scored by the shared one-feature
     rule of `data/leakage.py` (binned, held-out, against the majority/mean baseline); those whose gain over
-    the baseline is at least `min_gain` are returned as {feature, metric, score, baseline, gain, method}.
+    the baseline is at least `min_gain` are returned as {feature, metric, score, baseline, gain, method,
+    distinct_values, kind}: `kind` is "function_of_label" (classification: at most one value per class plus
+    one; regression: always) or "strong_feature" (many values: an easy task as much as a leak).
     Tables only: images (more than two dimensions) give [].
     """
     import numpy as np
@@ -378,15 +380,25 @@ def leaky_features(
     label = "\x00label"
     frame = pl.DataFrame({**columns, label: y.astype(np.float64 if task == "regression" else np.int64)})
     scores = single_feature_scores(frame, label, task=task, seed=seed, features=list(columns))
-    return [
-        {
-            "feature": s.feature,
-            "metric": "r2" if task == "regression" else "accuracy",
-            "score": round(s.score, 4),
-            "baseline": round(s.baseline, 4),
-            "gain": round(s.gain, 4),
-            "method": s.method,
-        }
-        for s in scores
-        if s.gain >= min_gain
-    ]
+    classes = len(np.unique(y)) if task != "regression" else 0
+    out = []
+    for s in scores:
+        if s.gain < min_gain:
+            continue
+        distinct = int(len(np.unique(columns[s.feature])))
+        # A copy or a function of a class label takes at most one value per class (plus one for missing); a
+        # measurement that merely separates the classes well takes many. Only the first is called a leak.
+        lookup = task == "regression" or distinct <= classes + 1
+        out.append(
+            {
+                "feature": s.feature,
+                "metric": "r2" if task == "regression" else "accuracy",
+                "score": round(s.score, 4),
+                "baseline": round(s.baseline, 4),
+                "gain": round(s.gain, 4),
+                "method": s.method,
+                "distinct_values": distinct,
+                "kind": "function_of_label" if lookup else "strong_feature",
+            }
+        )
+    return out
