@@ -180,12 +180,12 @@ def test_image_folder_with_a_huge_declared_png_is_refused_before_decoding(tmp_pa
     (folder / "3" / "bomb.png").write_bytes(_png_header(60000, 60000))
     result, elapsed, peak = inspect_cli([str(folder)], subprocess_env)
     message = _error(result)
-    assert "bomb.png" in message and "3600000000 pixels" in message and "--max-pixels" in message
+    assert "bomb.png" in message and "3,600,000,000 pixels" in message and "--max-pixels" in message
     assert elapsed < 20 and peak < 600 * 2**20
     # Under Pillow's own bomb threshold but over a lowered limit: refused from the header with its size.
     (folder / "3" / "bomb.png").write_bytes(_png_header(5000, 5000))
     result, _, _ = inspect_cli([str(folder), "--max-pixels", "1000000"], subprocess_env)
-    assert "declares 5000 x 5000 = 25,000,000 pixels, over the limit of 1,000,000" in _error(result)
+    assert "declares 5000×5000 = 25,000,000 pixels, over the limit of 1,000,000" in _error(result)
 
 
 @pytest.mark.parametrize(
@@ -256,3 +256,26 @@ def test_json_and_ndjson_swapped_exit_2_naming_the_right_extension(
     path.write_text(content, encoding="utf-8")
     result, _, _ = inspect_cli([str(path)], subprocess_env)
     assert expected in _error(result)
+
+
+def test_fifo_named_like_an_image_is_skipped_not_waited_on(tmp_path: Path, subprocess_env):
+    import os
+    import shutil
+
+    folder = tmp_path / "images"
+    shutil.copytree(SAMPLE_DATA / "digits" / "3", folder / "3")
+    count = len(list((folder / "3").iterdir()))
+    os.mkfifo(folder / "3" / "pipe.png")  # opening it for reading would block until a writer came
+    result, elapsed, _ = inspect_cli([str(folder), "--json"], subprocess_env, timeout=30)
+    assert result.returncode in (0, 1), result.stderr
+    assert elapsed < 20
+    assert json.loads(result.stdout)["rows"] == count
+
+
+def test_a_csv_field_of_several_megabytes_is_data_not_an_error(tmp_path: Path, subprocess_env):
+    path = tmp_path / "notes.csv"
+    big = "x" * (4 * 1024 * 1024)
+    path.write_text(f"id,note\n1,short\n2,{big}\n3,also short\n", encoding="utf-8")
+    result, _, _ = inspect_cli([str(path), "--json"], subprocess_env)
+    assert result.returncode in (0, 1), result.stderr
+    assert json.loads(result.stdout)["rows"] == len(pd.read_csv(path))

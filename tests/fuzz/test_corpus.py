@@ -39,12 +39,6 @@ QUICK: set[tuple[str, str]] = {
 
 # Cases failing today in an area under repair elsewhere: "<area>: <what>". Remove an entry once it passes.
 KNOWN: dict[tuple[str, str], str] = {
-    ("inspect_csv", "giant_line"): "inspect (data/load.py): a 4 MB CSV field raises _csv.Error "
-    "'field larger than field limit' in _locate_ragged",
-    (
-        "inspect_image_folder",
-        "fifo",
-    ): "inspect (data/images.py): a FIFO named img.png blocks Image.open (hang)",
     ("events_runs", "symlink_loop"): "integrations (integrations/logdirs.py _log_files): events.jsonl a "
     "symlink loop raises OSError ELOOP",
     ("events_attach", "symlink_loop"): "integrations (logdirs._log_files): events.jsonl a symlink loop "

@@ -7,69 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The pixel limit and the header-checked open are the data package's, shared with inspect and training.
+from tui_trainer.data.limits import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_pixels, open_image  # noqa: F401
 from tui_trainer.errors import UserError
-
-# Pixels an input image may declare before it is decoded. Augmenting costs ~40 bytes a pixel (float32 working
-# copies), so 40 Mpx (an 8000×5000 photo) stays near 1.6 GB; a 140 KB PNG declaring 12000×12000 is refused
-# from its header instead of driving the machine into the OOM killer.
-DEFAULT_MAX_PIXELS = 40_000_000
-MAX_PIXELS_ENV = "TUI_TRAINER_MAX_IMAGE_PIXELS"
-
-
-def max_pixels(override: int | None = None) -> int:
-    """The pixel limit: `override` (the --max-pixels flag), else $TUI_TRAINER_MAX_IMAGE_PIXELS, else the default."""
-    import os
-
-    if override is not None:
-        if override < 1:
-            raise UserError(f"--max-pixels: expected a whole number ≥ 1, got {override}")
-        return override
-    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UserError(f"${MAX_PIXELS_ENV}: expected a whole number of pixels ≥ 1, got {raw!r}")
-    return value
-
-
-def _too_big(path: Path, width: int, height: int, limit: int) -> UserError:
-    return UserError(
-        f"{path}: the image declares {width}×{height} = {width * height:,} pixels, over the limit of {limit:,}; "
-        f"raise it with --max-pixels N or ${MAX_PIXELS_ENV}=N if the file is genuine"
-    )
-
-
-def open_image(path: Path, limit: int | None = None):
-    """`PIL.Image.open` with the pixel limit checked from the header, before any pixel is decoded."""
-    import re
-    import warnings
-
-    from PIL import Image
-
-    limit = max_pixels() if limit is None else limit
-    # Pillow's own bomb check (an exception past 2 × MAX_IMAGE_PIXELS) must not undercut a raised limit.
-    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
-        Image.MAX_IMAGE_PIXELS = limit
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below is ours
-            im = Image.open(path)
-    except Image.DecompressionBombError as exc:
-        declared = re.search(r"\((\d+) pixels\)", str(exc))
-        count = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
-        raise UserError(
-            f"{path}: the image declares {count}, over the limit of {limit:,}; "
-            f"raise it with --max-pixels N or ${MAX_PIXELS_ENV}=N if the file is genuine"
-        ) from None
-    width, height = im.size
-    if width * height > limit:
-        im.close()
-        raise _too_big(path, width, height, limit)
-    return im
 
 
 def read_image(path: Path, limit: int | None = None) -> np.ndarray:

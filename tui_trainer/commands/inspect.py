@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--max-columns", type=int, metavar="N", help="columns accepted (default 10000)")
     limits.add_argument("--max-depth", type=int, metavar="N", help="JSON nesting depth accepted (default 64)")
     limits.add_argument(
-        "--max-pixels", type=int, metavar="N", help="pixels an image header may declare (default 178956970)"
+        "--max-pixels", type=int, metavar="N", help="pixels an image header may declare (default 40000000, or $TUI_TRAINER_MAX_IMAGE_PIXELS)"
     )
     group = parser.add_argument_group("thresholds (override the [thresholds] table)")
     for _field, (flag, kind, text) in THRESHOLD_FLAGS.items():

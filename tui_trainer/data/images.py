@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tui_trainer.data.limits import Limits, check_pixels
+from tui_trainer.data.limits import Limits, open_image
 from tui_trainer.data.suffixes import IMAGE_SUFFIXES
 from tui_trainer.errors import UserError
 
@@ -32,9 +32,7 @@ def scan_image_folder(root: Path, limits: Limits | None = None) -> pl.LazyFrame:
     reports broken images instead of hiding them. A header declaring more pixels than `limits.max_pixels`
     is refused (UserError naming the file) before anything is decoded.
     """
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     limits = limits or Limits()
 
@@ -52,20 +50,14 @@ def scan_image_folder(root: Path, limits: Limits | None = None) -> pl.LazyFrame:
     for file in files:
         rel = file.relative_to(root)
         width = height = channels = None
+        if not file.is_file():
+            continue  # a FIFO or device named like an image would block the reader; it is not an image
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(file) as img:  # reads the header only
-                    width, height = img.size
-                    channels = len(img.getbands())
-        except Image.DecompressionBombError as exc:
-            raise UserError(
-                f"{file}: {exc} (pass --max-pixels N to raise tui-trainer's limit of {limits.max_pixels:,})"
-            ) from None
+            with open_image(file, limits.max_pixels) as img:  # reads the header only; refuses a bomb
+                width, height = img.size
+                channels = len(img.getbands())
         except (UnidentifiedImageError, OSError, ValueError):
             pass
-        if width is not None and height is not None:
-            check_pixels(file, width, height, limits)
         try:
             size = file.stat().st_size
         except OSError:

@@ -7,7 +7,8 @@ Every refusal names the file, the limit, and the flag that raises it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from tui_trainer.errors import UserError
 MAX_COLUMNS = 10_000
 # Tables are 1-3 levels deep; polars' nested-type inference and Python's json recurse once per level.
 MAX_JSON_DEPTH = 64
-# Pillow's own "decompression bomb" error threshold (2 x Image.MAX_IMAGE_PIXELS): ~13,400 x 13,400.
-MAX_PIXELS = 178_956_970
+# Pixels an image may declare before it is decoded, for every reader (inspect's folder scan, augment, training).
+# Augmenting costs ~40 bytes a pixel (float32 working copies), so 40 Mpx (an 8000×5000 photo) stays near 1.6 GB;
+# a 140 KB PNG declaring 12000×12000 is refused from its header instead of driving the machine into the OOM killer.
+DEFAULT_MAX_PIXELS = 40_000_000
+MAX_PIXELS_ENV = "TUI_TRAINER_MAX_IMAGE_PIXELS"
 # The header row is read at most this far looking for its end.
 HEADER_BYTES = 64 * 1024 * 1024
 _CHUNK = 8 * 1024 * 1024
@@ -31,7 +35,7 @@ _DEPTH_CHUNK = 1024 * 1024
 class Limits:
     max_columns: int = MAX_COLUMNS
     max_depth: int = MAX_JSON_DEPTH
-    max_pixels: int = MAX_PIXELS
+    max_pixels: int = field(default_factory=lambda: max_pixels())
 
 
 def check_columns(path: Path, count: int, limits: Limits) -> None:
@@ -117,9 +121,72 @@ def check_json_depth(path: Path, limits: Limits) -> None:
         )
 
 
+def max_pixels(override: int | None = None) -> int:
+    """The pixel limit: `override` (a --max-pixels flag), else $TUI_TRAINER_MAX_IMAGE_PIXELS, else the default."""
+    if override is not None:
+        if override < 1:
+            raise UserError(f"--max-pixels: expected a whole number ≥ 1, got {override}")
+        return override
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UserError(f"${MAX_PIXELS_ENV}: expected a whole number of pixels ≥ 1, got {raw!r}")
+    return value
+
+
+def too_many_pixels(path: Path, width: int, height: int, limit: int) -> UserError:
+    return UserError(
+        f"{path}: the image declares {width}×{height} = {width * height:,} pixels, over the limit of {limit:,}; "
+        f"raise it with --max-pixels N or ${MAX_PIXELS_ENV}=N if the file is genuine"
+    )
+
+
 def check_pixels(path: Path, width: int, height: int, limits: Limits) -> None:
     if width * height > limits.max_pixels:
+        raise too_many_pixels(path, width, height, limits.max_pixels)
+
+
+def open_image(path: Path, limit: int | None = None):
+    """`PIL.Image.open` with the pixel limit checked from the header, before any pixel is decoded.
+
+    Only a regular file is opened: a FIFO named `x.png` would block the reader forever.
+    """
+    import re
+    import stat
+    import warnings
+
+    from PIL import Image
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{path}: not a regular file (an image must be a file, not a FIFO, device or folder)")
+    limit = max_pixels() if limit is None else limit
+    # Pillow's own bomb check (an exception past 2 × MAX_IMAGE_PIXELS) must not undercut a raised limit.
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below is ours
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
         raise UserError(
-            f"{path}: the image header declares {width} x {height} = {width * height:,} pixels, over the limit of "
-            f"{limits.max_pixels:,} (a decompression bomb or a huge scan; pass --max-pixels N to allow it)"
-        )
+            f"{path}: the image declares {count}, over the limit of {limit:,}; "
+            f"raise it with --max-pixels N or ${MAX_PIXELS_ENV}=N if the file is genuine"
+        ) from None
+    width, height = im.size
+    if width * height > limit:
+        im.close()
+        raise too_many_pixels(path, width, height, limit)
+    return im

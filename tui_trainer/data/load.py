@@ -372,15 +372,21 @@ def _has_short_lines(path: Path, separator: str) -> bool:
 
 
 def _locate_ragged(path: Path, separator: str) -> str | None:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    # A long text field is data, not damage: the csv module's 128 KiB default would call it an error. The file
+    # is already on disk, so a field as long as the file costs no more than reading it.
+    csv.field_size_limit(max(csv.field_size_limit(), (1 << 31) - 1))
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=separator)
-        header = next(reader, None)
-        if header is None:
-            return "the file is empty"
-        width = len(header)
-        for row in reader:
-            if row and len(row) != width:
-                return f"ragged rows: line {reader.line_num} has {len(row)} fields but the header has {width}"
+        try:
+            header = next(reader, None)
+            if header is None:
+                return "the file is empty"
+            width = len(header)
+            for row in reader:
+                if row and len(row) != width:
+                    return f"ragged rows: line {reader.line_num} has {len(row)} fields but the header has {width}"
+        except csv.Error as exc:
+            return f"line {reader.line_num}: not valid CSV ({exc})"
     return None
 
 
