@@ -1,8 +1,11 @@
 """Benchmark `tui-trainer inspect` on a generated 10M x 12 Parquet: profile + all findings, peak RSS, pandas ratio.
 
-Usage: python benchmarks/inspect.py [--rows N] [--skip-pandas] [--keep DIR]
+Usage: python benchmarks/inspect.py [--rows N] [--stream] [--skip-pandas] [--keep DIR]
 Each measurement runs in a fresh child process so its peak RSS (ru_maxrss) is its own. Targets
 (issue 4): 10M rows within 12 s and 4 GB on a 2-core machine; first page in under 1 s.
+--stream forces the streamed path (what a file bigger than a quarter of free RAM gets): its peak
+memory should stay flat as --rows grows (issue 16). Ratios are against the eager Polars floor: the
+same statistics hand-written in eager Polars on the file read into memory.
 """
 
 from __future__ import annotations
@@ -57,12 +60,40 @@ CHILD_INSPECT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from tui_trainer.data.report import inspect_dataset, to_json
+if len(sys.argv) > 2 and sys.argv[2] == "stream":
+    import tui_trainer.data.report as report
+    report._fits = lambda _path: False  # as for a file too big for memory
 inspection = inspect_dataset(sys.argv[1], label="label")
 data = to_json(inspection)
 elapsed = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": elapsed, "peak_rss": rss, "rows": data["rows"], "findings": len(data["findings"]),
-                  "duplicates": data["duplicates"]}))
+                  "duplicates": data["duplicates"], "engine": inspection.engine}))
+"""
+
+CHILD_POLARS = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+import polars as pl
+df = pl.read_parquet(sys.argv[1])
+out = {"rows": df.height, "duplicates": df.height - df.unique().height}
+for name, dtype in df.schema.items():
+    s = df[name]
+    col = {"nulls": s.null_count(), "unique": s.drop_nulls().n_unique()}
+    if dtype.is_numeric():
+        v = s.drop_nulls().cast(pl.Float64)
+        q1, q3 = v.quantile(0.25, "linear"), v.quantile(0.75, "linear")
+        mean, std0 = v.mean(), v.std(ddof=0)
+        col.update(mean=mean, std=v.std(), min=v.min(), max=v.max(), median=v.median(), skew=v.skew(),
+                   zeros=int((v == 0).sum()), z=int((((v - mean) / std0).abs() > 3).sum()),
+                   iqr=int(((v < q1 - 1.5 * (q3 - q1)) | (v > q3 + 1.5 * (q3 - q1))).sum()),
+                   hist=v.hist(bin_count=20)["count"].to_list())
+    else:
+        col["top"] = s.value_counts(sort=True).head(5).rows()
+    out[name] = col
+elapsed = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": elapsed, "peak_rss": rss}, default=str))
 """
 
 CHILD_PANDAS = """
@@ -106,10 +137,10 @@ print(json.dumps({"seconds": elapsed, "rows_shown": page.height, "total": total}
 """
 
 
-def child(code: str, path: Path, baseline: str | None = None) -> dict | None:
+def child(code: str, path: Path, baseline: str | None = None, *args: str) -> dict | None:
     """Run one measurement in a fresh interpreter; a baseline that cannot run is reported, not fatal."""
     result = subprocess.run(
-        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", code, str(path), *args], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         if baseline is None:
@@ -129,6 +160,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--skip-pandas", action="store_true", help="skip the pandas baseline")
     parser.add_argument(
+        "--stream", action="store_true", help="force the streamed, bounded-memory path (as for huge files)"
+    )
+    parser.add_argument(
         "--keep", metavar="DIR", help="generate (or reuse) the file in DIR instead of a temp dir"
     )
     args = parser.parse_args()
@@ -146,12 +180,20 @@ def main() -> None:
         print(
             f"first page: {page['rows_shown']} rows of {page['total']:,} in {page['seconds']:.3f} s (target < 1 s)"
         )
-        ours = child(CHILD_INSPECT, path)
+        ours = child(CHILD_INSPECT, path, None, "stream" if args.stream else "auto")
         print(
-            f"inspect (profile + all findings, --label label): {ours['seconds']:.2f} s, "
+            f"inspect (profile + all findings, --label label, {ours['engine']} path): {ours['seconds']:.2f} s, "
             f"peak RSS {ours['peak_rss'] / 2**30:.2f} GiB, {ours['findings']} findings, "
             f"{ours['duplicates']:,} duplicate rows (target: 12 s / 4 GB at 10M rows)"
         )
+        floor = child(CHILD_POLARS, path, "eager Polars floor")
+        if floor is not None:
+            print(
+                f"eager Polars floor (same statistics, file in memory): {floor['seconds']:.2f} s, "
+                f"peak RSS {floor['peak_rss'] / 2**30:.2f} GiB; tui-trainer takes "
+                f"{ours['seconds'] / floor['seconds']:.2f}x its time and {ours['peak_rss'] / floor['peak_rss']:.2f}x "
+                "its peak memory"
+            )
         base = None if args.skip_pandas else child(CHILD_PANDAS, path, baseline="pandas")
         if args.skip_pandas:
             print("pandas baseline: not run (--skip-pandas)")

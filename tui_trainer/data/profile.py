@@ -176,7 +176,7 @@ def _aggregates(
         ]
     elif kind == "temporal":
         exprs += [b.min().alias(p + "min"), b.max().alias(p + "max")]
-    if kind in ("text", "bool"):
+    if kind in ("text", "bool") and distinct:  # streamed: top values also counted by fill_distinct
         exprs.append(col.drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(p + "top"))
     if kind == "text":
         text = col.cast(pl.String)
@@ -233,7 +233,7 @@ def profile_frame(
     if engine == "streaming" and rows:
         from tui_trainer.data.stream_profile import fill_distinct
 
-        fill_distinct(lf, schema, columns, approx, HASH_SAMPLE, APPROX_MIN_SAMPLE)
+        fill_distinct(lf, schema, columns, approx, HASH_SAMPLE, APPROX_MIN_SAMPLE, TOP_VALUES)
     _exact_where_sample_small(lf, schema, columns, engine)
     _categorical_codes(lf, schema, columns, categorical, engine)
     profile = Profile(rows=rows, columns=columns, distinct_rows=rows, zscore=zscore, iqr=iqr)

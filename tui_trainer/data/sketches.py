@@ -1,4 +1,4 @@
-"""Mergeable summaries of a column read in batches: moments, a KLL quantile sketch, HyperLogLog distinct counts.
+"""Mergeable summaries of a column read in batches: moments and a KLL quantile sketch.
 
 Each one is updated batch by batch, holds a fixed amount of memory whatever the row count, and can be
 merged with another of its kind (two halves of a file summarised apart give the summary of the whole).
@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 QUANTILE_K = 4096  # items per KLL level: ~15 levels x 32 KB at 100M values
-HLL_PRECISION = 14  # 2^14 one-byte registers; relative standard error 1.04 / sqrt(2^14) = 0.81 %
 # Hoeffding: a sum of independent zero-mean terms bounded by w_i exceeds 4 * sqrt(sum w_i^2) with
 # probability at most 2 exp(-8) = 0.07 %; `rank_error` reports that multiple of the error's spread.
 RANK_ERROR_SIGMAS = 4.0
@@ -130,77 +129,3 @@ class QuantileSketch:
             else:
                 out.append(float(values[i]))
         return out
-
-
-@dataclass
-class DistinctSketch:
-    """HyperLogLog over 64-bit hashes with Ertl's improved estimator (2017).
-
-    With 64-bit hashes there is no large-range correction to make, and Ertl's estimator is unbiased
-    from 0 to 2^50 distinct values without HLL++'s empirical bias tables. Relative standard error
-    1.04 / sqrt(2^p): 0.81 % at p = 14, for 16 KB of registers.
-    """
-
-    p: int = HLL_PRECISION
-    registers: np.ndarray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.registers is None:
-            self.registers = np.zeros(1 << self.p, dtype=np.uint8)
-
-    def update(self, hashes: np.ndarray) -> None:
-        """Add uint64 hashes (e.g. polars `Expr.hash()`); equal values must hash equally."""
-        if not hashes.size:
-            return
-        h = np.asarray(hashes, dtype=np.uint64)
-        index = (h >> np.uint64(64 - self.p)).astype(np.intp)
-        q = 64 - self.p
-        rest = h & np.uint64((1 << q) - 1)
-        # Leading zeros of the q remaining bits, plus one; frexp gives a value's bit length.
-        bits = np.frexp(rest.astype(np.float64))[1]
-        rank = (q - bits + 1).astype(np.uint8)
-        np.maximum.at(self.registers, index, rank)
-
-    def merge(self, other: DistinctSketch) -> None:
-        np.maximum(self.registers, other.registers, out=self.registers)
-
-    @property
-    def relative_error(self) -> float:
-        """One standard error of the estimate, relative to the true count."""
-        return 1.04 / math.sqrt(1 << self.p)
-
-    def estimate(self) -> float:
-        m = 1 << self.p
-        q = 64 - self.p
-        counts = np.bincount(self.registers, minlength=q + 2)
-        z = m * _tau(1 - counts[q + 1] / m)
-        for k in range(q, 0, -1):
-            z = 0.5 * (z + counts[k])
-        z += m * _sigma(counts[0] / m)
-        return m * m / (2 * math.log(2) * z) if z != math.inf else 0.0
-
-
-def _sigma(x: float) -> float:
-    if x == 1:
-        return math.inf
-    y, z = 1.0, x
-    while True:
-        x *= x
-        z_old = z
-        z += x * y
-        y += y
-        if z == z_old:
-            return z
-
-
-def _tau(x: float) -> float:
-    if x in (0, 1):
-        return 0.0
-    y, z = 1.0, 1 - x
-    while True:
-        x = math.sqrt(x)
-        z_old = z
-        y *= 0.5
-        z -= (1 - x) ** 2 * y
-        if z == z_old:
-            return z / 3

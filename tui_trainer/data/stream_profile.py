@@ -28,7 +28,7 @@ import polars as pl
 
 from tui_trainer.data.sketches import Moments, QuantileSketch
 
-BATCH_ROWS = 500_000
+BATCH_ROWS = 1_000_000
 SPILL_PARTITIONS = 128  # 100M rows -> 128 files of ~12 MB; one is in memory at a time
 HIST_BINS = 20
 EXAMPLES = 5
@@ -62,8 +62,24 @@ class NumericStream:
 
 
 def batches(lf: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]:
-    """The frame in order, `rows` (BATCH_ROWS) at a time, through Polars' streaming engine."""
-    yield from lf.collect_batches(chunk_size=rows or BATCH_ROWS, maintain_order=True)
+    """The frame in order, `rows` (BATCH_ROWS) at a time.
+
+    `collect_batches` reads ahead of a slower consumer without limit (5M rows: 496 MB against 195 MB
+    sliced), so Parquet/IPC plans of row-wise steps are read one slice at a time (the slice reaches the
+    reader: only its row groups are read). A CSV or NDJSON slice would re-scan the text before it, so
+    those stream through `collect_batches`, as does any plan a slice would not reach.
+    """
+    rows = rows or BATCH_ROWS
+    plan = lf.explain()
+    if any(step in plan for step in _NOT_SLICEABLE):
+        yield from lf.collect_batches(chunk_size=rows, maintain_order=True)
+        return
+    total = int(lf.select(pl.len()).collect().item())
+    for offset in range(0, total, rows):
+        yield lf.slice(offset, rows).collect()
+
+
+_NOT_SLICEABLE = ("Csv SCAN", "NDJson SCAN", "FILTER", "JOIN", "AGGREGATE", "SORT", "UNIQUE", "SLICE")
 
 
 def stream_rows_and_numbers(
@@ -358,8 +374,10 @@ def fill_distinct(
     approx_floats: bool,
     sample: int,
     min_sample: int,
+    top: int = 5,
 ) -> None:
-    """Distinct non-missing values of every column in one batched pass (ColumnProfile.unique and its flags).
+    """Distinct values of every column in one batched pass (ColumnProfile.unique and its flags), and the
+    `top` most frequent values of text and bool columns (their counts merged batch by batch).
 
     The same hashes as the in-memory aggregate: exact counts, except float columns when `approx_floats`
     (the file has more rows than APPROX_UNIQUE_ROWS) whose 1/`sample` hash sample holds >= `min_sample`
@@ -383,10 +401,16 @@ def fill_distinct(
         for c in cols
     ]
     state = [_Distinct(sample, cap=cap) for cap in caps]
+    counted = [c for c in cols if c.kind in ("text", "bool")]
+    tallies: dict[str, _Tally] = {c.name: _Tally(c.name) for c in counted}
     for batch in batches(lf.select(pl.col(c.name) for c in cols)):
         out = batch.select(exprs)
         for i, s in enumerate(state):
             s.add(out[str(i)][0].to_numpy())
+        for name, tally in tallies.items():
+            tally.add(batch[name])
+    for c in counted:
+        c.top = tallies[c.name].most_common(top)
     for c, s in zip(cols, state, strict=True):
         exact, sampled = s.counts()
         estimate = approx_floats and schema[c.name].is_float() and sampled >= min_sample
@@ -396,3 +420,29 @@ def fill_distinct(
             c.unique = min(c.count, sampled * sample)
             c.unique_approx = True
             c.unique_error = 3 * math.sqrt((1 - 1 / sample) / sampled) if sampled else None
+
+
+class _Tally:
+    """Value counts of one column, merged batch by batch (memory: one row per distinct value)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.frames: list[pl.DataFrame] = []
+        self.pending = 0
+
+    def add(self, values: pl.Series) -> None:
+        counts = values.drop_nulls().value_counts(name="count")
+        self.frames.append(counts)
+        self.pending += counts.height
+        if len(self.frames) > 1 and self.pending > max(100_000, 2 * self.frames[0].height):
+            self.frames = [self._merged()]
+            self.pending = self.frames[0].height
+
+    def _merged(self) -> pl.DataFrame:
+        return pl.concat(self.frames).group_by(self.name).agg(pl.col("count").sum())
+
+    def most_common(self, n: int) -> list[tuple[Any, int]]:
+        if not self.frames:
+            return []
+        merged = self._merged().sort("count", descending=True).head(n)
+        return [(value, int(count)) for value, count in merged.iter_rows()]
