@@ -4,11 +4,9 @@ and crafted inputs (deep JSON, 200,000 columns, a PNG declaring 60000 x 60000) â
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_DATA
+from tests.fuzz.corpus import png_declaring
 
 PENGUINS = SAMPLE_DATA / "penguins.csv"
 
@@ -159,31 +158,18 @@ def test_two_thousand_columns_profile_in_bounded_time(tmp_path: Path, subprocess
     assert elapsed < 30
 
 
-def _png_header(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
-
-
 def test_image_folder_with_a_huge_declared_png_is_refused_before_decoding(tmp_path: Path, subprocess_env):
     import shutil
 
     folder = tmp_path / "images"
     shutil.copytree(SAMPLE_DATA / "digits" / "3", folder / "3")
-    (folder / "3" / "bomb.png").write_bytes(_png_header(60000, 60000))
+    (folder / "3" / "bomb.png").write_bytes(png_declaring(60000, 60000))
     result, elapsed, peak = inspect_cli([str(folder)], subprocess_env)
     message = _error(result)
     assert "bomb.png" in message and "3,600,000,000 pixels" in message and "--max-pixels" in message
     assert elapsed < 20 and peak < 600 * 2**20
     # Under Pillow's own bomb threshold but over a lowered limit: refused from the header with its size.
-    (folder / "3" / "bomb.png").write_bytes(_png_header(5000, 5000))
+    (folder / "3" / "bomb.png").write_bytes(png_declaring(5000, 5000))
     result, _, _ = inspect_cli([str(folder), "--max-pixels", "1000000"], subprocess_env)
     assert "declares 5000Ã—5000 = 25,000,000 pixels, over the limit of 1,000,000" in _error(result)
 

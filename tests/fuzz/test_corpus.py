@@ -43,15 +43,6 @@ KNOWN: dict[tuple[str, str], str] = {
     "symlink loop raises OSError ELOOP",
     ("events_attach", "symlink_loop"): "integrations (logdirs._log_files): events.jsonl a symlink loop "
     "raises OSError ELOOP",
-    ("train_setting", 'data.kind="images"'): "train data (engine/datasets.py + engine I/O classification): "
-    "data.kind='images' on a CSV ends as a failed run, exit 1, 'cannot write penguins.csv: Not a directory', "
-    "instead of exit 2 naming data.kind",
-    (
-        "train_image_folder",
-        "bomb_60000",
-    ): "train data (engine/datasets.py): a PNG declaring 60000x60000 in the "
-    "image folder fails the run with DecompressionBombError (code crash), exit 1; augment.media.open_image "
-    "checks the pixel limit from the header",
 }
 
 

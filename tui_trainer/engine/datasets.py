@@ -52,7 +52,14 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     if kind == "auto":
         kind = "images" if path.is_dir() else "table"
     if kind == "images":
+        if not path.is_dir():
+            raise UserError(
+                f"data.kind = 'images' needs data.path to be a folder <class>/<image>, but {path} is a file; "
+                f"set data.kind = 'table' (or 'auto') for a table file"
+            )
         return _load_images(config, path)
+    if path.is_dir():
+        raise UserError(f"data.kind = 'table' needs data.path to be a table file, but {path} is a folder")
     return _load_table(config, path)
 
 
@@ -318,10 +325,13 @@ def _load_image_tensor(files: list[tuple[Path, int]], size: tuple[int, int] | No
     import torch
     from PIL import Image, UnidentifiedImageError
 
+    from tui_trainer.data.limits import max_pixels, open_image
+
+    limit = max_pixels()
     arrays = []
     for path, _ in files:
         try:
-            with Image.open(path) as im:
+            with open_image(path, limit) as im:  # the pixel limit is checked from the header first
                 im = im.convert(mode)
                 if size is not None and im.size != (size[1], size[0]):
                     im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
@@ -346,14 +356,15 @@ def _load_image_tensor(files: list[tuple[Path, int]], size: tuple[int, int] | No
 def _load_images(config: TrainConfig, root: Path) -> TrainingData:
     import numpy as np
     import torch
-    from PIL import Image
+
+    from tui_trainer.data.limits import open_image
 
     classes, files = _image_files(root)
     if config.data.max_rows:
         rng = np.random.default_rng(config.train.seed)
         keep = np.sort(rng.permutation(len(files))[: config.data.max_rows])
         files = [files[i] for i in keep]
-    with Image.open(files[0][0]) as first:
+    with open_image(files[0][0]) as first:
         mode = "L" if first.mode in ("L", "1", "I", "I;16", "F", "LA") else "RGB"
     size = tuple(config.data.image_size) if config.data.image_size else None
     val_files: list[tuple[Path, int]] = []
