@@ -157,3 +157,12 @@ def test_a_column_with_more_distinct_values_than_the_cap_is_estimated_within_its
     assert ints.unique_approx and ints.unique_error is not None
     assert abs(ints.unique - exact) / exact <= ints.unique_error
     assert profile_frame(pl.scan_parquet(path), engine="streaming").column("city").unique == 3  # few: exact
+
+
+def test_batches_of_a_plan_with_whole_column_expressions_are_not_computed_per_slice(tmp_path, small_batches):
+    path = tmp_path / "data.parquet"
+    pl.DataFrame({"x": np.arange(20_000, dtype=np.float64)}).write_parquet(path)
+    plan = pl.scan_parquet(path).with_columns(centred=pl.col("x") - pl.col("x").mean())
+    streamed = pl.concat(stream_profile.batches(plan))
+    assert streamed.equals(plan.collect())
+    assert streamed.height == 20_000

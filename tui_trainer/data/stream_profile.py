@@ -82,7 +82,36 @@ def batches(lf: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]
         yield lf.slice(offset, rows).collect()
 
 
-_NOT_SLICEABLE = ("Csv SCAN", "NDJson SCAN", "FILTER", "JOIN", "AGGREGATE", "SORT", "UNIQUE", "SLICE")
+# Text sources, steps that change which rows there are, and expressions over more than one row (a slice
+# would compute them over the slice alone).
+_NOT_SLICEABLE = (
+    "Csv SCAN",
+    "NDJson SCAN",
+    "FILTER",
+    "JOIN",
+    "AGGREGATE",
+    "SORT",
+    "UNIQUE",
+    "SLICE",
+    "ROW_INDEX",
+    ".over(",
+    "cum_",
+    ".shift(",
+    ".rank(",
+    ".diff(",
+    "int_range",
+    "len()",
+    ".mean()",
+    ".sum()",
+    ".min()",
+    ".max()",
+    ".std(",
+    ".median()",
+    "quantile",
+    "n_unique",
+    ".first()",
+    ".last()",
+)
 
 
 def stream_rows_and_numbers(
