@@ -555,3 +555,47 @@ async def test_header_states_through_a_run_life(fake_launch):
         stopped = header()
         assert "[stopped]" in stopped and " live" not in stopped and "ended" in stopped
         assert "steps/s" not in stopped and "ETA" not in stopped
+
+
+async def test_a_and_o_pick_runs_from_the_runs_root_newest_first_and_filter_as_you_type(tmp_path, monkeypatch):
+    import dataclasses
+
+    from textual.widgets import Input, OptionList
+
+    from tui_trainer.widgets.run_picker import RunPicker
+
+    monkeypatch.chdir(tmp_path)  # the runs root is ./runs, as `tui-trainer runs` lists it
+    for age, (name, finish) in enumerate([("newest-run", False), ("baseline", True), ("oldest", True)]):
+        run_dir = tmp_path / "runs" / name
+        run_dir.mkdir(parents=True)
+        events = scripted_run(20 + age, run_id=name, finish=finish)
+        events[0] = dataclasses.replace(events[0], time=T0 - 3600 * age)
+        write_events(run_dir, events)
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, RunPicker)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        options = picker.query_one(OptionList)
+        lines = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert [line.split()[0] for line in lines] == ["newest-run", "baseline", "oldest"]
+        assert "finished" in lines[1] and "step 21/200" in lines[1] and "loss" in lines[1] and "ago" in lines[1]
+        await pilot.press(*"base")
+        await pilot.pause()
+        assert [r.run_id for r in picker.shown] == ["baseline"]
+        await pilot.press("enter")
+        p = pane(app)
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.status == "completed")
+        assert p.runs[p.primary].history.label == "baseline"
+        await pilot.press("o")  # overlay: the same list; ↓ picks the second newest
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, RunPicker) and picker.query_one(Input).has_focus
+        await wait_until(pilot, lambda: len(picker.shown) == 3)  # (the attached run's follower never completes)
+        await pilot.press("down", "down", "enter")
+        await wait_until(pilot, lambda: len(p.runs) == 2)
+        assert sorted(s.history.label for s in p.runs.values()) == ["baseline", "oldest"]

@@ -479,7 +479,9 @@ class TrainPane(Pane):
             if yes and slot.bridge.handle is not None:
                 slot.bridge.handle.kill()  # the bridge then reports the run as killed
 
-        question = "Kill the run now? SIGKILL to its whole process tree: no checkpoint, nothing more is saved."
+        question = (
+            "Kill the run now? SIGKILL to its whole process tree: no checkpoint, nothing more is saved."
+        )
         self.app.push_screen(ConfirmScreen(question, yes="Kill", no="Keep running"), answer)
 
     def action_watch_command(self) -> None:
@@ -528,22 +530,21 @@ class TrainPane(Pane):
             self.notify("Checkpoint requested", timeout=2)
 
     def action_attach(self) -> None:
-        from tui_trainer.widgets.path_prompt import PathPrompt
-
-        def chosen(value: str | None) -> None:
-            if value:
-                self.attach(Path(value))
-
-        self.app.push_screen(PathPrompt("Attach to a run folder (with events.jsonl):", "runs/"), chosen)
+        self._pick_run("Attach to a run (its curves become the main ones)", self.attach)
 
     def action_overlay(self) -> None:
-        from tui_trainer.widgets.path_prompt import PathPrompt
+        self._pick_run("Overlay another run on the charts", self.overlay)
 
-        def chosen(value: str | None) -> None:
-            if value:
-                self.overlay(Path(value))
+    def _pick_run(self, title: str, then) -> None:
+        """The runs under the runs root, newest first, as W&B and TensorBoard users expect; a typed path works too."""
+        from tui_trainer.engine.runs import DEFAULT_RUNS_ROOT
+        from tui_trainer.widgets.run_picker import RunPicker
 
-        self.app.push_screen(PathPrompt("Overlay another run folder on the charts:", "runs/"), chosen)
+        def chosen(run_dir: Path | None) -> None:
+            if run_dir is not None:
+                then(Path(run_dir))
+
+        self.app.push_screen(RunPicker(DEFAULT_RUNS_ROOT, title), chosen)
 
     def action_clear_overlays(self) -> None:
         """Keep only the main run (and a live one): stop following the others and take them off the charts."""
