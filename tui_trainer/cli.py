@@ -16,7 +16,17 @@ from collections.abc import Sequence
 
 from tui_trainer import __version__
 
-SUBCOMMANDS: tuple[str, ...] = ("audit", "inspect", "augment", "train", "attach", "runs", "collapse", "watch")
+SUBCOMMANDS: tuple[str, ...] = (
+    "audit",
+    "inspect",
+    "augment",
+    "train",
+    "attach",
+    "runs",
+    "collapse",
+    "watch",
+    "serve",
+)
 
 log = logging.getLogger("tui_trainer.cli")
 
