@@ -15,6 +15,7 @@ import polars as pl
 
 from tui_trainer.data.evidence import make_finding
 from tui_trainer.data.profile import Profile
+from tui_trainer.data.stream_profile import value_counts
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.findings import Finding, Severity
 
@@ -85,17 +86,8 @@ def category_findings(
     wanted = {c.name for c in text} | {c.name for c in cats}
     if not wanted:
         return []
-    frames = (
-        lf.select(
-            [
-                pl.col(n).cast(pl.String).drop_nulls().value_counts(sort=True).implode().alias(n)
-                for n in sorted(wanted)
-            ]
-        )
-        .collect(engine=engine)
-        .row(0, named=True)
-    )
-    counts = {n: {item[n]: int(item["count"]) for item in frames[n] or []} for n in sorted(wanted)}
+    tallies = value_counts(lf, [pl.col(n).cast(pl.String) for n in sorted(wanted)], engine)
+    counts = {n: dict(c) for n, c in tallies.items()}
     out: list[Finding] = []
     for col in text:
         out += _text_markers(lf, col.name, counts[col.name], engine)

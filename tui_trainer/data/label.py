@@ -9,27 +9,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from tui_trainer.data.evidence import EXAMPLES
 from tui_trainer.data.evidence import make_finding as _finding
 from tui_trainer.data.leakage import infer_task, single_feature_scores
 from tui_trainer.data.profile import Profile, clean, row_hash
+from tui_trainer.data.stream_profile import value_counts
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.findings import Finding, Severity
 
 
 def class_counts(lf: pl.LazyFrame, label: str, engine: str = "streaming") -> dict[str, int]:
     """Rows per class of `label`, missing labels (null, NaN) left out, most common first."""
-    counts = (
-        lf.select(clean(label, lf.collect_schema()[label]).alias(label))
-        .drop_nulls()
-        .group_by(label)
-        .len()
-        .sort(["len", label], descending=[True, False])
-        .collect(engine=engine)
-    )
-    return {_key(v): int(n) for v, n in counts.iter_rows()}
+    counts = value_counts(lf, [clean(label, lf.collect_schema()[label]).alias(label)], engine)[label]
+    return {_key(v): n for v, n in counts}
 
 
 def _key(value: Any) -> str:
@@ -187,6 +182,29 @@ def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: s
     Features are grouped by a 64-bit hash of the row (one pass, no sort), labels by value.
     """
     keyed = lf.select(row_hash(features, lf.collect_schema()).alias("__h"), pl.col(label))
+    if engine == "streaming":
+        group_count, count, examples = _streamed_conflicts(keyed, label)
+    else:
+        group_count, count, examples = _conflicts(keyed, label, engine)
+    if group_count == 0:
+        return []
+    return [
+        _finding(
+            "label_conflict",
+            Severity.ERROR,
+            f"{label}: {count} rows share features but disagree on the label",
+            f"{group_count} groups of identical feature values carry more than one label ({count} rows in all).",
+            "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
+            [*features, label],
+            count,
+            examples,
+            groups=group_count,
+        )
+    ]
+
+
+def _conflicts(keyed: pl.LazyFrame, label: str, engine: str) -> tuple[int, int, list[int]]:
+    """(groups, rows, first example rows) of feature hashes (`__h`) seen with more than one label."""
     groups = (
         keyed.group_by("__h")
         .agg(pl.col(label).drop_nulls().n_unique().alias("labels"), pl.len().alias("rows"))
@@ -194,8 +212,7 @@ def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: s
         .collect(engine=engine)
     )
     if groups.height == 0:
-        return []
-    count = int(groups["rows"].sum())
+        return 0, 0, []
     examples = (
         keyed.with_row_index("__row")
         .filter(pl.col("__h").is_in(groups["__h"].implode()))
@@ -204,16 +221,63 @@ def _label_conflict(lf: pl.LazyFrame, features: list[str], label: str, engine: s
         .collect(engine=engine)["__row"]
         .to_list()
     )
-    return [
-        _finding(
-            "label_conflict",
-            Severity.ERROR,
-            f"{label}: {count} rows share features but disagree on the label",
-            f"{groups.height} groups of identical feature values carry more than one label ({count} rows in all).",
-            "Fix the labels, or drop the conflicting rows; a model cannot fit both.",
-            [*features, label],
-            count,
-            examples,
-            groups=groups.height,
-        )
-    ]
+    return groups.height, int(groups["rows"].sum()), examples
+
+
+_KEYED = np.dtype([("h", "<u8"), ("label", "<u8"), ("missing", "u1"), ("row", "<i8")])
+
+
+def _streamed_conflicts(keyed: pl.LazyFrame, label: str) -> tuple[int, int, list[int]]:
+    """`_conflicts` in bounded memory: (feature hash, label hash, row) spilled to partition files by the
+    feature hash, each partition grouped on its own (the streaming group_by holds every distinct row)."""
+    import tempfile
+    from pathlib import Path
+
+    from tui_trainer.data import stream_profile
+
+    parts = stream_profile.SPILL_PARTITIONS
+    shift = np.uint64(64 - (parts - 1).bit_length())
+    groups = rows = 0
+    examples: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="tui-trainer-labels-") as tmp:
+        paths = [Path(tmp) / f"{p:03d}.bin" for p in range(parts)]
+        files = [path.open("wb") for path in paths]
+        offset = 0
+        for batch in stream_profile.batches(keyed.with_columns(pl.col(label).hash().alias("__l"))):
+            records = np.empty(batch.height, dtype=_KEYED)
+            records["h"] = batch["__h"].to_numpy()
+            records["label"] = batch["__l"].to_numpy()
+            records["missing"] = batch[label].is_null().to_numpy()
+            records["row"] = np.arange(offset, offset + batch.height, dtype=np.int64)
+            offset += batch.height
+            part = (records["h"] >> shift).astype(np.intp)
+            order = np.argsort(part, kind="stable")  # rows stay in file order within a partition
+            bounds = np.searchsorted(part[order], np.arange(parts + 1))
+            records = records[order]
+            for p in range(parts):
+                if bounds[p + 1] > bounds[p]:
+                    records[bounds[p] : bounds[p + 1]].tofile(files[p])
+        for f in files:
+            f.close()
+        for path in paths:
+            records = np.fromfile(path, dtype=_KEYED)
+            if not records.size:
+                continue
+            frame = pl.DataFrame({"__h": records["h"], "__l": records["label"], "__row": records["row"]})
+            frame = frame.with_columns(
+                pl.when(pl.Series(records["missing"].astype(bool)))
+                .then(None)
+                .otherwise(pl.col("__l"))
+                .alias("__l")
+            )
+            found = (
+                frame.group_by("__h")
+                .agg(pl.col("__l").drop_nulls().n_unique().alias("labels"), pl.len().alias("rows"))
+                .filter(pl.col("labels") > 1)
+            )
+            if found.height:
+                groups += found.height
+                rows += int(found["rows"].sum())
+                hit = frame.filter(pl.col("__h").is_in(found["__h"].implode()))["__row"].head(EXAMPLES)
+                examples = sorted(examples + hit.to_list())[:EXAMPLES]
+    return groups, rows, examples

@@ -458,13 +458,11 @@ def _categorical_codes(
     ]
     if not codes:
         return
-    exprs = [
-        pl.col(c.name).drop_nulls().value_counts(sort=True).head(TOP_VALUES).implode().alias(c.name)
-        for c in codes
-    ]
-    row = lf.select(exprs).collect(engine=engine).row(0, named=True)
+    from tui_trainer.data.stream_profile import value_counts  # streamed: merged batch by batch
+
+    counts = value_counts(lf, [pl.col(c.name) for c in codes], engine)
     for c in codes:
         c.kind = "categorical"
         c.skew = None
         c.zeros = None
-        c.top = [(_first_value(item, c.name), int(item["count"])) for item in row[c.name] or []]
+        c.top = counts[c.name][:TOP_VALUES]

@@ -473,8 +473,36 @@ class _Tally:
     def _merged(self) -> pl.DataFrame:
         return pl.concat(self.frames).group_by(self.name).agg(pl.col("count").sum())
 
+    def all(self) -> list[tuple[Any, int]]:
+        if not self.frames:
+            return []
+        return [(value, int(count)) for value, count in self._merged().iter_rows()]
+
     def most_common(self, n: int) -> list[tuple[Any, int]]:
         if not self.frames:
             return []
         merged = self._merged().sort("count", descending=True).head(n)
         return [(value, int(count)) for value, count in merged.iter_rows()]
+
+
+def value_counts(lf: pl.LazyFrame, exprs: list[pl.Expr], engine: str) -> dict[str, list[tuple[Any, int]]]:
+    """Every value's count per expression (nulls left out), commonest first, ties by value.
+
+    In memory one query; streamed, merged batch by batch (memory: one row per distinct value), because
+    the streaming engine's value_counts/group_by holds whole columns (5M rows: +140 MB per text column).
+    """
+    frame = lf.select(exprs)
+    names = frame.collect_schema().names()
+    counts: dict[str, list[tuple[Any, int]]] = {}
+    if engine == "streaming":
+        tallies = {n: _Tally(n) for n in names}
+        for batch in batches(frame):
+            for n, tally in tallies.items():
+                tally.add(batch[n])
+        counts = {n: tally.all() for n, tally in tallies.items()}
+    elif names:
+        row = frame.select(
+            pl.col(n).drop_nulls().value_counts(name="count").implode().alias(n) for n in names
+        ).collect(engine=engine).row(0, named=True)
+        counts = {n: [(item[n], int(item["count"])) for item in row[n] or []] for n in names}
+    return {n: sorted(c, key=lambda vc: (-vc[1], vc[0])) for n, c in counts.items()}
