@@ -282,3 +282,20 @@ async def test_a_path_typed_before_the_prompt_has_drawn_is_not_lost(pane_id, tmp
             if answers:
                 break
         assert answers == [typed]
+
+
+def test_docs_app_key_table_is_the_bindings():
+    """docs/app.md lists the panes' keys exactly as the bindings (and the `?` screen) have them."""
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("make_keys", REPO_ROOT / "docs" / "make_keys.py")
+    make_keys = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_keys)
+    doc = (REPO_ROOT / "docs" / "app.md").read_text(encoding="utf-8")
+    expected = make_keys.pane_key_table()
+    assert make_keys.readme_block(doc) == expected, (
+        "docs/app.md's key table differs from the bindings; put this between its section:keys markers:\n"
+        + expected
+    )
