@@ -9,7 +9,6 @@ burst of 10,000 events costs a handful of frames. Nothing here imports torch: st
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic
 
@@ -26,9 +25,16 @@ from tui_trainer.engine.history import RunHistory
 from tui_trainer.panes.base import Pane
 from tui_trainer.panes.collapse_view import CollapseView
 from tui_trainer.panes.train_bridge import EngineControl, RunEvents, SourceEnded, TrainBridge
+from tui_trainer.panes.train_charts import RUN_COLORS, RunSlot, run_series
 from tui_trainer.panes.train_header import header_text, idle_text
-from tui_trainer.panes.train_launch import DEFAULT_CONFIG, TrainLaunch, default_config, launch_engine
-from tui_trainer.widgets.chart import Chart, ChartSeries
+from tui_trainer.panes.train_launch import (
+    DEFAULT_CONFIG,
+    TrainLaunch,
+    config_for_editing,
+    default_config,
+    launch_engine,
+)
+from tui_trainer.widgets.chart import Chart
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 from tui_trainer.widgets.gpu_view import GpuView
 
@@ -40,29 +46,6 @@ CHART_INTERVAL_S = 0.5
 NO_RUN_TEXT = "no run yet: n starts one, a attaches to a run folder"
 STOP_WAIT_S = 15.0  # how long quitting waits for a live run to checkpoint and end
 log = logging.getLogger(__name__)
-
-# Colours per run, as theme variables: (train line, val line). The first run gets the theme's main colours.
-RUN_COLORS: tuple[tuple[str, str], ...] = (
-    ("primary", "accent"),
-    ("success", "error"),  # second: many themes share accent and warning, so a second run must avoid both
-    ("secondary", "warning"),
-    ("foreground", "panel-lighten-3"),
-)
-
-
-@dataclass
-class RunSlot:
-    """One run on screen: its store, its bridge, and how it is drawn."""
-
-    key: str
-    history: RunHistory
-    bridge: TrainBridge
-    colors: tuple[str, str]
-    live: bool = False
-    run_dir: Path | None = None
-    config_path: Path | None = None
-    user_paused: bool = False
-    worker: Worker | None = field(default=None, repr=False)
 
 
 class TrainPane(Pane):
@@ -405,19 +388,7 @@ class TrainPane(Pane):
         self.chart_redraws += 1
         self._charts_drawn_at = monotonic()
         self._charts_stale = False
-        loss_series: list[ChartSeries] = []
-        metric_series: list[ChartSeries] = []
-        several = len(self.runs) > 1
-        for slot in self.runs.values():
-            h = slot.history
-            prefix = f"{h.label} " if several else ""
-            train_c, val_c = slot.colors
-            loss_series.append(ChartSeries(f"{prefix}train", _points(h, "train_loss"), train_c))
-            loss_series.append(ChartSeries(f"{prefix}val", _points(h, "val_loss"), val_c, band=False))
-            keys = h.metric_keys()
-            for index, key in enumerate(keys[:4]):
-                color = train_c if index % 2 == 0 else val_c
-                metric_series.append(ChartSeries(f"{prefix}{key}", _points(h, key), color, band=False))
+        loss_series, metric_series = run_series((slot.history, slot.colors) for slot in self.runs.values())
         loss_chart = self.query_one("#loss-chart", Chart)
         loss_chart.empty_text = "waiting for the first step" if self.runs else NO_RUN_TEXT
         loss_chart.set_series(loss_series)
@@ -587,19 +558,9 @@ class TrainPane(Pane):
 
     def _config_for_editing(self) -> Path:
         primary = self.runs.get(self.primary) if self.primary else None
-        if primary is not None and primary.config_path is not None:
-            return primary.config_path
-        if self.config_path is not None:
-            return self.config_path
-        if (
-            primary is not None
-            and primary.run_dir is not None
-            and (primary.run_dir / "config.toml").is_file()
-        ):
-            return primary.run_dir / "config.toml"
-        from tui_trainer.paths import repo_root
-
-        return repo_root() / DEFAULT_CONFIG
+        return config_for_editing(
+            primary.config_path if primary else None, self.config_path, primary.run_dir if primary else None
+        )
 
     @classmethod
     def sub_view_bindings(cls) -> list[tuple[str, list[Binding]]]:
@@ -630,10 +591,3 @@ class TrainPane(Pane):
         switcher = self.query_one("#train-views", ContentSwitcher)
         switcher.current = "collapse-lab" if switcher.current == "train-monitor" else "train-monitor"
         self.call_after_refresh(self._focus_inside)
-
-
-def _points(history: RunHistory, key: str) -> list[tuple[float, float, float, float]]:
-    series = history.series.get(key)
-    if series is None:
-        return []
-    return [(p.step, p.mean, p.min, p.max) for p in series.points()]

@@ -82,3 +82,17 @@ def default_config() -> str:
     from tui_trainer.paths import repo_root
 
     return str(repo_root() / DEFAULT_CONFIG)
+
+
+def config_for_editing(run_config: Path | None, last_config: Path | None, run_dir: Path | None) -> Path:
+    """What `e` opens: the run's own config, else the one used last here, else the run folder's copy, else the
+    sample config."""
+    if run_config is not None:
+        return run_config
+    if last_config is not None:
+        return last_config
+    if run_dir is not None and (run_dir / "config.toml").is_file():
+        return run_dir / "config.toml"
+    from tui_trainer.paths import repo_root
+
+    return repo_root() / DEFAULT_CONFIG
