@@ -88,3 +88,18 @@ def cell(value: Any) -> Text | str:
 def plain(value: Any) -> str:
     shown = cell(value)
     return shown.plain if isinstance(shown, Text) else shown
+
+
+def summary_line(inspection, label: str | None, against) -> str:
+    """The status line for an inspected dataset: size, findings by severity, label, comparison."""
+    profile = inspection.profile
+    counts: dict[str, int] = {}
+    for finding in inspection.findings:
+        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info", "ok") if counts.get(s))
+    labelled = f" · label {label}" if label else " · no label (l to choose)"
+    compared = f" · compared with {display_path(against.path)}" if against is not None else ""
+    return (
+        f"{display_path(inspection.dataset.path)} · {profile.rows} rows × {len(profile.columns)} columns · "
+        f"{profile.duplicates} duplicate rows · findings: {summary or 'none'}{labelled}{compared}"
+    )

@@ -25,13 +25,13 @@ from tui_trainer.data.fixes import add_fix, with_read_steps
 from tui_trainer.data.load import Dataset, explain_parse_failure, open_dataset
 from tui_trainer.data.paging import Pager
 from tui_trainer.data.profile import ColumnProfile
-from tui_trainer.data.recipe import Recipe, save_recipe
+from tui_trainer.data.recipe import Recipe
 from tui_trainer.data.report import Inspection, inspect_dataset
 from tui_trainer.errors import UserError
 from tui_trainer.findings import Finding
 from tui_trainer.panes.base import Pane
 from tui_trainer.panes.data import recipe_bar
-from tui_trainer.panes.data.cells import display_path
+from tui_trainer.panes.data.cells import display_path, summary_line
 from tui_trainer.panes.data.pickers import ChooseLabelScreen, OpenDataScreen
 from tui_trainer.panes.data.profile_view import ProfileView
 from tui_trainer.panes.data.recipe_bar import RecipeBar, copy_recipe
@@ -104,11 +104,6 @@ class DataPane(Pane):
     class Failed(Message):
         message: str
         run: int
-
-    @dataclass
-    class Saved(Message):
-        path: Path | None
-        error: str | None = None
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -268,19 +263,8 @@ class DataPane(Pane):
             self.notify(message, severity="error", markup=False, timeout=10)
 
     def _summary(self) -> str:
-        """The status line for an inspected dataset: size, findings by severity, label, comparison."""
         assert self.inspection is not None
-        profile = self.inspection.profile
-        counts: dict[str, int] = {}
-        for finding in self.inspection.findings:
-            counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-        summary = ", ".join(f"{counts[s]} {s}" for s in ("error", "warning", "info", "ok") if counts.get(s))
-        label = f" · label {self.label}" if self.label else " · no label (l to choose)"
-        against = f" · compared with {display_path(self.against.path)}" if self.against is not None else ""
-        return (
-            f"{display_path(self.inspection.dataset.path)} · {profile.rows} rows × {len(profile.columns)} columns · "
-            f"{profile.duplicates} duplicate rows · findings: {summary or 'none'}{label}{against}"
-        )
+        return summary_line(self.inspection, self.label, self.against)
 
     @work(
         thread=True, exclusive=True, exit_on_error=False, group="data-checks", description="Re-running checks"
@@ -544,7 +528,9 @@ class DataPane(Pane):
             return
         added = add_fix(self.recipe, finding)
         if added is None:
-            self.notify(f"{finding.id}: no recipe step for this one; its fix text says what to do.", markup=False)
+            self.notify(
+                f"{finding.id}: no recipe step for this one; its fix text says what to do.", markup=False
+            )
             return
         self.notify(f"Recipe: {added}", markup=False)
         self._recipe_changed(None)
@@ -586,30 +572,10 @@ class DataPane(Pane):
         def answer(value: str | None) -> None:
             if value:
                 # The saved recipe also says how the profile read the file (markers, formats, dates).
-                self._save_worker(copy_recipe(with_read_steps(self.recipe, findings)), Path(value).expanduser())
+                recipe = copy_recipe(with_read_steps(self.recipe, findings))
+                self.query_one(RecipeBar).save(recipe, Path(value).expanduser(), self.dataset.path)
 
         self.app.push_screen(PathPrompt("Save the fix recipe to:", default), answer)
-
-    @work(
-        thread=True, exclusive=True, exit_on_error=False, group="data-save", description="Saving the recipe"
-    )
-    def _save_worker(self, recipe: Recipe, path: Path) -> None:
-        try:
-            self.post_message(self.Saved(save_recipe(recipe, path)))
-        except OSError as exc:
-            self.post_message(self.Saved(None, f"{path}: cannot write it ({exc.strerror or exc})"))
-
-    @on(Saved)
-    def _on_saved(self, event: Saved) -> None:
-        if event.error:
-            self.notify(event.error, severity="error", markup=False)
-        elif self.dataset is not None:
-            self.notify(
-                f"Recipe saved to {event.path}. Apply it: tui-trainer inspect {self.dataset.path} --apply {event.path} "
-                "--out clean.parquet",
-                markup=False,
-                timeout=10,
-            )
 
     def _set_status(self, message: str, error: bool = False) -> None:
         status = self.query_one("#data-status", Static)

@@ -7,6 +7,7 @@ The recipe itself is `tui_trainer.data.recipe.Recipe`; the functions here are th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,15 +18,13 @@ from textual.widgets import Static
 
 from tui_trainer.data.checks import Thresholds
 from tui_trainer.data.profile import ColumnProfile
-from tui_trainer.data.recipe import Fill, OutlierRule, Recipe, RecipeEffect, recipe_effect
+from tui_trainer.data.recipe import Fill, OutlierRule, Recipe, RecipeEffect, recipe_effect, save_recipe
 from tui_trainer.errors import UserError
 
 FILL_CYCLE = [None, "mean", "median", "mode", "constant"]
 TEXT_FILL_CYCLE = [None, "mode", "constant"]
 OUTLIER_CYCLE = [None, ("zscore", "clip"), ("zscore", "drop"), ("iqr", "clip"), ("iqr", "drop")]
-EMPTY_TEXT = (
-    "Recipe: (empty) · r the finding's fix · m drop missing · i fill · d duplicates · x outliers · c constant · w save"
-)
+EMPTY_TEXT = "Recipe: (empty) · r the finding's fix · m drop missing · i fill · d duplicates · x outliers · c constant · w save"
 
 
 def copy_recipe(recipe: Recipe) -> Recipe:
@@ -135,9 +134,41 @@ class RecipeBar(Static):
         request: int
         error: str | None = None
 
+    @dataclass
+    class Saved(Message):
+        path: Path | None
+        dataset: Path
+        error: str | None = None
+
     def __init__(self, **kwargs) -> None:
         super().__init__(EMPTY_TEXT, **kwargs)
         self._request = 0
+
+    def save(self, recipe: Recipe, path: Path, dataset: Path) -> None:
+        """Write `recipe` (a snapshot) to `path` in a worker; a notification says how to apply it to `dataset`."""
+        self._save_worker(recipe, path, dataset)
+
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="data-save", description="Saving the recipe"
+    )
+    def _save_worker(self, recipe: Recipe, path: Path, dataset: Path) -> None:
+        try:
+            self.post_message(self.Saved(save_recipe(recipe, path), dataset))
+        except OSError as exc:
+            self.post_message(self.Saved(None, dataset, f"{path}: cannot write it ({exc.strerror or exc})"))
+
+    @on(Saved)
+    def _on_saved(self, event: Saved) -> None:
+        event.stop()
+        if event.error:
+            self.notify(event.error, severity="error", markup=False)
+            return
+        self.notify(
+            f"Recipe saved to {event.path}. Apply it: tui-trainer inspect {event.dataset} --apply {event.path} "
+            "--out clean.parquet",
+            markup=False,
+            timeout=10,
+        )
 
     def reset(self) -> None:
         self._request += 1
