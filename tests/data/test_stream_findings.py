@@ -11,9 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tui_trainer.data import report, stream_profile
+from tui_trainer.data import correlation, leakage, report, stream_profile
 from tui_trainer.data.label import _conflicts, _streamed_conflicts
 from tui_trainer.data.profile import row_hash
+from tui_trainer.data.sample import collect_sample, seeded_sample
 
 from .test_stream_profile import _rounded, _same
 
@@ -24,6 +25,9 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 def tiny_batches(monkeypatch):
     monkeypatch.setattr(stream_profile, "BATCH_ROWS", 37)  # every file is many batches
     monkeypatch.setattr(stream_profile, "SPILL_PARTITIONS", 8)
+    # Samples smaller than the files, so the correlation screen and the one-feature scores sample here too.
+    monkeypatch.setattr(correlation, "SAMPLE_ROWS", 200)
+    monkeypatch.setattr(leakage, "MAX_ROWS", 250)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +65,12 @@ def test_streamed_label_conflicts_equal_in_memory_ones(tiny_batches):
     expected = _conflicts(keyed, "species", "auto")
     assert expected[0] > 0 and expected[1] > 0 and expected[2]
     assert _streamed_conflicts(keyed, "species") == expected
+
+
+def test_streamed_sample_picks_the_in_memory_sample_rows(tiny_batches):
+    lf = pl.scan_csv(SAMPLE / "penguins.csv")
+    where = pl.col("sex").is_not_null()
+    rows = lf.filter(where).select(pl.len()).collect().item()
+    expected = seeded_sample(lf.filter(where), rows, 120, seed=7).collect()
+    streamed = collect_sample(lf, rows, 120, seed=7, engine="streaming", where=where)
+    assert 60 < streamed.height < rows and streamed.equals(expected)

@@ -15,7 +15,7 @@ import polars as pl
 
 from tui_trainer.data.evidence import make_finding
 from tui_trainer.data.profile import Profile
-from tui_trainer.data.sample import seeded_sample
+from tui_trainer.data.sample import collect_sample
 from tui_trainer.data.thresholds import Thresholds
 from tui_trainer.findings import Finding, Severity
 
@@ -99,7 +99,7 @@ def correlated(
     exprs = [pl.col(n).cast(pl.Float64).fill_nan(None).alias(n) for n in numbers]
     exprs += [pl.col(n).cast(pl.String).alias(n) for n in cats]
     sampled = profile.rows > SAMPLE_ROWS
-    frame = seeded_sample(lf, profile.rows, SAMPLE_ROWS, seed).select(exprs).collect(engine=engine)
+    frame = collect_sample(lf.select(exprs), profile.rows, SAMPLE_ROWS, seed, engine)
     pairs: list[dict] = []
     if len(numbers) >= 2:
         pairs += _number_pairs(frame, numbers, t.correlated)

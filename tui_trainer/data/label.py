@@ -63,15 +63,17 @@ def label_checks(
 ) -> list[Finding]:
     """Classification: imbalance and label_conflict; regression: target_distribution. Both: feature_predicts_label."""
     task = label_task(lf, schema, profile, label, task, engine)
-    out = _predicts_label(lf, label, task, t, seed)
+    out = _predicts_label(lf, label, task, t, seed, engine)
     if task == "regression":
         return out + _target_distribution(profile, label)
     return out + _classification_checks(lf, schema, profile, label, t, engine)
 
 
-def _predicts_label(lf: pl.LazyFrame, label: str, task: str, t: Thresholds, seed: int) -> list[Finding]:
+def _predicts_label(
+    lf: pl.LazyFrame, label: str, task: str, t: Thresholds, seed: int, engine: str
+) -> list[Finding]:
     out = []
-    for score in single_feature_scores(lf, label, task=task, seed=seed):
+    for score in single_feature_scores(lf, label, task=task, seed=seed, engine=engine):
         if score.gain < t.predicts_label:
             continue
         what = "accuracy" if task == "classification" else "R²"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from tui_trainer.data.sample import seeded_sample
+from tui_trainer.data.sample import collect_sample
 
 BINS = 20
 TRAIN_SHARE = 0.7
@@ -56,6 +56,7 @@ def single_feature_scores(
     task: str | None = None,
     seed: int = 0,
     features: list[str] | None = None,
+    engine: str = "auto",
 ) -> list[FeatureScore]:
     """One FeatureScore per feature (every other column unless `features` is given), best gain first."""
     lf = frame.lazy() if isinstance(frame, pl.DataFrame) else frame
@@ -64,9 +65,9 @@ def single_feature_scores(
         raise KeyError(label)
     features = [c for c in (features or schema.names()) if c != label]
     y_expr = pl.col(label).fill_nan(None) if schema[label].is_float() else pl.col(label)
-    labelled = lf.select([y_expr.alias(label), *features]).filter(pl.col(label).is_not_null())
-    total = labelled.select(pl.len()).collect().item()
-    data = seeded_sample(labelled, total, MAX_ROWS, seed).collect()
+    chosen = lf.select([y_expr.alias(label), *features])
+    total = chosen.filter(pl.col(label).is_not_null()).select(pl.len()).collect(engine=engine).item()
+    data = collect_sample(chosen, total, MAX_ROWS, seed, engine, where=pl.col(label).is_not_null())
     n = data.height
     if n < MIN_ROWS or not features:
         return []
