@@ -32,6 +32,22 @@ def subprocess_env(isolated_xdg: Path) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
+def restored_logging():
+    """`logs.setup_logging` (run by the app and the CLI in-process) stops the package logger propagating and
+    adds a file handler in that test's temp dir; undo it, so a later test's caplog sees the records."""
+    import logging
+
+    logger = logging.getLogger("tui_trainer")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    for handler in list(logger.handlers):
+        if handler not in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+    logger.propagate, logger.level = propagate, level
+
+
+@pytest.fixture(autouse=True)
 def fake_environment_audit(monkeypatch: pytest.MonkeyPatch) -> None:
     """The app opens on the Environment pane, whose first activation runs the audit (a torch child process).
 
