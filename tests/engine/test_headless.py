@@ -65,3 +65,12 @@ def test_default_run_dir_is_unique(tmp_path):
     first.mkdir()
     second = default_run_dir(tmp_path / "cfg.toml", root=tmp_path)
     assert first.name.startswith("cfg-") and second != first
+
+
+def test_start_line_of_a_run_that_knows_little_says_only_what_it_knows():
+    # A watched script or a user loop has no parameter count, sample counts or total steps.
+    out = io.StringIO()
+    ProgressPrinter(out, tty=False, interval_s=3600)(RunStarted(run_id="r", run_dir="/tmp/r", device="user loop"))
+    line = out.getvalue().splitlines()[0]
+    assert line == "run r on user loop -> /tmp/r"
+    assert "None" not in line and "?" not in line

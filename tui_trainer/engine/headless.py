@@ -124,10 +124,19 @@ class ProgressPrinter:
                 if event.resumed_from_step is not None
                 else ""
             )
+            # A watched script or a user loop knows only some of these: say what is known, never "None steps".
+            known = [
+                f"{summary['params']:,} parameters" if isinstance(summary.get("params"), int) else "",
+                (
+                    f"{summary['train_samples']} training / {summary.get('val_samples', '?')} validation samples"
+                    if summary.get("train_samples") is not None
+                    else ""
+                ),
+                f"{event.total_steps} steps" if event.total_steps else "",
+            ]
+            details = ", ".join(part for part in known if part)
             self._line(
-                f"run {event.run_id} on {event.device}{resumed}: {summary.get('params', '?')} parameters, "
-                f"{summary.get('train_samples', '?')} training / {summary.get('val_samples', '?')} validation samples, "
-                f"{event.total_steps} steps -> {event.run_dir}"
+                f"run {event.run_id} on {event.device}{resumed}{': ' + details if details else ''} -> {event.run_dir}"
             )
         elif isinstance(event, Step):
             self._progress(force=self._last_progress == 0.0)
