@@ -41,5 +41,7 @@ def layout_problems(app: App) -> list[str]:
             header = widget.header_height if widget.show_header else 0
             rows_shown = widget.scrollable_content_region.height - header
             if widget not in visible or rows_shown <= 0:
-                problems.append(f"{name} holds {widget.row_count} rows but shows none (height {region.height})")
+                problems.append(
+                    f"{name} holds {widget.row_count} rows but shows none (height {region.height})"
+                )
     return problems

@@ -557,7 +557,9 @@ async def test_header_states_through_a_run_life(fake_launch):
         assert "steps/s" not in stopped and "ETA" not in stopped
 
 
-async def test_a_and_o_pick_runs_from_the_runs_root_newest_first_and_filter_as_you_type(tmp_path, monkeypatch):
+async def test_a_and_o_pick_runs_from_the_runs_root_newest_first_and_filter_as_you_type(
+    tmp_path, monkeypatch
+):
     import dataclasses
 
     from textual.widgets import Input, OptionList
@@ -583,7 +585,9 @@ async def test_a_and_o_pick_runs_from_the_runs_root_newest_first_and_filter_as_y
         options = picker.query_one(OptionList)
         lines = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert [line.split()[0] for line in lines] == ["newest-run", "baseline", "oldest"]
-        assert "finished" in lines[1] and "step 21/200" in lines[1] and "loss" in lines[1] and "ago" in lines[1]
+        assert (
+            "finished" in lines[1] and "step 21/200" in lines[1] and "loss" in lines[1] and "ago" in lines[1]
+        )
         await pilot.press(*"base")
         await pilot.pause()
         assert [r.run_id for r in picker.shown] == ["baseline"]
@@ -595,7 +599,9 @@ async def test_a_and_o_pick_runs_from_the_runs_root_newest_first_and_filter_as_y
         await pilot.pause()
         picker = app.screen
         assert isinstance(picker, RunPicker) and picker.query_one(Input).has_focus
-        await wait_until(pilot, lambda: len(picker.shown) == 3)  # (the attached run's follower never completes)
+        await wait_until(
+            pilot, lambda: len(picker.shown) == 3
+        )  # (the attached run's follower never completes)
         await pilot.press("down", "down", "enter")
         await wait_until(pilot, lambda: len(p.runs) == 2)
         assert sorted(s.history.label for s in p.runs.values()) == ["baseline", "oldest"]

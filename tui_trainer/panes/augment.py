@@ -355,7 +355,12 @@ class AugmentPane(Pane):
             return
         self._generation += 1
         request = _Request(
-            self._generation, self.path, self.pipeline.copy(), self.seed, dict(self.variant_counts), self._colours()
+            self._generation,
+            self.path,
+            self.pipeline.copy(),
+            self.seed,
+            dict(self.variant_counts),
+            self._colours(),
         )
         self.query_one("#aug-status", Static).update(f"seed {self.seed} · rendering…")
         self._render_worker(request, self.source if self.source and self.source.path == self.path else None)
