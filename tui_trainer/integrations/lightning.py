@@ -28,7 +28,7 @@ from tui_trainer.integrations import (
     start_run,
     takes_layer_norms,
 )
-from tui_trainer.integrations.logdirs import ScalarAssembler, TagMap
+from tui_trainer.integrations.log_tags import ScalarAssembler, TagMap
 
 # Runs a callback writes, by folder: a logger for the same folder leaves the run to the callback.
 _CALLBACK_RUNS: dict[str, Any] = {}

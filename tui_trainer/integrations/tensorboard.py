@@ -151,7 +151,7 @@ class SummaryWriter:
         **monitor_options: Any,
     ) -> None:
         from tui_trainer import monitor
-        from tui_trainer.integrations.logdirs import ScalarAssembler, TagMap
+        from tui_trainer.integrations.log_tags import ScalarAssembler, TagMap
 
         if log_dir is None:
             env = os.environ.get("TUI_TRAINER_RUN_DIR")
