@@ -93,29 +93,7 @@ class Series:
         return len(self._buckets)
 
     def add(self, step: int, value: float) -> None:
-        value = float(value)
-        self.latest = value
-        self.latest_step = step
-        if value != value or value in (math.inf, -math.inf):
-            self.nonfinite += 1
-            self.last_nonfinite_step = step
-            return
-        self.total += 1
-        buckets = self._buckets
-        if buckets:
-            last = buckets[-1]
-            if last[_N] < self.width:
-                last[_LAST] = step
-                last[_N] += 1
-                last[_SUM] += value
-                if value < last[_MIN]:
-                    last[_MIN] = value
-                if value > last[_MAX]:
-                    last[_MAX] = value
-                return
-        buckets.append([step, step, 1, value, value, value])
-        if len(buckets) > self.capacity:
-            self._halve()
+        self.add_many([(step, value)])
 
     def add_many(self, pairs: list[tuple[int, float]]) -> None:
         """`add` for each (step, value) in order, with the same result: the follower's hot path, in one loop."""
