@@ -39,10 +39,6 @@ QUICK: set[tuple[str, str]] = {
 
 # Cases failing today in an area under repair elsewhere: "<area>: <what>". Remove an entry once it passes.
 KNOWN: dict[tuple[str, str], str] = {
-    ("events_runs", "symlink_loop"): "integrations (integrations/logdirs.py _log_files): events.jsonl a "
-    "symlink loop raises OSError ELOOP",
-    ("events_attach", "symlink_loop"): "integrations (logdirs._log_files): events.jsonl a symlink loop "
-    "raises OSError ELOOP",
 }
 
 

@@ -54,9 +54,17 @@ def _log_files(folder: Path) -> list[Path]:
     return sorted(
         Path(e.path)
         for e in entries
-        if e.is_file()
-        and ((e.name.startswith("events.out.") and "tfevents" in e.name) or e.name == METRICS_CSV)
+        if ((e.name.startswith("events.out.") and "tfevents" in e.name) or e.name == METRICS_CSV)
+        and _is_regular_file(e)
     )
+
+
+def _is_regular_file(entry: os.DirEntry) -> bool:
+    # A symlink loop or an unreadable entry is not a log file; it must not break the listing of the others.
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def is_log_run(folder: Path) -> bool:
