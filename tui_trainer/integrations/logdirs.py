@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tui_trainer.integrations import close_without_end, start_run
 from tui_trainer.integrations.csvlogger import METRICS_CSV, MetricsCsvReader
 from tui_trainer.integrations.log_tags import (  # noqa: F401 - the tag names are part of this module's interface
@@ -36,7 +38,7 @@ from tui_trainer.integrations.log_tags import (  # noqa: F401 - the tag names ar
     TagMap,
     parse_map,
 )
-from tui_trainer.integrations.tensorboard import Scalar
+from tui_trainer.integrations.tensorboard import ScalarColumns
 
 IDLE_S = 120.0  # a log not written to for this long is a finished run
 FIRST_PASS_BYTES = 8 * 1024 * 1024  # what the app's follower reads before the pane opens on the log
@@ -133,13 +135,13 @@ def _reader_state(reader: Any) -> dict[str, Any]:
     return {"offset": reader.offset}
 
 
-def _read_all(reader: Any) -> list[Scalar]:
-    out: list[Scalar] = []
+def _read_all(reader: Any) -> ScalarColumns:
+    out: list[ScalarColumns] = []
     while True:
         before = reader.offset
-        out.extend(reader.read())
+        out.append(reader.read_columns())
         if reader.offset == before:
-            return out
+            return ScalarColumns.concat(out)
 
 
 class LogDiscovery:
@@ -198,18 +200,15 @@ class LogDiscovery:
         if final or now - self._last_scan >= self.SCAN_EVERY_S:
             self._last_scan = now
             self._scan()
-        scalars: list[Scalar] = []
-        for reader in self.readers.values():
-            scalars.extend(_read_all(reader))
-        scalars.sort(key=lambda s: s.step)
+        cols = ScalarColumns.concat([_read_all(reader) for reader in self.readers.values()])
         # A writer that flushes rarely (torch's SummaryWriter: every 120 s) hands over a backlog at once.
-        self.assembler.window = max(1, math.ceil(len({s.step for s in scalars}) / MAX_STEP_EVENTS))
-        self.assembler.add_all(scalars, run)
+        self.assembler.window = max(1, math.ceil(len(np.unique(cols.step)) / MAX_STEP_EVENTS))
+        self.assembler.add_columns(cols, run)
         if final:
             self.assembler.flush(run)
-        if scalars:
+        if len(cols):
             run.last_step = max(run.last_step, self.assembler.last_step)
-        return len(scalars)
+        return len(cols)
 
 
 # ----- mirrors --------------------------------------------------------------------------------------
@@ -323,26 +322,25 @@ class LogMirror:
         for reader in list(self.readers.values()):
             while max_bytes is None or consumed < max_bytes:
                 before = reader.offset
-                chunk = reader.read()
+                chunk = reader.read_columns()
                 step_bytes = reader.offset - before
-                if not step_bytes and not chunk:
+                if not step_bytes and not len(chunk):
                     break
                 consumed += step_bytes
-                if not chunk:
+                if not len(chunk):
                     continue
-                chunk.sort(key=lambda s: s.step)
                 count += len(chunk)
-                times = [s.wall_time for s in chunk if s.wall_time]
-                if times:
-                    self.state.setdefault("first_time", min(times))
-                    self.state["last_time"] = max(times)
+                times = chunk.wall[np.isfinite(chunk.wall) & (chunk.wall > 0)]
+                if len(times):
+                    self.state.setdefault("first_time", float(times.min()))
+                    self.state["last_time"] = float(times.max())
                 run = self._open_run()
                 if not window_set:
                     # Steps in the whole backlog, estimated from this first chunk's density.
-                    steps = len({s.step for s in chunk}) * max(1.0, backlog / max(step_bytes, 1))
+                    steps = len(np.unique(chunk.step)) * max(1.0, backlog / max(step_bytes, 1))
                     self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
                     window_set = True
-                self.assembler.add_all(chunk, run)
+                self.assembler.add_columns(chunk, run)
         self.consumed = consumed
         if not self.state.get("finished"):
             self._open_run()  # held open while the log may grow: the writer's lock is what says "running"
@@ -354,6 +352,7 @@ class LogMirror:
             self.assembler.flush(self.run)
             self.run.last_step = max(self.run.last_step, self.assembler.last_step)
             if idle and not self.state.get("finished"):
+                self.assembler.end_epoch(self.run)
                 self.run.finish("completed")
                 self.state["finished"] = True
             else:

@@ -1,10 +1,15 @@
 """TensorBoard event files in, and out: an incremental scalar reader, and `SummaryWriter`, a drop-in writer.
 
 Reading: `EventFileReader` follows one `events.out.tfevents.*` file as it grows, from the byte where it
-stopped (never re-reading the file), keeping a record cut by the writer for the next read. The records
-are decoded with the `tensorboard` package's `Event` protobuf (an optional extra: `pip install
-tui-trainer[integrations]`). Its own loader is not used: without TensorFlow it checks each record's CRC in
-pure Python, about 30 times slower than the decoding, and a 100 MB log would take a minute to open.
+stopped (never re-reading the file), keeping a record cut by the writer for the next read, in chunks of at
+most `max_bytes`. A 100 MB log holds two million scalar records, so no Python code runs per record: the
+records are framed and decoded with numpy over the whole chunk (`_frame`, `_decode_simple`). The records
+every writer uses for `add_scalar` (one `simple_value` per event: torch.utils.tensorboard, tensorboardX,
+Lightning, Hugging Face) are decoded that way; histograms, images, audio and the file's header are skipped
+by their field tag; the rest (TF2-style tensor scalars, several values in one event) go through the
+`tensorboard` package's `Event` protobuf, one by one (an optional extra: `pip install
+tui-trainer[integrations]`, imported only when such a record appears). TensorBoard's own loader is not
+used: without TensorFlow it checks each record's CRC in pure Python and reads ~1 MB/s.
 
 Writing: `tui_trainer.monitor.SummaryWriter` takes the calls a script makes on
 `torch.utils.tensorboard.SummaryWriter` (`add_scalar`, `add_scalars`, `add_hparams`, `flush`, `close`)
@@ -16,14 +21,22 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 TFEVENTS_MARK = "tfevents"
 _HEADER = struct.Struct("<QI")  # record length, masked CRC of the length
 _MAX_RECORD = 256 * 1024 * 1024
+READ_BYTES = 16 * 1024 * 1024  # one chunk: its numpy temporaries stay around ten times this
+
+# Field tags (field number << 3 | wire type) of the protobuf messages the fast path reads.
+_WALL_TIME, _STEP, _SUMMARY = 0x09, 0x10, 0x2A  # Event.wall_time (double), .step (varint), .summary
+_VALUE, _TAG, _SIMPLE = 0x0A, 0x0A, 0x12 + 3  # Summary.value, Value.tag, Value.simple_value (float, 0x15)
+_NOT_SCALAR_VALUES = (0x22, 0x2A, 0x32)  # Value.image, .histo, .audio
+_OTHER_EVENTS = (0x1A, 0x22, 0x32, 0x3A, 0x42, 0x4A)  # file_version, graph_def, log_message, session_log...
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,54 @@ class Scalar:
     tag: str
     value: float
     wall_time: float
+
+
+@dataclass
+class ScalarColumns:
+    """Scalars as columns: `tag[i]` indexes `tags`; `wall` is NaN where the log holds no time."""
+
+    step: np.ndarray  # int64
+    tag: np.ndarray  # int32
+    value: np.ndarray  # float64
+    wall: np.ndarray  # float64
+    tags: list[str] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, tags: list[str] | None = None) -> ScalarColumns:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), list(tags or []))
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    @classmethod
+    def concat(cls, parts: list[ScalarColumns]) -> ScalarColumns:
+        """Columns of several readers as one (their tag ids mapped onto one list of tags)."""
+        parts = [c for c in parts if len(c)]
+        if len(parts) == 1:
+            return parts[0]
+        tags: dict[str, int] = {}
+        ids = []
+        for c in parts:
+            remap = np.array([tags.setdefault(t, len(tags)) for t in c.tags], np.int32)
+            ids.append(remap[c.tag] if len(c.tags) else c.tag)
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([c.step for c in parts]),
+            np.concatenate(ids),
+            np.concatenate([c.value for c in parts]),
+            np.concatenate([c.wall for c in parts]),
+            list(tags),
+        )
+
+    def scalars(self) -> list[Scalar]:
+        tags = self.tags
+        return [
+            Scalar(int(s), tags[t], float(v), float(w))
+            for s, t, v, w in zip(
+                self.step.tolist(), self.tag.tolist(), self.value.tolist(), self.wall.tolist(), strict=True
+            )
+        ]
 
 
 def is_event_file(path: Path) -> bool:
@@ -45,7 +106,8 @@ def _load_proto() -> Any:
         from tui_trainer.errors import UserError
 
         raise UserError(
-            "reading TensorBoard logs needs the tensorboard package: pip install 'tui-trainer[integrations]'"
+            "reading this TensorBoard log (TF2-style tensor scalars) needs the tensorboard package: "
+            "pip install 'tui-trainer[integrations]'"
         ) from exc
     return event_pb2
 
@@ -69,55 +131,264 @@ def _tensor_value(tensor: Any) -> float | None:
     return None
 
 
+# ----- framing and decoding a chunk with numpy ------------------------------------------------------------
+def _view(a: np.ndarray, dtype: str) -> np.ndarray:
+    """`a` read as `dtype` at every byte offset (unaligned), so `_view(a, "<f8")[p]` is the double at byte p."""
+    width = np.dtype(dtype).itemsize
+    return np.ndarray((max(0, len(a) - width + 1),), dtype=dtype, buffer=a, strides=(1,))
+
+
+def _frame(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Record starts and lengths of the whole records in chunk `a`, the bytes they cover, and whether a
+    record header cannot be right (a damaged file: nothing after it is read).
+
+    Candidates are the byte positions that look like a record of under 64 KB holding an event with a wall
+    time (the length's six high bytes zero, 0x09 twelve bytes on); a candidate is a record when the chain of
+    records from the chunk's start reaches it (start + 16 + length is the next one). Runs of records that
+    follow each other are checked at once; a record the pattern misses (a large histogram) is framed alone.
+    """
+    n = len(a)
+    if n < 16:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0, False
+    c = np.flatnonzero(a[12:] == _WALL_TIME)
+    for k in range(2, 8):
+        c = c[a[c + k] == 0]
+    lengths = a[c].astype(np.int64) | (a[c + 1].astype(np.int64) << 8)
+    nxt = c + 16 + lengths
+    # A position that only looks like a record (bytes inside one) almost never points at another candidate:
+    # drop those, so the chain below is checked in a few long runs. A record dropped wrongly is framed alone.
+    at = np.minimum(np.searchsorted(c, nxt), max(len(c) - 1, 0))
+    real = (c[at] == nxt) | (nxt >= n - 12) if len(c) else np.zeros(0, bool)
+    c, lengths, nxt = c[real], lengths[real], nxt[real]
+    follows = nxt[:-1] == c[1:]
+    breaks = np.flatnonzero(~follows)  # candidate i whose successor is not candidate i + 1
+    starts: list[np.ndarray] = []
+    lens: list[np.ndarray] = []
+    pos, corrupt = 0, False
+    unpack = _HEADER.unpack_from
+    while pos + 12 <= n:
+        j = int(np.searchsorted(c, pos))
+        if j < len(c) and c[j] == pos:
+            b = int(np.searchsorted(breaks, j))
+            last = int(breaks[b]) if b < len(breaks) else len(c) - 1
+            run_end = nxt[j : last + 1]
+            whole = int(np.searchsorted(run_end, n, side="right"))  # records that end inside the chunk
+            if whole == 0:
+                break
+            starts.append(c[j : j + whole])
+            lens.append(lengths[j : j + whole])
+            pos = int(run_end[whole - 1])
+            if whole < last + 1 - j:
+                break
+            continue
+        length = unpack(a, pos)[0]
+        if length > _MAX_RECORD:
+            corrupt = True
+            break
+        if pos + 16 + length > n:
+            break
+        starts.append(np.array([pos], np.int64))
+        lens.append(np.array([length], np.int64))
+        pos += 16 + length
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), pos, corrupt
+    return np.concatenate(starts), np.concatenate(lens), pos, corrupt
+
+
+def _varint(a: np.ndarray, p: np.ndarray, most: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Varints at byte positions `p`: (values, positions after them, whether each ended within `most` bytes)."""
+    last = len(a) - 1
+    first = a[np.minimum(p, last)]
+    value = first.astype(np.uint64)
+    after = p + 1
+    ended = np.ones(len(p), bool)
+    long = np.flatnonzero(first >= 0x80)  # most varints here (lengths, steps under 128) are one byte
+    if len(long):
+        q = p[long]
+        v = np.zeros(len(q), np.uint64)
+        going = np.ones(len(q), bool)
+        width = np.zeros(len(q), np.int64)
+        for k in range(most):
+            if not going.any():
+                break
+            byte = a[np.minimum(q + k, last)]
+            v |= np.where(going, (byte & 0x7F).astype(np.uint64) << np.uint64(7 * k), np.uint64(0))
+            width += going
+            going &= byte >= 0x80
+        value[long], after[long], ended[long] = v, q + width, ~going
+    return value, after, ended
+
+
+def _decode_simple(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode the records at `start` (lengths `length`) that hold one `simple_value` each.
+
+    Returns arrays over the records: `kind` (0 scalar, 1 no scalar in it, 2 needs the protobuf decoder), and
+    for the scalars `step`, `wall`, `value`, the tag's byte position `tag_at` and length `tag_len`.
+    """
+    last = len(a) - 1
+    e = start + 12
+    end = e + length
+    kind = np.full(len(e), 2, np.int8)
+    ok = (length >= 9) & (a[np.minimum(e, last)] == _WALL_TIME)
+    wall = np.full(len(e), np.nan)
+    wall[ok] = _view(a, "<f8")[e[ok] + 1]
+    p = e + 9
+    has_step = ok & (a[np.minimum(p, last)] == _STEP)
+    step = np.zeros(len(e), np.uint64)
+    sv, sp, sok = _varint(a, p[has_step] + 1, 10)
+    step[has_step] = sv
+    p[has_step] = sp
+    ok[has_step] &= sok
+    head = a[np.minimum(p, last)]
+    kind[ok & ((p >= end) | np.isin(head, _OTHER_EVENTS))] = 1  # no summary: the header, a graph, a log line
+    ok &= (head == _SUMMARY) & (p < end)
+    slen, p2, lok = _varint(a, p + 1, 5)
+    ok &= lok & (p2 + slen.astype(np.int64) == end) & (a[np.minimum(p2, last)] == _VALUE)
+    vlen, p3, vok = _varint(a, p2 + 1, 5)
+    ok &= vok & (p3 + vlen.astype(np.int64) == end) & (a[np.minimum(p3, last)] == _TAG)
+    tlen, p4, tok = _varint(a, p3 + 1, 2)
+    ok &= tok
+    q = p4 + tlen.astype(np.int64)
+    after = a[np.minimum(q, last)]
+    scalar = ok & (after == _SIMPLE) & (q + 5 == end)
+    kind[ok & np.isin(after, _NOT_SCALAR_VALUES)] = 1
+    kind[scalar] = 0
+    value = np.full(len(e), np.nan)
+    value[scalar] = _view(a, "<f4")[q[scalar] + 1]
+    return {
+        "kind": kind,
+        "step": step.view(np.int64),
+        "wall": wall,
+        "value": value,
+        "tag_at": p4,
+        "tag_len": tlen.astype(np.int64),
+    }
+
+
+def _tag_keys(a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """A 64-bit key per tag (its length and every byte), so equal keys are equal tags.
+
+    A collision of two different tags needs a 64-bit hash collision among the few tags of one log.
+    """
+    words = _view(a, "<u8")
+    limit = len(words) - 1
+    key = length.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    mult = np.uint64(0xBF58476D1CE4E5B9)
+    first = words[np.minimum(at, limit)]
+    keep = np.minimum(length, 8)
+    mask = np.where(
+        keep >= 8,
+        np.uint64(0xFFFFFFFFFFFFFFFF),
+        (np.uint64(1) << (keep * 8).astype(np.uint64)) - np.uint64(1),
+    )
+    key = (key ^ (first & mask)) * mult
+    k = 8
+    while True:  # the middle words, then the last 8 bytes
+        more = length > k + 8
+        if not more.any():
+            break
+        key[more] = (key[more] ^ words[np.minimum(at[more] + k, limit)]) * mult
+        k += 8
+    tail = length > 8
+    key[tail] = (key[tail] ^ words[np.minimum(at[tail] + length[tail] - 8, limit)]) * mult
+    return key
+
+
 class EventFileReader:
     """Scalars of one event file, read incrementally: `read()` returns those added since the last call."""
 
-    def __init__(self, path: Path, offset: int = 0, max_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, path: Path, offset: int = 0, max_bytes: int = READ_BYTES) -> None:
         self.path = Path(path)
         self.offset = offset  # the byte after the last whole record read
         self.max_bytes = max_bytes
         self.records = 0
         self.corrupt = False  # a record header that cannot be right: the rest of the file is not read
-        self._event_pb2 = _load_proto()
+        self.tags: list[str] = []  # tag ids are stable across reads
+        self._tag_ids: dict[str, int] = {}
+        self._keys: dict[int, int] = {}  # tag key -> tag id
+        self._event_pb2: Any = None
 
     def read(self) -> list[Scalar]:
-        return list(self._scalars())
+        return self.read_columns().scalars()
 
-    def _scalars(self) -> Iterator[Scalar]:
+    def _tag_id(self, tag: str) -> int:
+        found = self._tag_ids.get(tag)
+        if found is None:
+            found = self._tag_ids[tag] = len(self.tags)
+            self.tags.append(tag)
+        return found
+
+    def read_columns(self) -> ScalarColumns:
+        """The scalars of the whole records added since the last read (at most `max_bytes` of the file)."""
         if self.corrupt:
-            return
+            return ScalarColumns.empty(self.tags)
         try:
             with open(self.path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 if size < self.offset:  # replaced by a shorter file: start again
                     self.offset = 0
                 if size - self.offset < _HEADER.size:
-                    return
+                    return ScalarColumns.empty(self.tags)
                 fh.seek(self.offset)
                 data = fh.read(self.max_bytes)
         except OSError:
-            return
+            return ScalarColumns.empty(self.tags)
+        a = np.frombuffer(data, np.uint8)
+        start, length, used, self.corrupt = _frame(a)
+        self.offset += used
+        self.records += len(start)
+        if not len(start):
+            return ScalarColumns.empty(self.tags)
+        d = _decode_simple(a, start, length)
+        fast = np.flatnonzero(d["kind"] == 0)
+        tag_ids = np.zeros(len(fast), np.int32)
+        if len(fast):
+            keys = _tag_keys(a, d["tag_at"][fast], d["tag_len"][fast])
+            tag_ids = self._ids_of(keys, data, d["tag_at"][fast], d["tag_len"][fast])
+        step, wall, value = d["step"][fast], d["wall"][fast], d["value"][fast]
+        slow = np.flatnonzero(d["kind"] == 2)
+        if len(slow):
+            extra = self._decode_slow(data, start[slow], length[slow])
+            if extra:
+                order = np.concatenate([fast, slow[np.array([i for i, *_ in extra], np.int64)]])
+                sort = np.argsort(order, kind="stable")
+                step = np.concatenate([step, np.array([r[1] for r in extra], np.int64)])[sort]
+                wall = np.concatenate([wall, np.array([r[2] for r in extra], float)])[sort]
+                value = np.concatenate([value, np.array([r[4] for r in extra], float)])[sort]
+                tag_ids = np.concatenate([tag_ids, np.array([self._tag_id(r[3]) for r in extra], np.int32)])[
+                    sort
+                ]
+        return ScalarColumns(step.astype(np.int64), tag_ids, value.astype(np.float64), wall, self.tags)
+
+    def _ids_of(self, keys: np.ndarray, data: bytes, at: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Tag ids of the records' tag keys: the few distinct keys are looked up once each."""
+        ids = np.empty(len(keys), np.int32)
+        todo = np.ones(len(keys), bool)
+        while todo.any():
+            first = int(np.argmax(todo))
+            key = int(keys[first])
+            tag_id = self._keys.get(key)
+            if tag_id is None:
+                raw = data[int(at[first]) : int(at[first]) + int(length[first])]
+                tag_id = self._keys[key] = self._tag_id(raw.decode("utf-8", "replace"))
+            same = todo & (keys == keys[first])
+            ids[same] = tag_id
+            todo &= ~same
+        return ids
+
+    def _decode_slow(self, data: bytes, starts: np.ndarray, lengths: np.ndarray) -> list[tuple]:
+        """(index, step, wall, tag, value) of the scalars in records the fast path does not read."""
+        if self._event_pb2 is None:
+            self._event_pb2 = _load_proto()
         parse = self._event_pb2.Event.FromString
-        pos, end = 0, len(data)
-        unpack = _HEADER.unpack_from
-        while pos + _HEADER.size <= end:
-            length, _crc = unpack(data, pos)
-            if length > _MAX_RECORD:
-                self.corrupt = True
-                break
-            stop = pos + _HEADER.size + length + 4
-            if stop > end:
-                break  # the writer has not finished this record: read it next time
-            record = data[pos + _HEADER.size : stop - 4]
-            pos = stop
-            self.records += 1
+        out = []
+        for i, (pos, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
             try:
-                event = parse(record)
+                event = parse(data[pos + 12 : pos + 12 + length])
             except Exception:  # a damaged record: skip it, keep the rest
                 continue
             if not event.HasField("summary"):
                 continue
-            step, wall = int(event.step), float(event.wall_time)
             for value in event.summary.value:
                 kind = value.WhichOneof("value")
                 if kind == "simple_value":
@@ -125,10 +396,10 @@ class EventFileReader:
                 elif kind == "tensor":
                     number = _tensor_value(value.tensor)
                 else:
-                    continue  # images, histograms, audio, text
+                    continue
                 if number is not None:
-                    yield Scalar(step, value.tag, number, wall)
-        self.offset += pos
+                    out.append((i, int(event.step), float(event.wall_time), value.tag, number))
+        return out
 
 
 # ----- the drop-in writer -----------------------------------------------------------------------------
