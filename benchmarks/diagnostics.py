@@ -1,25 +1,32 @@
 # ruff: noqa: E402
 """Per-step cost of the training diagnostics (per-layer grad norms and dead units included) against a bare loop.
 
-    python benchmarks/diagnostics.py [--epochs 100] [--repeats 3] [--hidden 32 32] [--batch 16]
+    python benchmarks/diagnostics.py [--epochs 100] [--rounds 7] [--hidden 32 32] [--batch 16]
 
-The model is the sample MLP (sample_data/configs/tabular.toml: penguins, hidden [32, 32]); the data are the
-penguins table as the engine encodes it. Three loops, interleaved and best-of-N to dampen noise from other
-processes, each as a ratio of the bare loop's steps/s:
+The model is the sample MLP (sample_data/configs/tabular.toml: penguins, hidden [32, 32], batch 16, one
+evaluation per epoch, i.e. every 17 steps); the data are the penguins table as the engine encodes it. Each loop
+below is the same forward, loss, backward and Adam step over the same batches; what they add is the engine's
+own code, imported from the engine (not a copy of it):
 
-- bare: forward, loss, backward, optimiser step, nothing else;
-- logging: the bare loop plus the loss curve at the engine's cadence (each step's loss kept on the device,
-  one `Step` per report), no diagnostics: what any monitored loop pays;
-- engine cadence: the bare loop plus what the engine does on a reported step (every step of the first 20,
-  then about ten a second): `layer_grad_norms`, a `DeadUnitProbe` forward, one `Step` event fed to
-  `Diagnostics`, and an `Eval` with class counts each epoch;
-- every step: the same readings on every step (the most a user can ask for; for scale, not a target).
+- bare: nothing else; a plain evaluation (val loss, accuracy) each epoch;
+- logging: the engine's `StepWindow` (each step's loss kept on the device, `report_due` picks the reports:
+  every step of the first 20, then about ten a second, and the step before each evaluation), one `Step` per
+  report, and every event written to events.jsonl by the engine's `EventLog`: the loss curve any monitored
+  loop pays for;
+- engine: logging plus the diagnostics as `epochs.py` runs them: `StepReadings` (its `ReadingSchedule`
+  picks the reports that read the per-layer grad norms, the global norm with them, and arm the dead-unit
+  probe: every report of the first 20, then one every ~0.1 s within a 1 % time budget), `Diagnostics.feed`
+  of every `Step`, and each epoch's evaluation through `build.evaluate_split` (class counts) fed as an
+  `Eval`;
+- every step: the per-layer readings and a report on every step (for scale: the most a user can ask for).
 
-Rates are steps per CPU-second of this thread (`time.thread_time`), so other processes on a shared machine do
-not skew the ratios; the engine's ten-a-second cadence still follows the wall clock. Also prints the cost of
-one reading in microseconds (CPU time), so a bigger model's overhead can be estimated.
-Target (issue 10): engine cadence >= 0.97. Small sizes by default (about 20 s); pass larger values to measure
-a bigger model.
+No clipping or LR schedule in any loop (the sample config clips; the engine then has the global norm for
+free), so the grad norms are all charged to the diagnostics. Rounds are
+interleaved (bare, logging, engine, every, bare, ...) so load from other processes hits each loop alike, and
+the ratios printed are medians of the per-round ratios. Rates are steps per CPU-second of this thread
+(`time.thread_time`); the engine's ten-a-second cadence still follows the wall clock. Also prints the cost of
+one reading in microseconds (CPU time), so a bigger model's overhead can be estimated, and how many reports
+read per-layer. Target (issue 10): engine ratio >= 0.97. Small sizes by default (about 30 s).
 """
 
 from __future__ import annotations
@@ -33,115 +40,188 @@ if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.
     sys.path.pop(0)
 
 import argparse
+import math
+import statistics
+import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from tui_trainer.engine.build import evaluate_split
 from tui_trainer.engine.config import load_config
 from tui_trainer.engine.datasets import load_training_data
 from tui_trainer.engine.diagnostics import Diagnostics
-from tui_trainer.engine.events import Eval, Step
-from tui_trainer.engine.layer_stats import DeadUnitProbe, class_counts, layer_grad_norms
+from tui_trainer.engine.eventlog import EventLog
+from tui_trainer.engine.events import Eval
+from tui_trainer.engine.layer_stats import (
+    READINGS_SHARE,
+    DeadUnitProbe,
+    GradNorms,
+    StepReadings,
+)
 from tui_trainer.engine.models import build_mlp
+from tui_trainer.engine.step_window import StepWindow
 
 CONFIG = Path(__file__).resolve().parent.parent / "sample_data" / "configs" / "tabular.toml"
-ADAPTIVE_FIRST = 20  # the engine reports every step of the first 20 ...
-ADAPTIVE_INTERVAL_S = 0.1  # ... then about ten a second
+MODES = ("bare", "logging", "engine", "every")
+NAMES = {
+    "bare": "bare loop",
+    "logging": "loss curve only (StepWindow)",
+    "engine": "diagnostics as the engine runs them",
+    "every": "readings and a report on every step",
+}
 
 
-def run(mode: str, data, hidden: list[int], batch: int, epochs: int) -> tuple[float, int]:
-    """Steps per CPU-second of one loop; mode is bare | logging | cadence | every."""
+class LoopClock:
+    """One loop's own CPU time: the loops run an epoch each in turn, and each sees only its own time pass.
+
+    Its readings and reports follow it (the ten-a-second cadence, the reading budget), as they would in a
+    process that has the machine to itself; other processes' load does not count either (thread CPU time).
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._resumed: float | None = None
+
+    def __call__(self) -> float:
+        return self.total + (time.thread_time() - self._resumed if self._resumed is not None else 0.0)
+
+    def resume(self) -> None:
+        self._resumed = time.thread_time()
+
+    def pause(self) -> None:
+        self.total = self()
+        self._resumed = None
+
+
+def loop(mode: str, data, hidden: list[int], batch: int, folder: Path, clock: LoopClock, out: dict):
+    """One loop (mode is one of MODES), a generator that yields after each epoch; fills `out` with counts."""
     torch.manual_seed(0)
     model = build_mlp(tuple(data.input_shape), data.num_classes, hidden)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     x, y, xv, yv = data.x_train, data.y_train, data.x_val, data.y_val
     n = int(x.shape[0])
+    n_batches = n // batch
+    logging = mode != "bare"
+    diagnose = mode in ("engine", "every")
+    every = mode == "every"
+    window = StepWindow(1 if every else 0, start_step=0, clock=clock)
     diags = Diagnostics()
     diags.set_task("classification", data.num_classes, torch.bincount(y, minlength=data.num_classes).tolist())
-    watch = mode in ("cadence", "every")
-    probe = DeadUnitProbe(model) if watch else None
-    step = 0
-    window: list[torch.Tensor] = []
-    last = time.perf_counter()
-    start = time.thread_time()
+    readings = StepReadings(
+        model, share=math.inf if every else READINGS_SHARE, clock=clock, every=1 if every else 0
+    )
+    writer = EventLog(folder / mode) if logging else None  # the engine writes each event to events.jsonl
+    step = epoch = 0
     gen = torch.Generator().manual_seed(0)
+    try:
+        while True:
+            order = torch.randperm(n, generator=gen)
+            for b in range(n_batches):
+                t0 = clock()
+                idx = order[b * batch : (b + 1) * batch]
+                xb, yb = x[idx], y[idx]
+                t1 = clock()
+                # epochs.py, step for step: report_due, then readings.start before the forward pass
+                due = logging and window.report_due(step + 1, t0, b + 1 == n_batches, 0)
+                read = due and diagnose and readings.start()
+                loss = loss_fn(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = layers = None
+                if read:  # no clipping: the global norm is the layers' together, on reading steps only
+                    layers = readings.grad_norms()
+                    grad_norm = math.sqrt(sum(v * v for v in layers.values()))
+                step += 1
+                if logging:
+                    window.add(loss.detach(), int(yb.shape[0]), t1 - t0)
+                dead = readings.finish() if due else {}
+                opt.step()
+                if logging:
+                    window.add_compute(clock() - t1)
+                if due:
+                    first_bad = window.first_nonfinite()  # the engine's NaN check on each report
+                    event = window.flush(
+                        step, epoch, grad_norm=grad_norm, layer_grad_norms=layers or {}, dead_units=dead
+                    )
+                    writer.write(event)  # type: ignore[union-attr]
+                    if diagnose and first_bad is None:
+                        for diag in diags.feed(event):
+                            writer.write(diag)  # type: ignore[union-attr]
+            model.eval()
+            if diagnose:  # the engine's evaluation: loss, accuracy, class counts; fed to the diagnostics
+                val_loss, metrics, pred, labels = evaluate_split(
+                    model, xv, yv, loss_fn, nullcontext(), "classification", data.num_classes, max(batch, 256)
+                )
+                ev = Eval(
+                    step=step,
+                    val_loss=val_loss,
+                    epoch=epoch,
+                    metrics=metrics,
+                    pred_counts=pred,
+                    label_counts=labels,
+                )
+                writer.write(ev)  # type: ignore[union-attr]
+                for diag in diags.feed(ev):
+                    writer.write(diag)  # type: ignore[union-attr]
+            else:  # what any loop evaluates
+                with torch.no_grad():
+                    logits = model(xv)
+                    val_loss = float(loss_fn(logits, yv))
+                    accuracy = int((logits.argmax(1) == yv).sum()) / int(yv.shape[0])
+                if writer is not None:
+                    writer.write(
+                        Eval(step=step, val_loss=val_loss, epoch=epoch, metrics={"accuracy": accuracy})
+                    )
+            model.train()
+            epoch += 1
+            out.update(steps=step, reports=readings.schedule.reports, read=readings.schedule.taken)
+            out["diagnostics"] = sorted(diags.raised)
+            yield
+    finally:
+        readings.close()
+        if writer is not None:
+            writer.close()
+
+
+def round_rates(
+    data, hidden: list[int], batch: int, epochs: int, folder: Path
+) -> dict[str, tuple[float, dict]]:
+    """One round: the loops of MODES side by side, an epoch each in turn (the order rotating every epoch)."""
+    clocks = {mode: LoopClock() for mode in MODES}
+    outs: dict[str, dict] = {mode: {} for mode in MODES}
+    loops = {mode: loop(mode, data, hidden, batch, folder, clocks[mode], outs[mode]) for mode in MODES}
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=gen)
-        for b in range(n // batch):
-            idx = order[b * batch : (b + 1) * batch]
-            step += 1
-            now = time.perf_counter()
-            due = mode == "every" or (
-                mode in ("logging", "cadence")
-                and (step <= ADAPTIVE_FIRST or now - last >= ADAPTIVE_INTERVAL_S)
-            )
-            if due and watch:
-                probe.arm()  # type: ignore[union-attr]
-            loss = loss_fn(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if due and watch:
-                norms = layer_grad_norms(model)
-            opt.step()
-            if mode != "bare":
-                window.append(loss.detach())
-            if due and not watch:  # the loss curve alone: what any monitored loop reports
-                values = torch.stack(window).tolist()
-                window = []
-                last = now
-                Step(step=step, epoch=epoch, loss=sum(values) / len(values))
-            elif due:
-                values = torch.stack(window).tolist()
-                window = []
-                last = now
-                diags.feed(
-                    Step(
-                        step=step,
-                        epoch=epoch,
-                        loss=sum(values) / len(values),
-                        grad_norm=sum(v * v for v in norms.values()) ** 0.5,
-                        layer_grad_norms=norms,
-                        dead_units=probe.read(),  # type: ignore[union-attr]
-                        data_wait_s=0.0,
-                        compute_s=0.001,
-                    )
-                )
-        with torch.no_grad():  # every loop evaluates each epoch; the diagnostics add the class counts
-            logits = model(xv)
-            val_loss = float(loss_fn(logits, yv))
-            accuracy = float((logits.argmax(1) == yv).float().mean())
-            if watch:
-                pred, labels = class_counts(logits, yv, data.num_classes)
-                diags.feed(
-                    Eval(
-                        step=step,
-                        val_loss=val_loss,
-                        pred_counts=pred,
-                        label_counts=labels,
-                        metrics={"accuracy": accuracy},
-                    )
-                )
-    if probe is not None:
-        probe.close()
-    return step / (time.thread_time() - start), step
+        for i in range(len(MODES)):
+            mode = MODES[(epoch + i) % len(MODES)]
+            clocks[mode].resume()
+            next(loops[mode])
+            clocks[mode].pause()
+    for gen in loops.values():
+        gen.close()
+    return {mode: (outs[mode]["steps"] / clocks[mode].total, outs[mode]) for mode in MODES}
 
 
 def reading_cost_us(data, hidden: list[int], batch: int, repeats: int = 300) -> dict[str, float]:
-    """Microseconds for one reading of each kind on the same model."""
+    """Microseconds (CPU) for one reading of each kind on the same model."""
+    from tui_trainer.engine.events import Step
+
     model = build_mlp(tuple(data.input_shape), data.num_classes, hidden)
     xb, yb = data.x_train[:batch], data.y_train[:batch]
     nn.CrossEntropyLoss()(model(xb), yb).backward()
     probe = DeadUnitProbe(model)
+    norms_of = GradNorms(model)
     diags = Diagnostics()
     out: dict[str, float] = {}
     clock = time.thread_time
     t = clock()
     for _ in range(repeats):
-        norms = layer_grad_norms(model)
-    out["layer_grad_norms"] = (clock() - t) / repeats * 1e6
+        norms = norms_of()
+    out["per-layer grad norms (GradNorms)"] = (clock() - t) / repeats * 1e6
     with torch.no_grad():
         t = clock()
         for _ in range(repeats):
@@ -152,7 +232,7 @@ def reading_cost_us(data, hidden: list[int], batch: int, repeats: int = 300) -> 
             probe.arm()
             model(xb)
             probe.read()
-        out["dead_unit_probe (extra per forward)"] = (clock() - t - plain) / repeats * 1e6
+        out["dead-unit probe (extra per forward)"] = (clock() - t - plain) / repeats * 1e6
     t = clock()
     for i in range(repeats):
         diags.feed(Step(step=i + 1, epoch=0, loss=1.0, grad_norm=1.0, layer_grad_norms=norms))
@@ -164,7 +244,7 @@ def reading_cost_us(data, hidden: list[int], batch: int, repeats: int = 300) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds; the ratios are medians")
     parser.add_argument("--hidden", type=int, nargs="+", default=None, help="default: the sample config's")
     parser.add_argument("--batch", type=int, default=None, help="default: the sample config's")
     parser.add_argument("--threads", type=int, default=1)
@@ -175,32 +255,38 @@ def main() -> None:
     batch = args.batch or config.train.batch_size
     data = load_training_data(config)
     print(f"sample MLP {list(data.input_shape)} -> {hidden} -> {data.num_classes}, batch {batch}, "
-          f"{int(data.x_train.shape[0])} rows, {args.epochs} epochs, best of {args.repeats}, {args.threads} thread(s)")  # fmt: skip
-    best = {"bare": 0.0, "logging": 0.0, "cadence": 0.0, "every": 0.0}
-    for mode in best:  # warm-up: allocator, lazy init
-        run(mode, data, hidden, batch, 2)
-    steps = 0
-    for _ in range(args.repeats):
-        for mode in best:
-            rate, steps = run(mode, data, hidden, batch, args.epochs)
-            best[mode] = max(best[mode], rate)
-    base = best["bare"]
-    print(f"{'loop':<40} {'steps/cpu-s':>12} {'ratio':>7}")
-    names = {
-        "bare": "bare loop",
-        "logging": "loss curve only, engine cadence",
-        "cadence": "diagnostics at the engine's cadence",
-        "every": "diagnostics on every step",
+          f"{int(data.x_train.shape[0])} rows, {args.epochs} epochs, {args.rounds} interleaved rounds, "
+          f"{args.threads} thread(s), load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+    outs: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        round_rates(data, hidden, batch, 2, Path(tmp) / "warm-up")  # allocator, lazy init
+        for r in range(args.rounds):
+            for mode, (rate, out) in round_rates(
+                data, hidden, batch, args.epochs, Path(tmp) / str(r)
+            ).items():
+                rates[mode].append(rate)
+                outs[mode] = out
+    steps = outs["bare"]["steps"]
+    ratios = {
+        m: statistics.median(r / b for r, b in zip(rates[m], rates["bare"], strict=True)) for m in MODES
     }
-    for mode, rate in best.items():
-        print(f"{names[mode]:<40} {rate:>12.0f} {rate / base:>7.3f}")
-    print(f"({steps} steps per loop)")
+    print(f"{'loop':<40} {'steps/cpu-s':>12} {'ratio':>7}  (median rate, median per-round ratio)")
+    for mode in MODES:
+        print(f"{NAMES[mode]:<40} {statistics.median(rates[mode]):>12.0f} {ratios[mode]:>7.3f}")
+    spread = sorted(r / b for r, b in zip(rates["engine"], rates["bare"], strict=True))
+    print(f"({steps} steps per loop; engine ratio per round: {', '.join(f'{r:.3f}' for r in spread)})")
+    eng = outs["engine"]
+    print(
+        f"engine: {eng['reports']} reports of {steps} steps, {eng['read']} with per-layer readings; "
+        f"diagnostics raised: {', '.join(eng['diagnostics']) or 'none'}"
+    )
     for what, us in reading_cost_us(data, hidden, batch).items():
         print(f"  one {what}: {us:.1f} us")
-    ratio = best["cadence"] / base
-    own = best["cadence"] / best["logging"]
-    print(f"the diagnostics' own share (engine cadence against the loss curve only): {own:.3f}")
-    print(f"target: engine-cadence ratio >= 0.97: {'ok' if ratio >= 0.97 else 'BELOW TARGET'} ({ratio:.3f})")
+    own = statistics.median(e / lg for e, lg in zip(rates["engine"], rates["logging"], strict=True))
+    ratio = ratios["engine"]
+    print(f"the diagnostics' own share (engine against the loss curve only): {own:.3f}")
+    print(f"target: engine ratio >= 0.97: {'ok' if ratio >= 0.97 else 'BELOW TARGET'} ({ratio:.3f})")
 
 
 if __name__ == "__main__":

@@ -101,12 +101,12 @@ class _Watch:
     `arm()` puts a post-accumulate-grad hook on every parameter and a DeadUnitProbe on the model for the next
     forward/backward; `collect()` (at the next `log()`) takes what they saw and removes them again, so the
     steps between samples run with no hook at all. The norms stay on the device until the run's flush.
+    Which steps sample is the engine's rule (layer_stats.ReadingSchedule: cadence, then a time budget).
     """
 
-    ADAPTIVE_FIRST = 20  # the engine's cadence: every step of the first 20, then ~10 a second
-    ADAPTIVE_INTERVAL_S = 0.1
-
     def __init__(self, model: Any, every: int = 0) -> None:
+        from tui_trainer.engine.layer_stats import DeadUnitProbe, ReadingSchedule
+
         inner = unwrap_model(model)  # DDP / DataParallel: the names users know
         self.model = inner
         self.every = max(0, int(every))
@@ -118,57 +118,59 @@ class _Watch:
         ]
         self._norms: dict[int, Any] = {}
         self._handles: list[Any] = []
+        self._dead_probe = DeadUnitProbe(inner)  # the module walk once; hooks only while armed
         self._probe: Any = None
-        self._seen = 0
-        self._last = -math.inf
+        self.schedule = ReadingSchedule(every=self.every)
+        self._spent = 0.0  # this sample's reading time so far (charged to the schedule at collect)
 
     def due(self, step: int) -> bool:
-        self._seen += 1
-        if self.every:
-            return (step + 1) % self.every == 0
-        now = time.monotonic()
-        if self._seen <= self.ADAPTIVE_FIRST or now - self._last >= self.ADAPTIVE_INTERVAL_S:
-            self._last = now
-            return True
-        return False
+        # every=N samples the steps after a log() whose step + 1 is a multiple of N (the user's step numbers).
+        return self.schedule.take((step + 1) % self.every == 0 if self.every else None)
 
     def arm(self) -> None:
-        from tui_trainer.engine.layer_stats import DeadUnitProbe
-
+        started = time.perf_counter()
         self._norms = {}
         for index, (_, param) in enumerate(self.params):
             self._handles.append(param.register_post_accumulate_grad_hook(self._grad_hook(index)))
-        self._probe = DeadUnitProbe(self.model)
+        self._probe = self._dead_probe
+        self._probe.seconds = 0.0
         self._probe.arm()
+        self._spent = time.perf_counter() - started
 
     def _grad_hook(self, index: int) -> Callable[[Any], None]:
         def hook(param: Any) -> None:
             import torch
 
             if param.grad is not None:
+                started = time.perf_counter()
                 self._norms[index] = torch.linalg.vector_norm(param.grad.detach()).float()
+                self._spent += time.perf_counter() - started
 
         return hook
 
     def collect(self) -> tuple[dict[str, Any], dict[str, float]]:
         """What the forward/backward since `arm()` showed: ({layer: norm tensor}, {layer: dead share})."""
         dead: dict[str, float] = {}
-        if self._probe is not None:
-            dead = self._probe.read()
-            self._probe.close()
-            self._probe = None
+        if self._probe is None:
+            return {}, dead  # not armed: nothing to take, nothing to charge
+        started = time.perf_counter()
+        dead = self._probe.read()
+        self._probe.close()
+        spent = self._spent + self._probe.seconds
+        self._probe = None
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        if not self._norms:
-            return {}, dead
-        import torch
+        layers: dict[str, Any] = {}
+        if self._norms:
+            import torch
 
-        squares: dict[str, list[Any]] = {}
-        for index, norm in self._norms.items():
-            squares.setdefault(self.params[index][0], []).append(norm * norm)
-        self._norms = {}
-        layers = {name: torch.stack(parts).sum().sqrt() for name, parts in squares.items()}
+            squares: dict[str, list[Any]] = {}
+            for index, norm in self._norms.items():
+                squares.setdefault(self.params[index][0], []).append(norm * norm)
+            self._norms = {}
+            layers = {name: torch.stack(parts).sum().sqrt() for name, parts in squares.items()}
+        self.schedule.charge(spent + time.perf_counter() - started)
         return layers, dead
 
     def close(self) -> None:
@@ -281,6 +283,7 @@ class MonitorRun:
                     metrics=dict(metrics or {}),
                     layer_grad_norms=layers or dict(layer_grad_norms or {}),
                     dead_units=dead,
+                    time=time.time(),  # the step's time is the call's, not the later flush's (steps/s)
                 ),
             )
         )
@@ -375,6 +378,7 @@ class MonitorRun:
                     metrics={k: _num(v) for k, v in kw["metrics"].items()},  # type: ignore[misc]
                     layer_grad_norms=layers,
                     dead_units=kw["dead_units"],
+                    #MUT time=kw["time"],
                 )
             elif kind == "eval":
                 event = Eval(

@@ -102,6 +102,7 @@ class Diagnostics(EvalRules):
         self._recent: deque[tuple[int, float]] = deque(maxlen=8)
         self._lrs: deque[tuple[int, float]] = deque()  # (step, lr) of reports within two plateau windows
         self._last_grad_norm: float | None = None
+        self._layered = False  # a report has carried per-layer norms: they decide vanishing from then on
         self._explode_from = math.inf  # the loss when the current run of large gradient norms began
         self._streaks: dict[str, int] = {}  # rule -> first step of the current run of reports where it holds
         self._counts: dict[str, int] = {}  # rule -> reports in that run
@@ -113,8 +114,12 @@ class Diagnostics(EvalRules):
         self._leaky: list[dict[str, Any]] = []
         self._last_eval_step = 0
         self._collapsed_vals: list[float] = []  # val losses of the last collapsed evals
-        self._best_eval = -1  # index in _val_windows of the lowest mean val loss so far
-        self._val_windows: list[dict[str, Any]] = []  # mean val/train over the last overfit_patience evals
+        # Overfitting's running state: the window (mean val/train over the last overfit_patience evals) with
+        # the lowest val loss, windows since it, the first of them where the rule held, the lowest single val.
+        self._best_window: dict[str, Any] | None = None
+        self._since_best = 0
+        self._overfit_first: int | None = None
+        self._min_val = math.inf
         self._chance_key: Any = None
         self._chance: float | None = None
 
@@ -258,6 +263,8 @@ class Diagnostics(EvalRules):
             and self.ema > self.initial_loss
         ):
             out += self._diverged(ev.step, self.ema)
+        if ev.layer_grad_norms:
+            self._layered = True
         if gn is not None:
             self._last_grad_norm = float(gn)
             out += self._gradients(ev, float(gn), loss)
@@ -367,7 +374,9 @@ class Diagnostics(EvalRules):
                 layers=named,
                 layer_grad_norms=dict(layers[:20]),
             )
-        if not ev.layer_grad_norms:  # per-layer norms decide vanishing when there are any
+        # Per-layer norms decide vanishing once a run has any: the reports between readings (the ones before an
+        # eval, or skipped for the reading budget) leave the per-layer streak as it was.
+        if not self._layered:
             low = gn < self.t.vanish_grad_norm and self._far_from_done(loss)
             n, first = self._streak("vanish", low, ev.step)
             if n >= self.t.grad_patience:

@@ -26,8 +26,10 @@ class EvalRules:
     _leaky: list[dict[str, Any]]
     _recent: Any
     _last_eval_step: int
-    _best_eval: int
-    _val_windows: list[dict[str, Any]]
+    _best_window: dict[str, Any] | None
+    _since_best: int
+    _overfit_first: int | None
+    _min_val: float
     _collapsed_vals: list[float]
     _raise: Any
     _streak: Any
@@ -48,6 +50,7 @@ class EvalRules:
         self._last_eval_step = max(self._last_eval_step, ev.step)
         if _finite(ev.val_loss):
             self._evals.append({"step": ev.step, "val": float(ev.val_loss), "train": train})
+            self._min_val = min(self._min_val, float(ev.val_loss))
             out += self._overfitting(ev)
         out += self._majority(ev)
         if first_eval or ev.epoch == 0:
@@ -56,44 +59,44 @@ class EvalRules:
 
     def _overfitting(self, ev: Eval) -> list[Diagnostic]:
         # Judged on means over the last `overfit_patience` evals, not single evals: a noisy validation loss
-        # (a small val split) dips to a lucky minimum and spikes, which no real trend does.
+        # (a small val split) dips to a lucky minimum and spikes, which no real trend does. Constant work per
+        # eval (the best window, the evals since it and the first of them where the rule held are kept), so
+        # a long run's evals cost what its first ones did.
         k = max(1, self.t.overfit_patience)
         evals = self._evals
         if len(evals) < k:
             return []
         tail = evals[-k:]
         trains = [e["train"] for e in tail]
-        windows = self._val_windows
-        windows.append(
-            {
-                "step": ev.step,
-                "val": sum(e["val"] for e in tail) / k,
-                "train": None if None in trains else sum(trains) / k,
-            }
-        )
-        if self._best_eval < 0 or windows[-1]["val"] < windows[self._best_eval]["val"]:
-            self._best_eval = len(windows) - 1
-        best_i = self._best_eval
-        best, now = windows[best_i], windows[-1]
-        since = len(windows) - 1 - best_i  # evals since the best window ended: the windows no longer overlap
+        now = {
+            "step": ev.step,
+            "val": sum(e["val"] for e in tail) / k,
+            "train": None if None in trains else sum(trains) / k,
+        }
+        best = self._best_window
+        if best is None or now["val"] < best["val"]:
+            self._best_window, self._since_best, self._overfit_first = now, 0, None
+            return []
+        self._since_best += 1
+        since = self._since_best  # evals since the best window; from k on, the windows do not overlap
         scale = self._scale()
-        # A diverged run's validation loss rises for another reason (lr_too_high says which).
-        if since < k or scale is None or "lr_too_high" in self.raised:
+        if scale is None:
             return []
         # The rise is measured against the larger of the best val loss and chance, so a 5 % wobble of a val
         # loss far below chance (a healthy model with its usual generalisation gap) is not a rise.
         rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * max(abs(best["val"]), scale))
         gap_needed = self.t.overfit_min_gap * scale
-
-        def holds(w: dict[str, Any]) -> bool:
-            return (
-                w["val"] - best["val"] > rise_needed
-                and w["train"] is not None
-                and w["val"] - w["train"] >= gap_needed
-            )
-
-        # The first eval after the best window where the rise and the gap both held.
-        first = next((w["step"] for w in windows[best_i + 1 :] if holds(w)), ev.step)
+        held = (
+            now["val"] - best["val"] > rise_needed
+            and now["train"] is not None
+            and now["val"] - now["train"] >= gap_needed
+        )
+        if held and self._overfit_first is None:
+            self._overfit_first = ev.step  # the first eval after the best window where rise and gap held
+        # A diverged run's validation loss rises for another reason (lr_too_high says which).
+        if since < k or "lr_too_high" in self.raised:
+            return []
+        first = self._overfit_first if self._overfit_first is not None else ev.step
         falling = (
             best["train"] is not None
             and now["train"] is not None
@@ -101,7 +104,7 @@ class EvalRules:
             and self.initial_loss is not None
             and now["train"] < self.initial_loss
         )
-        if not (falling and holds(now)):
+        if not (falling and held):
             return []
         gap = now["val"] - now["train"]
         return self._raise(
@@ -114,7 +117,7 @@ class EvalRules:
             f"validation is {gap:.3g} above training",
             "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
             "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
-            f"{min(e['val'] for e in evals):.4g}, around step {best['step']}.",
+            f"{self._min_val:.4g}, around step {best['step']}.",
             val_losses=[e["val"] for e in evals[-(since + k) :]],
             train_losses=[e["train"] for e in evals[-(since + k) :]],
             mean_window_evals=k,

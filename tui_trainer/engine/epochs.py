@@ -34,7 +34,7 @@ class EpochLoop:
     def _train(self) -> str:
         import torch
 
-        from tui_trainer.engine.layer_stats import DeadUnitProbe, layer_grad_norms
+        from tui_trainer.engine.layer_stats import StepReadings
 
         cfg = self.cfg.train
         model, opt, scaler, loss_fn, ctx = self.model, self.optimizer, self.scaler, self.loss_fn, self.ctx
@@ -44,6 +44,9 @@ class EpochLoop:
         max_steps = cfg.max_steps or None
         perf = time.perf_counter
         window = StepWindow(cfg.log_every, start_step=self.step, fixed=self.dist.enabled)
+        # Per-layer grad norms and dead units on the reports layer_stats.ReadingSchedule picks (the same rule
+        # as run.watch).
+        readings = StepReadings(model)
         model.train()
 
         while self.epoch < cfg.epochs:
@@ -63,45 +66,41 @@ class EpochLoop:
                     break
                 t1 = perf()
                 b, next_step = self.batch_in_epoch, self.step + 1
-                # The step before an evaluation always reports, so every eval has the training loss beside it
-                # (overfitting compares the two) and curves reach each epoch's end. Same step on every rank.
-                due = (
-                    window.due(next_step, t0)
-                    or b + 1 == n_batches
-                    or bool(cfg.eval_every and next_step % cfg.eval_every == 0)
-                )
+                # Same step on every rank; the step before an evaluation always reports (see report_due).
+                due = window.report_due(next_step, t0, b + 1 == n_batches, cfg.eval_every)
                 if not due and window.control_due(t0):
                     # With a sparse train.log_every, commands are still read ~10 times a second; one that
                     # arrived makes this step report, where pause/stop/checkpoint are acted on.
                     self._handle_commands()
                     due = self.stop_requested is not None or self.paused or self.save_requested
-                probe = DeadUnitProbe(model) if due else None
-                if probe is not None:
-                    probe.arm()
+                # Which reports read per-layer (the first 20, then ~10 a second within a time budget) is
+                # decided before the forward pass, which a reading step records (dead units).
+                read = due and readings.start()
 
                 with ctx:
                     loss = loss_fn(model(xb), yb)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
+                # A report between readings (the one before an eval, say) has a grad norm only with clipping.
                 grad_norm = layers = None
-                if clip or due:
+                if clip or read:
                     scaler.unscale_(opt)
-                    layers = layer_grad_norms(model) if due else None  # before clipping: as computed
+                    layers = readings.grad_norms() if read else None  # before clipping: as computed
                     if clip:
                         grad_norm = torch.nn.utils.clip_grad_norm_(params, clip)
-                    else:  # the global norm is the layers' together: no second pass over the gradients
+                    elif layers is not None:  # the layers' together: no second pass over the gradients
                         grad_norm = math.sqrt(sum(v * v for v in layers.values()))
                 self.step, self.batch_in_epoch = next_step, b + 1
                 window.add(loss.detach(), int(yb.shape[0]), t1 - t0)
                 # Read before the update, so a NaN found here is explained with the weights that produced it.
-                readings = self._readings(window, grad_norm, layers, probe) if due else None
+                fields = self._readings(window, grad_norm, layers, readings) if due else None
                 scaler.step(opt)
                 scaler.update()
                 if per_step_sched and self.scheduler is not None:
                     self.scheduler.step()
                 window.add_compute(perf() - t1)
-                if readings is not None:
-                    self._report(window, readings)
+                if fields is not None:
+                    self._report(window, fields)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self._save_checkpoint("periodic")
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
@@ -134,18 +133,15 @@ class EpochLoop:
                 break
         return "completed"
 
-    def _readings(self, window: StepWindow, grad_norm: Any, layers: Any, probe: Any) -> dict[str, Any]:
+    def _readings(self, window: StepWindow, grad_norm: Any, layers: Any, readings: Any) -> dict[str, Any]:
         """A reported step's numbers, read in one sync; stops here (before the optimiser step) on a NaN."""
-        dead = {}
-        if probe is not None:
-            dead = probe.read()
-            probe.close()
+        dead = readings.finish()  # {} unless this step took the per-layer readings
         gn = float(grad_norm) if grad_norm is not None else None
-        readings = dict(grad_norm=gn, layer_grad_norms=layers or {}, dead_units=dead)
+        fields = dict(grad_norm=gn, layer_grad_norms=layers or {}, dead_units=dead)
         bad = self._bad_offset(window, gn)
         if bad is not None and self.cfg.train.stop_on_nan and not self.dist.enabled:
-            self._nonfinite(window, bad, gn, dict(lr=self._lr(), **readings))
-        return readings
+            self._nonfinite(window, bad, gn, dict(lr=self._lr(), **fields))
+        return fields
 
     def _bad_offset(self, window: StepWindow, gn: float | None) -> int | None:
         bad = window.first_nonfinite()

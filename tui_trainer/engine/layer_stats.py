@@ -1,20 +1,32 @@
 """Per-layer measurements for the diagnostics: gradient norms, dead ReLU units, class counts, first NaN layer.
 
-Used by the engine (`loop.py`), by `monitor` (`run.watch(model)`) and by the integrations, so a user loop gets
-the same per-layer evidence as `tui-trainer train`. torch is imported inside the functions: this module is
-imported by code the UI process loads. Every function reads the device once (one stacked copy), so calling
-them on reported steps only keeps their cost a small share of a step.
+Used by the engine (`epochs.py`), by `monitor` (`run.watch(model)`) and by the integrations, so a user loop
+gets the same per-layer evidence as `tui-trainer train`. torch is imported inside the functions: this module is
+imported by code the UI process loads. Every function reads the device once (one stacked copy).
+
+When the readings are taken is one rule, `ReadingSchedule`, for the engine and `run.watch(model)`: on the
+reports the cadence asks for (every one of the first 20 steps, then about ten a second; or every N), and after
+the first READINGS_FREE readings only while they have taken at most READINGS_SHARE of the wall time.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from typing import Any
+
+from tui_trainer.engine.step_window import ADAPTIVE_EVERY_STEP, adaptive_due
 
 # Beyond this many parameterised layers, norms are grouped by name prefix (`encoder.layer.3`), so a
 # step event stays small and the reading costs the same for a 12-layer and a 1,000-layer model.
 MAX_LAYERS = 64
+# Per-layer readings (grad norms, the dead-unit forward) may take at most this share of the wall time, so a
+# model whose readings are dear (many layers, one step a second) reads less often instead of training slower.
+READINGS_SHARE = 0.01
+# The first readings of a run are never skipped for the budget: the early steps are when things go wrong,
+# and a rule needs `grad_patience` readings in a row.
+READINGS_FREE = ADAPTIVE_EVERY_STEP
 
 
 def _unwrap(model: Any) -> Any:
@@ -30,33 +42,49 @@ def layer_grad_norms(model: Any, max_layers: int = MAX_LAYERS) -> dict[str, floa
     Call it after `loss.backward()` and before `zero_grad()`. Modules whose parameters have no gradient are
     left out. With more than `max_layers` such modules, names are cut to a shorter prefix until they fit and
     the norms within a group are combined (sqrt of the sum of squares). Non-finite norms are kept as they are.
+    A caller that reads the same model again and again keeps a `GradNorms(model)` (the module walk done once).
     """
-    import torch
+    return GradNorms(model, max_layers)()
 
-    model = _unwrap(model)
-    names: list[str] = []
-    sizes: list[int] = []
-    grads: list[Any] = []
-    for name, module in model.named_modules():
-        own = [p.grad for p in module.parameters(recurse=False) if p.grad is not None]
-        if own:
-            names.append(name or type(model).__name__)
-            sizes.append(len(own))
-            grads.extend(own)
-    if not grads:
-        return {}
-    with torch.no_grad():
-        # One fused norm per parameter and one device read; modules combine theirs in Python (few numbers).
-        per_param = torch.stack(
-            [n.float() for n in torch._foreach_norm([g.detach() for g in grads])]
-        ).tolist()
-    values = []
-    i = 0
-    for size in sizes:
-        values.append(math.sqrt(sum(v * v for v in per_param[i : i + size])))
-        i += size
-    norms = dict(zip(names, values, strict=True))
-    return _group(norms, max_layers) if len(norms) > max_layers else norms
+
+class GradNorms:
+    """`layer_grad_norms` for one model, with the walk over its modules done once, not at every reading."""
+
+    def __init__(self, model: Any, max_layers: int = MAX_LAYERS) -> None:
+        model = _unwrap(model)
+        self.max_layers = max_layers
+        self.layers = [
+            (name or type(model).__name__, own)
+            for name, module in model.named_modules()
+            if (own := list(module.parameters(recurse=False)))
+        ]
+
+    def __call__(self) -> dict[str, float]:
+        import torch
+
+        names: list[str] = []
+        sizes: list[int] = []
+        grads: list[Any] = []
+        for name, params in self.layers:
+            own = [p.grad for p in params if p.grad is not None]
+            if own:
+                names.append(name)
+                sizes.append(len(own))
+                grads.extend(own)
+        if not grads:
+            return {}
+        with torch.no_grad():
+            # One fused norm per parameter and one device read; modules combine theirs in Python (few numbers).
+            per_param = torch.stack(
+                [n.float() for n in torch._foreach_norm([g.detach() for g in grads])]
+            ).tolist()
+        values = []
+        i = 0
+        for size in sizes:
+            values.append(math.sqrt(sum(v * v for v in per_param[i : i + size])))
+            i += size
+        norms = dict(zip(names, values, strict=True))
+        return _group(norms, self.max_layers) if len(norms) > self.max_layers else norms
 
 
 def _group(norms: dict[str, float], max_layers: int) -> dict[str, float]:
@@ -95,6 +123,7 @@ class DeadUnitProbe:
         self._alive: dict[str, Any] = {}
         self._calls: dict[str, int] = {}
         self._handles: list[Any] = []
+        self.seconds = 0.0  # time spent in the hooks so far (the reading budget counts it)
 
     @property
     def layers(self) -> int:
@@ -118,6 +147,7 @@ class DeadUnitProbe:
         def hook(module: Any, inputs: Any, output: Any) -> None:
             if not hasattr(output, "dim") or output.dim() < 2:
                 return
+            started = time.perf_counter()
             count = self._calls.get(name, 0) + 1
             self._calls[name] = count
             key = name if count == 1 else f"{name}#{count}"
@@ -127,6 +157,7 @@ class DeadUnitProbe:
             else:
                 alive = (out != 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
             self._alive[key] = alive
+            self.seconds += time.perf_counter() - started
 
         return hook
 
@@ -146,6 +177,109 @@ class DeadUnitProbe:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+
+class ReadingSchedule:
+    """Which reports take per-layer readings: the one rule for the engine and `run.watch(model)`.
+
+    `take()` is asked once per report (a `step` event; a `log()` in run.watch). Its cadence: every one of the
+    first 20 reports, then the first report once ADAPTIVE_INTERVAL_S (0.1 s) has passed since the last
+    reading — a clock of its own, so reports that come often for another reason (the one before each eval,
+    every 17 steps in the sample config) do not multiply the readings; or every `every`-th report; or the
+    caller's `cadence` (run.watch(every=N) counts the user's step numbers). After the first READINGS_FREE
+    readings, one is taken only while the readings since then (`charge`d by the caller) add up to at most
+    `share` of the wall time since then. Counters (`reports`, `taken`, `skipped`) are for tests and the
+    benchmark.
+    """
+
+    def __init__(
+        self, every: int = 0, share: float = READINGS_SHARE, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.every = max(0, int(every))
+        self.share = share
+        self.clock = clock
+        self.reports = 0
+        self.taken = 0
+        self.skipped = 0  # cadence asked, budget said no
+        self.spent = 0.0  # seconds charged since the free readings ended
+        self._since: float | None = None  # when the free readings ended
+        self._last = -math.inf
+
+    def take(self, cadence: bool | None = None) -> bool:
+        self.reports += 1
+        now = self.clock()
+        if cadence is None:
+            cadence = (
+                self.reports % self.every == 0 if self.every else adaptive_due(self.reports, now, self._last)
+            )
+        if not cadence:
+            return False
+        if self.taken >= READINGS_FREE:
+            if self._since is None:
+                self._since, self.spent = now, 0.0
+            elif self.spent > self.share * (now - self._since):
+                self.skipped += 1
+                return False
+        self.taken += 1
+        self._last = now
+        return True
+
+    def charge(self, seconds: float) -> None:
+        """Time a reading took (after the free ones it counts against the budget)."""
+        self.spent += seconds
+
+
+class StepReadings:
+    """The engine's per-layer readings of one model on the steps `ReadingSchedule` picks.
+
+    `start()` on a report, before the forward pass, says whether this step reads (and arms the probe);
+    `grad_norms()` after backward; `finish()` after both gives the dead-unit shares. The module walks are
+    done once per run, and the time spent in all three (hooks included) is charged to the schedule.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        share: float = READINGS_SHARE,
+        clock: Callable[[], float] = time.perf_counter,
+        every: int = 0,
+    ) -> None:
+        self.schedule = ReadingSchedule(every=every, share=share, clock=clock)
+        self.clock = clock
+        self.norms = GradNorms(model)
+        self.probe = DeadUnitProbe(model)
+        self.active = False
+        self._spent = 0.0
+
+    def start(self) -> bool:
+        self.active = self.schedule.take()
+        if self.active:
+            started = self.clock()
+            self.probe.seconds = 0.0
+            self.probe.arm()
+            self._spent = self.clock() - started
+        return self.active
+
+    def grad_norms(self) -> dict[str, float]:
+        started = self.clock()
+        norms = self.norms()
+        self._spent += self.clock() - started
+        return norms
+
+    def finish(self) -> dict[str, float]:
+        """The armed forward's dead-unit shares ({} when this step did not read); charges the reading."""
+        if not self.active:
+            return {}
+        started = self.clock()
+        dead = self.probe.read()
+        self.probe.close()
+        self.active = False
+        self.schedule.charge(self._spent + self.probe.seconds + self.clock() - started)
+        return dead
+
+    def close(self) -> None:
+        self.probe.close()
+        self.active = False
 
 
 def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tui_trainer.engine.events import Step
@@ -23,6 +24,12 @@ CONTROL_INTERVAL_S = 0.1  # how often commands (pause/stop/checkpoint) are read 
 MAX_WINDOW = 4096
 
 
+def adaptive_due(n: int, now: float, last: float) -> bool:
+    """The adaptive cadence: the `n`-th step (1-based) reports if it is one of the first ADAPTIVE_EVERY_STEP,
+    or ADAPTIVE_INTERVAL_S has passed since `last`. Also `ReadingSchedule`'s (layer_stats) for run.watch."""
+    return n <= ADAPTIVE_EVERY_STEP or now - last >= ADAPTIVE_INTERVAL_S
+
+
 class StepWindow:
     """The steps trained since the last `step` event: their device losses, samples and timings.
 
@@ -31,7 +38,14 @@ class StepWindow:
     The window also sums each epoch's losses, so `end_epoch()` gives the epoch's mean training loss.
     """
 
-    def __init__(self, log_every: int, start_step: int, fixed: bool = False) -> None:
+    def __init__(
+        self,
+        log_every: int,
+        start_step: int,
+        fixed: bool = False,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.clock = clock  # the loop's `now` must come from the same clock (a benchmark gives each loop its own)
         self.log_every = log_every or (DIST_LOG_EVERY if fixed else 0)
         self.fixed = fixed
         self.start_step = start_step
@@ -40,7 +54,7 @@ class StepWindow:
         self._samples = 0
         self._wait = 0.0
         self._compute = 0.0
-        self._opened = time.perf_counter()
+        self._opened = clock()
         self._last_flush = self._opened
         self._last_control = self._opened
         self._epoch_sum = 0.0
@@ -56,9 +70,16 @@ class StepWindow:
         """Whether `step` (about to be trained) reports by the cadence alone."""
         if self.log_every:
             return step % self.log_every == 0 or (len(self._losses) >= MAX_WINDOW and not self.fixed)
-        return (step - self.start_step) <= ADAPTIVE_EVERY_STEP or (
-            now - self._last_flush
-        ) >= ADAPTIVE_INTERVAL_S
+        return adaptive_due(step - self.start_step, now, self._last_flush)
+
+    def report_due(self, step: int, now: float, last_batch: bool, eval_every: int) -> bool:
+        """Whether `step`, about to be trained, reports: by the cadence, or because an evaluation follows it.
+
+        The step before an evaluation always reports (the last batch of an epoch, or the step before a
+        `train.eval_every` eval), so every eval has the training loss beside it (overfitting compares the
+        two) and curves reach each epoch's end.
+        """
+        return self.due(step, now) or last_batch or bool(eval_every and step % eval_every == 0)
 
     def control_due(self, now: float) -> bool:
         """Whether commands should be read now although the step does not report (sparse `log_every`)."""
@@ -108,7 +129,7 @@ class StepWindow:
         counted = [v for v in values[self._counted :] if math.isfinite(v)]
         self._epoch_sum += sum(counted)
         self._epoch_n += len(counted)
-        now = time.perf_counter()
+        now = self.clock()
         elapsed = max(now - self._opened, 1e-9)
         event = Step(
             step=step,
@@ -126,7 +147,7 @@ class StepWindow:
         """Empty the window and restart its clock (also after a pause, so paused time is not a slow step)."""
         self._losses, self._values = [], None
         self._samples, self._wait, self._compute, self._counted = 0, 0.0, 0.0, 0
-        self._opened = self._last_flush = time.perf_counter()
+        self._opened = self._last_flush = self.clock()
 
     def end_epoch(self) -> float | None:
         """The epoch's mean training loss (steps not yet reported included); starts the next epoch's sum."""
