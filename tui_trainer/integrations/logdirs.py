@@ -135,6 +135,11 @@ def _reader_state(reader: Any) -> dict[str, Any]:
     return {"offset": reader.offset}
 
 
+def _distinct_steps(cols: ScalarColumns) -> int:
+    """How many steps the scalars cover (counted as changes of step: they come in step order)."""
+    return int(np.count_nonzero(np.diff(cols.step))) + 1 if len(cols) else 0
+
+
 def _read_all(reader: Any) -> ScalarColumns:
     out: list[ScalarColumns] = []
     while True:
@@ -202,7 +207,7 @@ class LogDiscovery:
             self._scan()
         cols = ScalarColumns.concat([_read_all(reader) for reader in self.readers.values()])
         # A writer that flushes rarely (torch's SummaryWriter: every 120 s) hands over a backlog at once.
-        self.assembler.window = max(1, math.ceil(len(np.unique(cols.step)) / MAX_STEP_EVENTS))
+        self.assembler.window = max(1, math.ceil(_distinct_steps(cols) / MAX_STEP_EVENTS))
         self.assembler.add_columns(cols, run)
         if final:
             self.assembler.flush(run)
@@ -337,7 +342,7 @@ class LogMirror:
                 run = self._open_run()
                 if not window_set:
                     # Steps in the whole backlog, estimated from this first chunk's density.
-                    steps = len(np.unique(chunk.step)) * max(1.0, backlog / max(step_bytes, 1))
+                    steps = _distinct_steps(chunk) * max(1.0, backlog / max(step_bytes, 1))
                     self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
                     window_set = True
                 self.assembler.add_columns(chunk, run)

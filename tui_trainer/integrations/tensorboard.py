@@ -204,18 +204,18 @@ def _varint(a: np.ndarray, p: np.ndarray, most: int) -> tuple[np.ndarray, np.nda
     ended = np.ones(len(p), bool)
     long = np.flatnonzero(first >= 0x80)  # most varints here (lengths, steps under 128) are one byte
     if len(long):
-        q = p[long]
-        v = np.zeros(len(q), np.uint64)
-        going = np.ones(len(q), bool)
-        width = np.zeros(len(q), np.int64)
-        for k in range(most):
-            if not going.any():
+        value[long] &= np.uint64(0x7F)
+        ended[long] = False
+        going = long
+        for k in range(1, most):  # byte k of the varints still going, on those only
+            byte = a[np.minimum(p[going] + k, last)]
+            value[going] |= (byte & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+            done = byte < 0x80
+            after[going[done]] = p[going[done]] + k + 1
+            ended[going[done]] = True
+            going = going[~done]
+            if not len(going):
                 break
-            byte = a[np.minimum(q + k, last)]
-            v |= np.where(going, (byte & 0x7F).astype(np.uint64) << np.uint64(7 * k), np.uint64(0))
-            width += going
-            going &= byte >= 0x80
-        value[long], after[long], ended[long] = v, q + width, ~going
     return value, after, ended
 
 
