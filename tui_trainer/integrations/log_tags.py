@@ -190,7 +190,8 @@ class ScalarAssembler:
         self.flush(run)
         event = self._epoch_end_event()
         if event is not None:
-            self._emit([((event.step, 9, 1), event)], run)
+            self._emit([((event[0].step, 9, 1), event)], run)
+            self._epoch_loss, self._epoch_last = [0.0, 0], None
 
     def _drain(self, run: Any) -> None:
         if not self._pending:
