@@ -284,6 +284,7 @@ class MonitorRun:
                     layer_grad_norms=layers or dict(layer_grad_norms or {}),
                     dead_units=dead,
                     time=time.time(),  # the step's time is the call's, not the later flush's (steps/s)
+                    time=time.time(),  # the step's time is the call's, not the later flush's (steps/s)
                 ),
             )
         )
@@ -378,6 +379,7 @@ class MonitorRun:
                     metrics={k: _num(v) for k, v in kw["metrics"].items()},  # type: ignore[misc]
                     layer_grad_norms=layers,
                     dead_units=kw["dead_units"],
+                    time=kw["time"],
                     #MUT time=kw["time"],
                 )
             elif kind == "eval":

@@ -68,7 +68,7 @@ def make_trainer(tmp_path: Path, callbacks=None, report_to="none", **extra):
     )
 
 
-def test_callback_writes_the_trainer_logs_value_for_value(tmp_path):
+def test_callback_writes_the_trainer_logs_value_for_value(tmp_path, capsys):
     from tui_trainer.integrations.transformers import TuiTrainerCallback
 
     run_dir = tmp_path / "run"
@@ -81,6 +81,7 @@ def test_callback_writes_the_trainer_logs_value_for_value(tmp_path):
 
     start = of_type(events, RunStarted)[0]
     assert start.total_steps == 30 and start.config["training_args"]["learning_rate"] == 5e-3
+    assert start.config["train"] == {"batch_size": 8}  # samples/s shown = steps/s x 8
     steps = of_type(events, Step)
     assert [s.step for s in steps] == [h["step"] for h in train_logs] == [5, 10, 15, 20, 25, 30]
     assert [s.loss for s in steps] == pytest.approx([h["loss"] for h in train_logs])
@@ -101,6 +102,15 @@ def test_callback_writes_the_trainer_logs_value_for_value(tmp_path):
     end = events[-1]
     assert isinstance(end, Finished) and end.status == "completed" and end.step == 30
 
+    import json
+
+    from tui_trainer.cli import main
+
+    capsys.readouterr()
+    assert main(["attach", "--json", str(run_dir)]) == 0
+    summary = json.loads(capsys.readouterr().out)[0]
+    assert summary["steps_per_s"] and summary["samples_per_s"] == pytest.approx(summary["steps_per_s"] * 8)
+
 
 def test_report_to_tui_trainer_writes_into_the_watch_folder(tmp_path, monkeypatch):
     from tui_trainer.integrations.transformers import REGISTERED
@@ -114,3 +124,15 @@ def test_report_to_tui_trainer_writes_into_the_watch_folder(tmp_path, monkeypatc
     events = read_events(run_dir)
     assert [s.step for s in of_type(events, Step)] == [5, 10, 15, 20, 25, 30]
     assert isinstance(events[-1], Finished)
+
+
+def test_the_batch_size_reported_is_the_trainers_total_train_batch(tmp_path):
+    from tui_trainer.integrations.transformers import _samples_per_step
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "o"),
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=4,
+        use_cpu=True,
+    )
+    assert _samples_per_step(args) == 32  # what the Trainer logs as its total train batch size

@@ -126,7 +126,8 @@ def print_summaries(run_dirs: list[Path], as_json: bool = False) -> int:
         )
         rate = s["steps_per_s"]
         if rate and not history.is_over:
-            print(f"  {rate:.1f} steps/s, ETA {format_duration(history.eta_s())}")
+            samples = f", {s['samples_per_s']:.0f} samples/s" if s["samples_per_s"] else ""
+            print(f"  {rate:.1f} steps/s{samples}, ETA {format_duration(history.eta_s())}")
         if s["last_checkpoint"]:
             print(f"  last checkpoint: {s['last_checkpoint']}")
         if s["error"]:

@@ -86,7 +86,7 @@ class ProgressPrinter:
             parts.append(f"lr {format_number(lr)}")
         if rate := h.steps_per_s():
             parts.append(f"{rate:.1f} steps/s")
-        if samples := h.latest("samples_per_s"):
+        if samples := h.samples_per_s():
             parts.append(f"{samples:.0f} samples/s")
         if (eta := h.eta_s()) is not None:
             parts.append(f"ETA {format_duration(eta)}")

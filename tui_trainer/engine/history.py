@@ -204,6 +204,7 @@ class RunHistory:
         self.config: dict[str, Any] = {}
         self.total_steps: int | None = None
         self.epochs: int | None = None  # train.epochs of the config, when it says
+        self.batch_size: int | None = None  # samples per step: train.batch_size of the config x world_size
         self.resumed_from_step: int | None = None
         self.pid: int | None = None
         self.host: str | None = None
@@ -279,6 +280,9 @@ class RunHistory:
         self.total_steps = e.total_steps
         epochs = (e.config.get("train") or {}).get("epochs") if isinstance(e.config, dict) else None
         self.epochs = epochs if isinstance(epochs, int) and epochs > 0 else None
+        batch = (e.config.get("train") or {}).get("batch_size") if isinstance(e.config, dict) else None
+        ok = isinstance(batch, int) and not isinstance(batch, bool) and batch > 0
+        self.batch_size = batch * max(1, e.world_size or 1) if ok else None  # each process trains a batch
         self.resumed_from_step = e.resumed_from_step
         self.pid = e.pid
         self.host = e.host
@@ -398,6 +402,13 @@ class RunHistory:
             return None
         return (s1 - s0) / (t1 - t0)
 
+    def samples_per_s(self) -> float | None:
+        """Samples per second: steps/s times the batch size the run reported (`train.batch_size` in its
+        run_started config, times its world_size); None when either is unknown. The one rule for the pane,
+        the headless lines and attach, for engine runs and watched / integration runs alike."""
+        rate = self.steps_per_s()
+        return rate * self.batch_size if rate and self.batch_size else None
+
     def eta_s(self) -> float | None:
         """Seconds until `total_steps` at the current rate; None when either is unknown or the run is over."""
         if self.total_steps is None or self.step is None or self.is_over:
@@ -464,6 +475,7 @@ class RunHistory:
             "lr": self.latest("lr"),
             "grad_norm": self.latest("grad_norm"),
             "steps_per_s": self.steps_per_s(),
+            "samples_per_s": self.samples_per_s(),
             "last_checkpoint": self.last_checkpoint.path if self.last_checkpoint else None,
             "error": self.failure.error if self.failure else None,
             "diagnostics": [

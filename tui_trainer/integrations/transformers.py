@@ -42,6 +42,16 @@ def _config(args: Any) -> dict[str, Any]:
     return out
 
 
+def _samples_per_step(args: Any) -> int | None:
+    """Samples in one optimizer step, as the Trainer counts its total train batch size: the batch per
+    device x devices x gradient accumulation x processes."""
+    try:
+        batch = int(args.train_batch_size) * int(args.gradient_accumulation_steps) * int(args.world_size)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return batch if batch > 0 else None
+
+
 class TuiTrainerCallback(TrainerCallback):
     """See the module docstring; `run_dir` defaults to `$TUI_TRAINER_RUN_DIR`, else `runs/<model>-<time>`."""
 
@@ -63,9 +73,12 @@ class TuiTrainerCallback(TrainerCallback):
                 "params": sum(p.numel() for p in model.parameters()),
                 "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             }
+        config: dict[str, Any] = {"training_args": _config(args)}
+        if batch := _samples_per_step(args):
+            config["train"] = {"batch_size": batch}  # what steps/s is multiplied by for samples/s
         self.run = start_run(
             run_dir_for(self.run_dir, stem),
-            {"training_args": _config(args)},
+            config,
             model_summary=summary,
             total_steps=int(state.max_steps) if state.max_steps else None,
             **self.monitor_options,

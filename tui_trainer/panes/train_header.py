@@ -45,10 +45,7 @@ def numbers(history: RunHistory, status: str) -> list[str]:
     h = history
     moving = status == "running" and not h.is_over
     rate = h.steps_per_s() if moving else None
-    batch = _batch_size(h.config)
-    samples = (
-        rate * batch if rate and batch else (h.latest("samples_per_s") if moving and not batch else None)
-    )
+    samples = h.samples_per_s() if moving else None  # steps/s x the run's batch size (RunHistory's rule)
     step = "—" if h.step is None else str(h.step)
     total = f"/{h.total_steps}" if h.total_steps else ""
     parts = [
@@ -111,8 +108,3 @@ def wrap_parts(parts: list[str], width: int, gap: str = "  ", first: int = 0) ->
         lines.append(line)
     return lines
 
-
-def _batch_size(config: Mapping) -> int | None:
-    train = config.get("train") if isinstance(config, Mapping) else None
-    batch = train.get("batch_size") if isinstance(train, Mapping) else None
-    return batch if isinstance(batch, int) and batch > 0 else None
