@@ -284,7 +284,6 @@ class MonitorRun:
                     layer_grad_norms=layers or dict(layer_grad_norms or {}),
                     dead_units=dead,
                     time=time.time(),  # the step's time is the call's, not the later flush's (steps/s)
-                    time=time.time(),  # the step's time is the call's, not the later flush's (steps/s)
                 ),
             )
         )
@@ -380,7 +379,6 @@ class MonitorRun:
                     layer_grad_norms=layers,
                     dead_units=kw["dead_units"],
                     time=kw["time"],
-                    #MUT time=kw["time"],
                 )
             elif kind == "eval":
                 event = Eval(
