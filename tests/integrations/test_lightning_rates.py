@@ -145,5 +145,8 @@ def test_layer_norms_are_read_only_on_the_steps_that_report(tmp_path):
     steps = of_type(read_events(run_dir), Step)
     reported = [*range(1, 21), 24, 28]
     assert [s.step for s in steps] == reported
-    assert read_at == reported
-    assert all(set(s.layer_grad_norms) == {"net.0", "net.2"} for s in steps)
+    # Every one of the first 20 reports reads; later ones while readings stay within 1 % of the wall time
+    # (layer_stats.ReadingSchedule, the engine's rule). No other step ever reads.
+    assert read_at[:20] == list(range(1, 21)) and set(read_at) <= set(reported)
+    assert read_at == [s.step for s in steps if s.layer_grad_norms]
+    assert all(set(s.layer_grad_norms) == {"net.0", "net.2"} for s in steps[:20])

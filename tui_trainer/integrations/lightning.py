@@ -100,6 +100,9 @@ class _CallbackBody:
         self._epoch_started = time.monotonic()
         self._seen_checkpoints: set[str] = set()
         self._read_norms_here = True
+        self._grad_norms: Any = None  # layer_stats.GradNorms of the module, made at the first reading
+        self._schedule: Any = None  # layer_stats.ReadingSchedule: the engine's rule for which reports read
+        self._asked_for = 0  # the step the schedule was last asked about
         for name in _UNUSED_BATCH_HOOKS:
             setattr(self, name, None)
         self.on_before_optimizer_step = None
@@ -128,6 +131,9 @@ class _CallbackBody:
         if self.report_every is None:
             self.report_every = max(1, int(getattr(trainer, "log_every_n_steps", 50) or 50))
         self._read_norms_here = takes_layer_norms(self.run)
+        from tui_trainer.engine.layer_stats import ReadingSchedule
+
+        self._schedule = ReadingSchedule()
         if not self._read_norms_here:
             # This monitor reads per-layer norms itself, in backward, on the steps it samples.
             self.run.watch(pl_module, every=self.report_every)
@@ -188,17 +194,25 @@ class _CallbackBody:
         return (step // every + 1) * every
 
     def _arm_norms(self, step: int) -> None:
-        # The optimizer step after `step` completes step + 1: read its per-layer norms if that step reports.
-        if self._read_norms_here and step + 1 == self._next_report:
+        # The optimizer step after `step` completes step + 1: read its per-layer norms if that step reports
+        # and the engine's reading rule agrees (every one of the first 20, then within 1 % of the wall time).
+        if step + 1 != self._next_report or self._asked_for == step + 1 or not self._read_norms_here:
+            return
+        self._asked_for = step + 1  # once per step, however many batches it accumulates
+        if self._schedule.take(cadence=True):
             self.on_before_optimizer_step = self._read_layer_norms
 
     def _read_layer_norms(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         # Called only on the optimizer step of a reported step (after AMP unscaling, before the update).
         self.on_before_optimizer_step = None
-        from tui_trainer.engine.layer_stats import layer_grad_norms
+        started = time.perf_counter()
+        if self._grad_norms is None:  # here, not at fit start: the module is set up (configure_model) by now
+            from tui_trainer.engine.layer_stats import GradNorms
 
-        self._norms = layer_grad_norms(pl_module)
+            self._grad_norms = GradNorms(pl_module)
+        self._norms = self._grad_norms()
         self._grad_norm = math.sqrt(sum(v * v for v in self._norms.values())) if self._norms else None
+        self._schedule.charge(time.perf_counter() - started)
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
