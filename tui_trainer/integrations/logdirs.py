@@ -446,6 +446,39 @@ def list_log_runs(root: Path, skip: Iterable[Path] = (), budget: int = LIST_BUDG
     return out
 
 
+def list_log_runs_apart(root: Path, timeout_s: float = 120.0) -> tuple[list[Any], str | None]:
+    """`list_log_runs(root)` in a child process (`python -m tui_trainer.integrations.logdirs --list ROOT`), for
+    the app: the listing reads the logs (tensorboard's protobuf for some), which the UI process never imports.
+
+    Returns (RunInfo of each log folder, an error sentence or None).
+    """
+    import subprocess
+
+    from tui_trainer.engine.runs import RunInfo
+
+    root = Path(root)
+    if not root.is_dir():
+        return [], None
+    args = [sys.executable, "-m", "tui_trainer.integrations.logdirs", "--list", str(root)]
+    try:
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
+        )
+        rows = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+        return [], f"{root}: cannot list its log folders ({exc})"
+    if rows is None:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return [], f"{root}: cannot list its log folders ({last})"
+    out = []
+    for row in rows:
+        row["run_dir"] = Path(row["run_dir"])
+        row["config_path"] = Path(row["config_path"]) if row.get("config_path") else None
+        known = {k: v for k, v in row.items() if k in RunInfo.__dataclass_fields__}
+        out.append(RunInfo(**known))
+    return out, None
+
+
 def open_log_runs(
     paths: Iterable[Path], map_items: Iterable[str] = (), live: bool = False
 ) -> tuple[list[Path], Any]:
@@ -555,9 +588,16 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tui_trainer.integrations.logdirs")
-    parser.add_argument("--follow", required=True, type=Path, metavar="LOGDIR")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--follow", type=Path, metavar="LOGDIR")
+    what.add_argument("--list", type=Path, metavar="ROOT", help="print the log folders under ROOT as JSON")
     parser.add_argument("--map", action="append", default=[], metavar="TAG=FIELD")
     args = parser.parse_args(argv)
+    if args.list is not None:
+        from tui_trainer.engine.runs import runs_to_json
+
+        print(runs_to_json(list_log_runs(args.list)))
+        return 0
     follow(args.follow, parse_map(args.map))
     return 0
 

@@ -1,8 +1,11 @@
 """RunPicker: choose a run folder from the runs root (status, step, last loss, age; newest first; type to filter).
 
-The listing and each run's status come from `engine.runs.list_runs`, the rule `tui-trainer runs` prints, read
-in a thread worker so a root holding large runs never stalls a keypress. A typed path that matches no run
-is taken as a folder, so runs kept elsewhere can still be opened.
+The listing and each run's status come from `engine.runs.list_runs` and, for TensorBoard / CSVLogger log
+folders under the root, `integrations.logdirs.list_log_runs` — the rules `tui-trainer runs` prints, in the
+same order (newest start first). Both are read in a thread worker so a root holding large runs never stalls
+a keypress; the log folders in a child process, since reading them may import tensorboard, which the UI
+process never does. The engine runs show at once, the log folders join when read. A typed path that
+matches no run is taken as a folder, so runs kept elsewhere can still be opened.
 """
 
 from __future__ import annotations
@@ -38,6 +41,11 @@ def describe_run(info, now: float) -> str:
     return f"{info.run_id:<24.24} {info.status:<9} step {step}{total:<8} {epoch_text(info.epoch):<10} loss {loss:<8} {age}"
 
 
+def newest_first(runs: list) -> list:
+    """The order `tui-trainer runs` prints: the newest start first (a log folder starts at its first event)."""
+    return sorted(runs, key=lambda r: (r.started or 0.0, r.run_id), reverse=True)
+
+
 class RunPicker(TypeAhead, ModalScreen[Path | None]):
     """Returns the chosen run folder, or None on Esc."""
 
@@ -59,6 +67,7 @@ class RunPicker(TypeAhead, ModalScreen[Path | None]):
     class Listed(Message):
         runs: list
         error: str | None = None
+        more: bool = False  # the log folders are still being read
 
     def __init__(self, root: Path, title: str) -> None:
         super().__init__()
@@ -72,11 +81,7 @@ class RunPicker(TypeAhead, ModalScreen[Path | None]):
             yield Label(self._title, id="picker-title")
             yield Input(placeholder="type to filter the runs, or a path to a run folder", id="run-filter")
             yield OptionList(id="run-options")
-            yield Label(
-                f"runs under {self.root}/ · newest first · ↑/↓ choose · Enter opens · Esc cancels",
-                classes="hint",
-                id="run-hint",
-            )
+            yield Label(self._hint(), classes="hint", id="run-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -85,19 +90,35 @@ class RunPicker(TypeAhead, ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run-picker", description="Listing runs")
     def _list_worker(self, root: Path) -> None:
+        from textual.worker import get_current_worker
+
         from tui_trainer.engine.runs import list_runs
+        from tui_trainer.integrations.logdirs import list_log_runs_apart
 
         try:
-            self.post_message(self.Listed(list_runs(root)))
+            runs = list_runs(root)
         except OSError as exc:
             self.post_message(self.Listed([], f"{root}: cannot list it ({exc.strerror or exc})"))
+            return
+        self.post_message(self.Listed(newest_first(runs), more=True))
+        logs, error = list_log_runs_apart(root)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Listed(newest_first(runs + logs), error))
 
     @on(Listed)
     def _on_listed(self, event: Listed) -> None:
         self.runs = event.runs
+        hint = self.query_one("#run-hint", Label)
         if event.error:
-            self.query_one("#run-hint", Label).update(event.error)
+            hint.update(event.error)
+        elif event.more:
+            hint.update(f"runs under {self.root}/ · reading TensorBoard / CSV log folders…")
+        else:
+            hint.update(self._hint())
         self._fill(self.query_one(Input).value)
+
+    def _hint(self) -> str:
+        return f"runs under {self.root}/ · newest first · ↑/↓ choose · Enter opens · Esc cancels"
 
     @on(Input.Changed, "#run-filter")
     def _on_filter(self, event: Input.Changed) -> None:
