@@ -1,9 +1,12 @@
 # ruff: noqa: E402
-"""Start-up figures: `tui-trainer --version` and the app's first frame, against a bare interpreter.
+"""Start-up and quit as a user sees them: the app in a real pseudo-terminal, against a bare Textual app.
 
-Targets (issue 14): --version under 0.3 s, first frame under 0.6 s; the first frame is also printed as a ratio to
-a bare Textual app's first frame (a Header, a Footer and a Static), the part no app can avoid.
-Run: python benchmarks/startup.py [--repeats N]
+Figures (issue 14): `tui-trainer --version` (target < 0.3 s); the first frame, from spawn until the tab bar is on
+the screen (target < 0.6 s, also printed as a ratio to a bare Textual app's first frame: a Header, a Static and a
+Footer, the part no app can avoid); quit, from the `q` key until the terminal is restored (alt screen left) and
+until the process has exited and the shell prompt would be back (target < 0.3 s, no run live).
+Rounds interleave (bare, app, bare, app…) so load from other processes hits both alike; medians are reported.
+Run: python benchmarks/startup.py [--repeats N] [--settle S]
 """
 
 from __future__ import annotations
@@ -17,92 +20,142 @@ if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.
     sys.path.pop(0)
 
 import argparse
+import fcntl
+import pty
+import select
+import signal
 import statistics
+import struct
 import subprocess
-import sys
+import tempfile
+import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SIZE = (100, 30)  # columns, rows
+LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+# The pty plays a plain VT220-class terminal: it answers Primary Device Attributes (every terminal does; the
+# app asks once before starting, to learn whether Sixel/Kitty images are possible) and nothing else.
+DEVICE_ATTRIBUTES_QUERY = b"\x1b[c"
+DEVICE_ATTRIBUTES_ANSWER = b"\x1b[?62;22c"
 
-FIRST_FRAME = r"""
-import asyncio, sys
-from tui_trainer.app import make_app
-
-async def main():
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()          # first frame composed and rendered
-        sys.stdout.write("FRAME\n"); sys.stdout.flush()
-        assert "torch" not in sys.modules, "the app imported torch at start-up"
-
-asyncio.run(main())
-"""
-
-BARE_TEXTUAL_FRAME = r"""
-import asyncio, sys
+BARE_TEXTUAL_APP = r"""
 from textual.app import App
 from textual.widgets import Footer, Header, Static
 
 class Bare(App):
+    BINDINGS = [("q", "quit", "Quit")]
+
     def compose(self):
         yield Header()
         yield Static("hello")
         yield Footer()
 
-async def main():
-    async with Bare().run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        sys.stdout.write("FRAME\n"); sys.stdout.flush()
-
-asyncio.run(main())
+Bare().run()
 """
 
 
-def wall(cmd: list[str], until: str | None = None) -> float:
-    """Seconds from spawn until exit, or until a line equal to `until` appears on stdout."""
+@dataclass
+class Session:
+    first_frame: float  # spawn → the marker text on screen
+    restored: float  # quit key → the alt screen left
+    exited: float  # quit key → the process gone
+
+
+def in_terminal(cmd: list[str], marker: bytes, settle: float, env: dict[str, str]) -> Session:
+    """Run `cmd` in a pty of SIZE, wait for `marker` in its output, let it settle, press q, time the way out."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if until is None:
-        proc.communicate()
-        elapsed = time.perf_counter() - start
-    else:
-        elapsed = float("nan")
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() == until:
-                elapsed = time.perf_counter() - start
-                break
-        proc.communicate()
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    seen = bytearray()
+
+    def read_until(predicate, deadline: float) -> float:
+        while time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.01)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if DEVICE_ATTRIBUTES_QUERY in chunk:
+                    os.write(master, DEVICE_ATTRIBUTES_ANSWER)  # as every terminal does
+                seen.extend(chunk)
+            if predicate():
+                return time.perf_counter()
+        raise SystemExit(f"{' '.join(cmd)}: timed out; last output {bytes(seen[-400:])!r}")
+
+    try:
+        first_frame = read_until(lambda: marker in seen, start + 30) - start
+        settled = start + first_frame + settle
+        read_until(
+            lambda: time.perf_counter() >= settled, settled + 1
+        )  # keep reading: a full pty would block it
+        seen.clear()
+        pressed = time.perf_counter()
+        os.write(master, b"q")
+        restored = read_until(lambda: LEAVE_ALT_SCREEN in seen, pressed + 30) - pressed
+        exited = read_until(lambda: proc.poll() is not None, pressed + 30) - pressed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed with exit {proc.returncode}")
-    return elapsed
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return Session(first_frame, restored, exited)
+
+
+def wall(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, check=True)
+    return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="seconds between the first frame and q (default 2)"
+    )
     args = parser.parse_args()
     py = sys.executable
-    bare = [wall([py, "-c", "pass"]) for _ in range(args.repeats)]
-    version = [wall([py, "-m", "tui_trainer", "--version"]) for _ in range(args.repeats)]
-    frames = max(3, args.repeats // 2)
-    bare_frame = [wall([py, "-c", BARE_TEXTUAL_FRAME], until="FRAME") for _ in range(frames)]
-    frame = [wall([py, "-c", FIRST_FRAME], until="FRAME") for _ in range(frames)]
-    base = statistics.median(bare)
-    for label, samples, target in (
-        ("bare interpreter (baseline)", bare, None),
-        ("tui-trainer --version", version, 0.3),
-        ("bare Textual app first frame", bare_frame, None),
-        ("app first frame (headless, 100x30)", frame, 0.6),
-    ):
-        med = statistics.median(samples)
-        verdict = "" if target is None else ("  OK" if med < target else f"  OVER target {target:.1f}s")
-        print(f"{label:<38} median {med * 1000:7.1f} ms  best {min(samples) * 1000:7.1f} ms  "
-              f"x{med / base:5.2f} of baseline{verdict}")
+    with tempfile.TemporaryDirectory() as home:
+        # A fresh config/state/cache per run of the benchmark: no user theme or log folder changes the figures.
+        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+        for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+            env[var] = os.path.join(home, var)
+        env.pop("TEXTUAL", None)
+        interpreter, version, bare, app = [], [], [], []
+        for _ in range(args.repeats):  # interleaved rounds
+            interpreter.append(wall([py, "-c", "pass"], env))
+            version.append(wall([py, "-m", "tui_trainer", "--version"], env))
+            bare.append(in_terminal([py, "-c", BARE_TEXTUAL_APP], b"hello", args.settle, env))
+            app.append(in_terminal([py, "-m", "tui_trainer"], b"Environment", args.settle, env))
 
-    ratio = statistics.median(frame) / statistics.median(bare_frame)
-    print(f"app first frame / bare Textual app first frame: x{ratio:.2f}")
+    def row(label: str, samples: list[float], target: float | None = None) -> None:
+        med = statistics.median(samples)
+        verdict = "" if target is None else ("  OK" if med < target else f"  OVER target {target:.1f} s")
+        print(f"{label:<44} median {med * 1000:7.1f} ms  best {min(samples) * 1000:7.1f} ms{verdict}")
+
+    print(f"{args.repeats} interleaved rounds, {SIZE[0]}x{SIZE[1]} pty, load {os.getloadavg()[0]:.2f}")
+    row("bare interpreter", interpreter)
+    row("tui-trainer --version", version, 0.3)
+    row("bare Textual app: first frame", [s.first_frame for s in bare])
+    row("tui-trainer: first frame", [s.first_frame for s in app], 0.6)
+    row("bare Textual app: q to restored terminal", [s.restored for s in bare])
+    row("bare Textual app: q to process exit", [s.exited for s in bare])
+    row("tui-trainer: q to restored terminal", [s.restored for s in app], 0.3)
+    row("tui-trainer: q to process exit", [s.exited for s in app], 0.3)
+    ratios = [a.first_frame / b.first_frame for a, b in zip(app, bare, strict=True)]
+    print(f"first frame / bare Textual app's first frame: median x{statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ import logging
 import tomllib
 
 import pytest
-from textual.widgets import TabbedContent
+from textual.widgets import ContentSwitcher, TabbedContent
 
-from tui_trainer.app import PANE_IDS, TrainerApp, make_app
-from tui_trainer.panes.base import Pane
+from tui_trainer.app import PANE_IDS, PANES, TrainerApp, make_app, pane_classes
+from tui_trainer.panes.base import Pane, PaneSlot
 from tui_trainer.screens import ConfirmScreen, HelpScreen
 
 
@@ -17,9 +17,68 @@ async def test_app_shows_the_four_panes_in_order():
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert [pane.id for pane in app.query(Pane)] == ["env", "data", "augment", "train"]
-        assert app.query_one("#panes", TabbedContent).active == "env"
+        tabs = app.query_one("#panes", TabbedContent)
+        # The four tabs are in the first frame; the hidden panes are built just after it, by themselves.
+        assert [tabs.get_pane(pane_id).id for pane_id in PANE_IDS] == ["env", "data", "augment", "train"]
+        assert tabs.active == "env"
         assert PANE_IDS == ("env", "data", "augment", "train")
+        await app.load_all_panes()
+        await pilot.pause()
+        assert [pane.id for pane in app.query(Pane)] == ["env", "data", "augment", "train"]
+        assert not list(app.query(PaneSlot))
+
+
+def test_pane_table_matches_the_pane_classes():
+    """The ids and titles the tab bar draws before any pane is imported are the panes' own."""
+    assert [(spec.pane_id, spec.title) for spec in PANES] == [
+        (cls.PANE_ID, cls.TITLE) for cls in pane_classes()
+    ]
+
+
+async def test_first_frame_builds_only_the_visible_pane():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        # Still so after a while: the hidden panes are built on their first visit, never behind the user's keys.
+        assert [pane.id for pane in app.query(Pane)] == ["env"]
+        assert [slot.id for slot in app.query(PaneSlot)] == ["data", "augment", "train"]
+
+
+@pytest.mark.parametrize(
+    ("key", "pane_id", "pane_key"), [("2", "data", "o"), ("3", "augment", "o"), ("4", "train", "n")]
+)
+async def test_a_pane_built_on_its_first_visit_shows_and_takes_its_keys(monkeypatch, key, pane_id, pane_key):
+    monkeypatch.setattr(TrainerApp, "PRELOAD_PANES", False)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pane = app.query_one(f"#{pane_id}", Pane)  # the real pane, in its slot's place
+        assert app.active_pane_id == pane_id and pane.display and pane.region.height > 10
+        switcher = app.query_one("#panes", TabbedContent).get_child_by_type(ContentSwitcher)
+        assert [child.id for child in switcher.children] == list(PANE_IDS)  # tab order kept
+        assert app.focused is not None and (app.focused is pane or pane in app.focused.ancestors)
+        assert pane_key in _footer_keys(app)
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.active_pane_id == "env" and not pane.display
+
+
+def test_importing_the_app_leaves_the_heavy_libraries_for_later():
+    """The first frame pays for Textual and the Environment pane only: no polars, numpy, PIL, textual-image,
+    nor the audit's probes (imported by the audit's worker)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tui_trainer.app, tui_trainer.panes.env; "
+        "print(sorted(m for m in ('polars', 'numpy', 'PIL', 'textual_image', 'torch', "
+        "'tui_trainer.audit.packages', 'tui_trainer.panes.data') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 async def test_number_keys_switch_panes():
@@ -71,14 +130,15 @@ async def test_palette_lists_pane_switching_and_theme_commands():
             "Theme: trainer-light",
         ):
             assert title in titles
-        # Every pane binding with a description is offered as a command.
-        for pane in app.query(Pane):
-            for binding in type(pane).BINDINGS:
+        # Every pane binding with a description is offered as a command, built panes or not.
+        assert [pane.id for pane in app.query(Pane)] == ["env"]
+        for cls in pane_classes():
+            for binding in cls.BINDINGS:
                 description = getattr(binding, "description", None) or (
                     binding[2] if isinstance(binding, tuple) and len(binding) > 2 else ""
                 )
                 if description:
-                    assert f"{pane.TITLE}: {description}" in titles
+                    assert f"{cls.TITLE}: {description}" in titles
 
 
 async def test_palette_opens_and_switches_pane():
@@ -155,7 +215,7 @@ async def test_quit_asks_first_while_a_pane_is_busy(monkeypatch):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        train = app.query_one("#train", Pane)
+        train = await app.ensure_pane("train")
         monkeypatch.setattr(train, "busy_reason", lambda: "a training run is live")
         app.set_focus(None)
         await pilot.press("q")
@@ -205,7 +265,7 @@ async def test_nested_view_keys_are_in_help_and_palette():
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
+        await pilot.pause()  # the Train pane is not built yet: its palette commands build it
         train_rows = dict(app.key_sections())["Train pane"]
         assert ("r", "Collapse lab: Run collapse experiment") in train_rows
         commands = {c.title: c for c in app.get_system_commands(app.screen)}

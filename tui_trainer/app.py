@@ -3,33 +3,71 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib
 import logging
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header, TabbedContent
+from textual.widgets import ContentSwitcher, Header, TabbedContent
 
 from tui_trainer import __version__, paths
 from tui_trainer.config import DEFAULT_THEME, UserConfig, load_user_config_or_default, save_user_config
 from tui_trainer.errors import UserError
-from tui_trainer.panes.augment import AugmentPane
-from tui_trainer.panes.base import Pane
-from tui_trainer.panes.data import DataPane
-from tui_trainer.panes.env import EnvPane
+from tui_trainer.panes.base import Pane, PaneSlot
 from tui_trainer.panes.messages import OpenCollapseLab
-from tui_trainer.panes.train import TrainPane
-from tui_trainer.panes.train_launch import TrainLaunch, ensure_resource_tracker
 from tui_trainer.screens import ConfirmScreen, HelpScreen
 from tui_trainer.themes import load_theme_specs
+from tui_trainer.widgets import terminal_images
 from tui_trainer.widgets.key_footer import KeyFooter
+
+if TYPE_CHECKING:
+    from tui_trainer.panes.train import TrainPane
+    from tui_trainer.panes.train_launch import TrainLaunch
 
 log = logging.getLogger(__name__)
 
-PANE_CLASSES: tuple[type[Pane], ...] = (EnvPane, DataPane, AugmentPane, TrainPane)
-PANE_IDS: tuple[str, ...] = tuple(cls.PANE_ID for cls in PANE_CLASSES)
+
+@dataclass(frozen=True)
+class PaneSpec:
+    """Where a pane's class lives. Only the visible pane is imported and composed before the first frame; the
+    others (polars, numpy, PIL behind them) load after it, so their ids and titles are written here."""
+
+    pane_id: str
+    title: str
+    module: str
+    class_name: str
+
+    def load(self) -> type[Pane]:
+        return getattr(importlib.import_module(self.module), self.class_name)
+
+
+PANES: tuple[PaneSpec, ...] = (
+    PaneSpec("env", "Environment", "tui_trainer.panes.env", "EnvPane"),
+    PaneSpec("data", "Data", "tui_trainer.panes.data", "DataPane"),
+    PaneSpec("augment", "Augment", "tui_trainer.panes.augment", "AugmentPane"),
+    PaneSpec("train", "Train", "tui_trainer.panes.train", "TrainPane"),
+)
+PANE_IDS: tuple[str, ...] = tuple(spec.pane_id for spec in PANES)
+_SPECS = {spec.pane_id: spec for spec in PANES}
+
+
+def pane_classes() -> tuple[type[Pane], ...]:
+    """Every pane class, in tab order (imports them all: for the help screen, the key tables and tests)."""
+    return tuple(spec.load() for spec in PANES)
+
+
+def __getattr__(name: str):
+    # `PANE_CLASSES` is computed on first use, so importing this module stays as cheap as the first pane.
+    if name == "PANE_CLASSES":
+        return pane_classes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def available_theme_names() -> list[str]:
@@ -106,6 +144,19 @@ class TrainerApp(App[int]):
             self._save_theme(theme)  # a theme chosen by flag persists, like one chosen in the palette
         self._persist_theme = True
         self._notify_handler = _NotifyHandler(self)
+        self._pane_lock: asyncio.Lock | None = None
+
+    def run(self, *args, **kwargs):
+        if kwargs.get("headless"):
+            return super().run(*args, **kwargs)
+        terminal_images.detect()  # asks the terminal about images; must come before Textual reads stdin
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            # The terminal is restored and the process is about to end: everything allocated so far is
+            # garbage, and the collector's last pass over it (the widget tree, polars...) took 0.4 s after
+            # the screen was already back. Frozen objects are skipped by that pass; exit handlers still run.
+            gc.freeze()
 
     # ----- themes -------------------------------------------------------------------------
     def _register_theme_files(self) -> None:
@@ -130,11 +181,20 @@ class TrainerApp(App[int]):
             log.warning("could not save theme choice: %s", exc)
 
     # ----- layout -------------------------------------------------------------------------
+    # Only the visible pane is built before the first frame. The others' modules are imported in the
+    # background just after it, and each pane is built on its first visit (0.1-0.2 s of composing, paid
+    # once). Building them all in the background was tried: a key (q included) pressed meanwhile waited for
+    # a whole pane's mount, 0.5 s each on a loaded machine. Set False (tests) to skip the background import.
+    PRELOAD_PANES = True
+
     def compose(self) -> ComposeResult:
         yield Header()
         with TabbedContent(initial=self._initial_pane, id="panes"):
-            for cls in PANE_CLASSES:
-                yield cls()
+            for spec in PANES:
+                if spec.pane_id == self._initial_pane:
+                    yield spec.load()()
+                else:
+                    yield PaneSlot(spec.pane_id, spec.title)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -142,9 +202,55 @@ class TrainerApp(App[int]):
         for warning in self._theme_warnings:
             self.notify(warning, severity="warning", markup=False, timeout=8)
         self._activate(self._initial_pane)
+        if self.PRELOAD_PANES:
+            self.call_after_refresh(self._import_panes)  # after the first frame is on the screen
 
     def on_unmount(self) -> None:
         logging.getLogger("tui_trainer").removeHandler(self._notify_handler)
+
+    def _import_panes(self) -> None:
+        """Import the hidden panes' modules (polars, numpy, PIL behind them) in a thread.
+
+        A daemon thread, not a thread worker: quitting while it still imports must not wait for it, and
+        Textual's shutdown joins its workers' threads. Imports take the GIL in bursts, so keys are still
+        answered meanwhile."""
+
+        def run() -> None:
+            try:
+                pane_classes()
+            except Exception as exc:  # the pane that fails reports it when it is shown
+                log.debug("background pane import failed: %s", exc)
+
+        threading.Thread(target=run, name="import-panes", daemon=True).start()
+
+    def _pane_or_slot(self, pane_id: str):
+        return self.query_one("#panes", TabbedContent).get_pane(pane_id)
+
+    async def ensure_pane(self, pane_id: str) -> Pane:
+        """The pane with this id, built and mounted in place of its slot if it was not yet.
+
+        Callers are the app's own handlers (keys, tab clicks, palette), so a click forwarded by the app cannot
+        land between the slot's removal and the pane's mounting."""
+        if self._pane_lock is None:
+            self._pane_lock = asyncio.Lock()
+        async with self._pane_lock:
+            current = self._pane_or_slot(pane_id)
+            if isinstance(current, Pane):
+                return current
+            pane = _SPECS[pane_id].load()()
+            switcher = self.query_one("#panes", TabbedContent).get_child_by_type(ContentSwitcher)
+            index = switcher.children.index(current)
+            pane.display = switcher.current == pane_id
+            await current.remove()  # first: two widgets with one id cannot be siblings
+            if index < len(switcher.children):
+                await switcher.mount(pane, before=index)
+            else:
+                await switcher.mount(pane)
+            return pane
+
+    async def load_all_panes(self) -> list[Pane]:
+        """Every pane, built (waits for the background loading, or does it)."""
+        return [await self.ensure_pane(pane_id) for pane_id in PANE_IDS]
 
     @property
     def panes(self) -> list[Pane]:
@@ -154,8 +260,11 @@ class TrainerApp(App[int]):
     def active_pane_id(self) -> str:
         return self.query_one("#panes", TabbedContent).active
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._activate(event.pane.id or "")
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane_id = event.pane.id or ""
+        if pane_id in _SPECS:
+            await self.ensure_pane(pane_id)  # a tab clicked before its pane was built
+        self._activate(pane_id)
 
     def _activate(self, pane_id: str) -> None:
         for pane in self.query(Pane):
@@ -164,14 +273,16 @@ class TrainerApp(App[int]):
                 # Focus may still sit on a widget of the pane just hidden: its keys would not reach this one.
                 self.call_after_refresh(pane.focus_inside)
 
-    def on_open_collapse_lab(self, message: OpenCollapseLab) -> None:
-        self.action_show_pane("train")
-        self.query_one(TrainPane).show_collapse_lab(message.real_fraction)
+    async def on_open_collapse_lab(self, message: OpenCollapseLab) -> None:
+        train: TrainPane = await self.ensure_pane("train")  # type: ignore[assignment]
+        await self.action_show_pane("train")
+        train.show_collapse_lab(message.real_fraction)
         self.notify(f"Collapse lab: real fraction {message.real_fraction:.4g} filled in; press r to run.")
 
     # ----- actions ------------------------------------------------------------------------
-    def action_show_pane(self, pane_id: str) -> None:
+    async def action_show_pane(self, pane_id: str) -> None:
         if pane_id in PANE_IDS:
+            await self.ensure_pane(pane_id)  # built before it shows: never a blank slot on screen
             self.query_one("#panes", TabbedContent).active = pane_id
 
     def action_help(self) -> None:
@@ -186,7 +297,7 @@ class TrainerApp(App[int]):
         ]
         global_rows.append(("ctrl+p", "Command palette"))
         sections = [("Global", _dedupe(global_rows))]
-        for cls in PANE_CLASSES:
+        for cls in pane_classes():
             rows = [(_key_label(b.key), b.description) for b in _bindings(cls) if b.description]
             for view_title, bindings in cls.sub_view_bindings():
                 rows += [(_key_label(b.key), f"{view_title}: {b.description}") for b in bindings]
@@ -207,23 +318,37 @@ class TrainerApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for cls in PANE_CLASSES:
+        for spec in PANES:
             yield SystemCommand(
-                f"Go to {cls.TITLE}", f"Show the {cls.TITLE} pane", _call(self.action_show_pane, cls.PANE_ID)
+                f"Go to {spec.title}",
+                f"Show the {spec.title} pane",
+                _call(self.action_show_pane, spec.pane_id),
             )
-        for pane in self.query(Pane):
-            for binding in _bindings(type(pane)):
+        for spec in PANES:
+            built = self._pane_or_slot(spec.pane_id)
+            cls = type(built) if isinstance(built, Pane) else spec.load()
+            for binding in _bindings(cls):
                 if not binding.description:
                     continue
                 yield SystemCommand(
-                    f"{pane.TITLE}: {binding.description}",
-                    f"key {_key_label(binding.key)} in the {pane.TITLE} pane",
-                    _call(self._run_pane_action, pane.id, binding.action),
+                    f"{cls.TITLE}: {binding.description}",
+                    f"key {_key_label(binding.key)} in the {cls.TITLE} pane",
+                    _call(self._run_pane_action, spec.pane_id, binding.action),
                 )
-            for title, help_text, callback in pane.sub_view_commands():
-                yield SystemCommand(
-                    f"{pane.TITLE}: {title}", help_text, _call(self._run_in_pane, pane.id, callback)
-                )
+            if isinstance(built, Pane):
+                for title, help_text, callback in built.sub_view_commands():
+                    yield SystemCommand(
+                        f"{cls.TITLE}: {title}", help_text, _call(self._run_in_pane, spec.pane_id, callback)
+                    )
+            else:  # not built yet: the same titles (Pane.sub_view_bindings), the command builds it first
+                for view_title, bindings in cls.sub_view_bindings():
+                    for binding in bindings:
+                        title = f"{view_title}: {binding.description}"
+                        yield SystemCommand(
+                            f"{cls.TITLE}: {title}",
+                            f"key {_key_label(binding.key)} in the {view_title}",
+                            _call(self._run_sub_view_command, spec.pane_id, title),
+                        )
         for name in sorted(self.available_themes):
             yield SystemCommand(
                 f"Theme: {name}", "Switch to this theme (remembered)", _call(setattr, self, "theme", name)
@@ -231,12 +356,19 @@ class TrainerApp(App[int]):
         yield SystemCommand("Help: keys", "List every key", self.action_help)
 
     async def _run_pane_action(self, pane_id: str, action: str) -> None:
-        self.action_show_pane(pane_id)
-        pane = self.query_one(f"#{pane_id}", Pane)
+        await self.action_show_pane(pane_id)
+        pane = await self.ensure_pane(pane_id)
         await pane.run_action(action)
 
+    async def _run_sub_view_command(self, pane_id: str, title: str) -> None:
+        pane = await self.ensure_pane(pane_id)
+        for command_title, _help, callback in pane.sub_view_commands():
+            if command_title == title:
+                await self._run_in_pane(pane_id, callback)
+                return
+
     async def _run_in_pane(self, pane_id: str, callback) -> None:
-        self.action_show_pane(pane_id)
+        await self.action_show_pane(pane_id)
         result = callback()
         if result is not None:
             await result
@@ -247,6 +379,8 @@ class TrainerApp(App[int]):
 
         async def boot() -> list[str]:
             async with self.run_test(size=size) as pilot:
+                await pilot.pause()
+                await self.load_all_panes()  # every pane builds, not only the first one shown
                 await pilot.pause()
                 return [pane.id or "" for pane in self.query(Pane)]
 
@@ -323,6 +457,8 @@ def open_train_app(
 
     `train`, `attach` and `watch` in a terminal come here: commands open the app, never a pane.
     """
+    from tui_trainer.panes.train_launch import TrainLaunch, ensure_resource_tracker
+
     launch = TrainLaunch(
         Path(config_path) if config_path is not None else None,
         tuple(overrides),

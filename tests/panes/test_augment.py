@@ -284,26 +284,26 @@ async def test_o_opens_a_file_through_the_file_picker_and_f_cycles_samples(sampl
 
 
 async def test_g_switches_to_full_resolution_images_where_supported(samples: Path, monkeypatch) -> None:
-    from tui_trainer.panes import augment as augment_pane
+    from tui_trainer.widgets import terminal_images
 
-    if augment_pane.GraphicsImage is None:
+    # As if the terminal had answered the start-up query with Sixel support.
+    monkeypatch.setattr(terminal_images, "_detected", terminal_images.TerminalGraphics("sixel", (9, 18)))
+    graphics_image = terminal_images.image_widget_class()
+    if graphics_image is None:
         pytest.skip("textual-image is not installed")
-    monkeypatch.setattr(augment_pane, "GRAPHICS_SUPPORTED", True)  # pretend the terminal speaks Kitty/Sixel
     app = make_app(initial_pane="augment")
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         pane = app.query_one(AugmentPane)
-        images = list(
-            pane.query(augment_pane.GraphicsImage)
-        )  # full resolution is the default where supported
+        images = list(pane.query(graphics_image))  # full resolution is the default where supported
         assert pane.graphics and len(images) == 9 and not _cell_images(pane)
         assert images[0].image.size == (32, 24)  # the original at full resolution, as a PIL image
         await pilot.press("g")
         await _settle(app, pilot)
-        assert len(_cell_images(pane)) == 9 and not list(pane.query(augment_pane.GraphicsImage))
+        assert len(_cell_images(pane)) == 9 and not list(pane.query(graphics_image))
         await pilot.press("g")
         await _settle(app, pilot)
-        assert len(list(pane.query(augment_pane.GraphicsImage))) == 9
+        assert len(list(pane.query(graphics_image))) == 9
 
 
 async def test_g_without_graphics_support_says_so(samples: Path) -> None:

@@ -36,21 +36,18 @@ from tui_trainer.augment.preview import (
 from tui_trainer.augment.text import TextResult
 from tui_trainer.errors import UserError
 from tui_trainer.panes.base import Pane
+from tui_trainer.widgets import terminal_images
 from tui_trainer.widgets.path_prompt import PathPrompt
 from tui_trainer.widgets.pixel_image import PixelImage
 
 log = logging.getLogger(__name__)
 
-try:  # Kitty/Sixel full-resolution images; the import probes the terminal, so it must run before the app starts.
-    from textual_image.renderable import Image as _AutoRenderable
-    from textual_image.renderable.sixel import Image as _SixelRenderable
-    from textual_image.renderable.tgp import Image as _TGPRenderable
-    from textual_image.widget import Image as GraphicsImage
 
-    GRAPHICS_SUPPORTED = _AutoRenderable in (_SixelRenderable, _TGPRenderable)
-except Exception:  # pragma: no cover - textual-image missing or the probe failed: half-blocks everywhere
-    GraphicsImage = None
-    GRAPHICS_SUPPORTED = False
+def graphics_widget():
+    """The full-resolution image widget for this terminal (Kitty/Sixel, asked before the app started by
+    widgets.terminal_images), or None: half-block images only."""
+    return terminal_images.image_widget_class()
+
 
 EDIT_STYLES = {
     "synonym": "bold $success",
@@ -90,12 +87,13 @@ class VariantCell(Vertical):
     def __init__(self, title: str, graphics: bool, **kwargs) -> None:
         super().__init__(**kwargs)
         self._title = title
-        self._graphics = graphics and GraphicsImage is not None
+        self._graphics = graphics
 
     def compose(self) -> ComposeResult:
         yield Label(self._title, classes="cell-title")
-        if self._graphics:
-            yield GraphicsImage(classes="cell-image")
+        widget = graphics_widget() if self._graphics else None
+        if widget is not None:
+            yield widget(classes="cell-image")
         else:
             yield PixelImage(classes="cell-image")
 
@@ -173,7 +171,7 @@ class AugmentPane(Pane):
         self.source: Source | None = None
         self.path: Path | None = None
         self.kind = "image"
-        self.graphics = GRAPHICS_SUPPORTED
+        self.graphics = graphics_widget() is not None
         self._generation = 0
         self._started = False
         self._layout: tuple[str, int, bool] | None = None
@@ -264,7 +262,7 @@ class AugmentPane(Pane):
         self.notify("pipeline reset to the defaults")
 
     def action_toggle_graphics(self) -> None:
-        if not GRAPHICS_SUPPORTED:
+        if graphics_widget() is None:
             self.notify(
                 "this terminal shows no Kitty/Sixel graphics: half-block images only", severity="warning"
             )

@@ -57,10 +57,27 @@ class Pane(TabPane):
         return []
 
     def sub_view_commands(self) -> list[tuple[str, str, Callable[[], Awaitable[None] | None]]]:
-        """(title, help, callback) palette commands for nested views' actions; callbacks show the view first."""
+        """(title, help, callback) palette commands for nested views' actions; callbacks show the view first.
+
+        Titles are "<view title>: <binding description>" for each of `sub_view_bindings`: the palette lists
+        them so before the pane is built, and runs the one of the same title once it is."""
         return []
 
 
 def _shown(widget: Widget) -> bool:
     """Displayed, with every container above it displayed too (a hidden tab's widgets are not)."""
     return all(node.display for node in (widget, *widget.ancestors) if isinstance(node, Widget))
+
+
+class PaneSlot(TabPane):
+    """Holds a pane's tab until the pane itself is built: its tab draws in the first frame at no cost.
+
+    The app swaps the pane in after the first frame (or at once, when the tab is first shown)."""
+
+    def __init__(self, pane_id: str, title: str) -> None:
+        super().__init__(title, id=pane_id)
+
+    def compose(self):
+        from textual.widgets import Static
+
+        yield Static("Loading…", classes="placeholder")
