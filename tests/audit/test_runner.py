@@ -83,7 +83,7 @@ def test_progress_is_reported_once_per_probe_in_completion_order():
     run_audit(
         AuditOptions(timeout=5),
         collectors=fakes(),
-        progress=lambda name, done, total: calls.append((name, done)),
+        progress=lambda update: calls.append((update.probe, update.done)),
     )
     assert sorted(name for name, _ in calls) == sorted(PROBES)
     assert [done for _, done in calls] == list(range(1, len(PROBES) + 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import tomllib
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tests.fakes import NO_NVML, fake_cpu_torch, fake_dist, fake_gpu_facts, fake
 from tests.panes.layout import screen_text
 from tui_trainer.app import make_app
 from tui_trainer.audit import project, python_env, torch_build
-from tui_trainer.audit.runner import PROBES, AuditResult, ProbeReport
+from tui_trainer.audit.runner import PROBES, AuditOptions, AuditResult, ProbeReport, ProbeUpdate, run_audit
 from tui_trainer.findings import Severity, sort_findings
 from tui_trainer.panes import env
 from tui_trainer.panes.env import EnvPane
@@ -80,9 +81,15 @@ class FakeAudit:
         self.calls += 1
         for done, name in enumerate(PROBES, start=1):
             if progress:
-                progress(name, done, len(PROBES))
+                progress(update(name, done, PROBES[:done]))
         self.release.wait(10)
         return self.result
+
+
+def update(name: str, done: int, finished, findings=()) -> ProbeUpdate:
+    """The runner's progress report after `finished` probes, as run_audit sends it."""
+    report = ProbeReport(name, "ok", 0.1)
+    return ProbeUpdate(name, done, len(PROBES), report, tuple(finished), tuple(findings))
 
 
 async def settle(app, pilot) -> None:
@@ -277,10 +284,11 @@ async def test_audit_progress_names_the_probe_it_waits_for(monkeypatch):
     release = threading.Event()
 
     def audit(options, progress=None, cancel=None):
-        for done, name in enumerate([n for n in PROBES if n != "torch"], start=1):
-            progress(name, done, len(PROBES))
+        others = [n for n in PROBES if n != "torch"]
+        for done, name in enumerate(others, start=1):
+            progress(update(name, done, others[:done]))
         release.wait(10)
-        progress("torch", len(PROBES), len(PROBES))
+        progress(update("torch", len(PROBES), [*others, "torch"]))
         return fake_result()
 
     monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
@@ -299,3 +307,51 @@ async def test_audit_progress_names_the_probe_it_waits_for(monkeypatch):
         # At 80 columns the result line keeps its last key: it wraps instead of losing "export".
         await pilot.pause()
         assert "e export" in screen_text(app) and "3 ok" in screen_text(app)
+
+
+async def test_findings_stream_in_as_probes_finish_while_the_torch_child_still_runs(monkeypatch):
+    """The real runner with slow fake probes: the GPU and Python findings show, and the status names
+    PyTorch as the probe still running, before the torch child answers; then its finding joins them."""
+    from tests.audit.test_runner import fakes
+
+    torch_answers = threading.Event()
+
+    def slow_torch():
+        torch_answers.wait(10)
+        return fake_cpu_torch()
+
+    def slow(value, seconds):
+        def run():
+            time.sleep(seconds)
+            return value
+
+        return run
+
+    collectors = fakes(torch=slow_torch, gpus=slow(fake_gpu_facts(), 0.05), host=slow({}, 0.3))
+
+    def audit(options, progress=None, cancel=None):
+        return run_audit(AuditOptions(timeout=10), progress=progress, cancel=cancel, collectors=collectors)
+
+    monkeypatch.setattr(env, "AUDIT_FUNCTION", audit)
+    messages = []
+    app = make_app()
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        pane = app.query_one(EnvPane)
+        table = pane.query_one(FindingsTable)
+        status = ""
+        for _ in range(300):
+            await pilot.pause(0.02)
+            status = str(pane.query_one("#env-status").render())
+            if "5/6" in status:
+                break
+        assert "5/6 probes done · waiting for PyTorch" in status
+        shown = {f.id for f in table.findings}
+        assert "python.environment" in shown and "torch.cpu_build_with_gpu" not in shown
+        assert pane.result is None  # only streamed findings so far
+        partial = [m for m in messages if isinstance(m, EnvPane.Progress) and m.update.findings]
+        assert partial and partial[0].update.probe != "torch"
+        torch_answers.set()
+        await settle(app, pilot)
+        final = {f.id for f in table.findings}
+        assert "torch.cpu_build_with_gpu" in final and shown <= final
+        assert table.findings[0].id == "torch.cpu_build_with_gpu"  # worst first, once it is in

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui_trainer.audit import gpus, host, packages, project, python_env, torch_build
 from tui_trainer.findings import Finding, Severity, sort_findings
+
+if TYPE_CHECKING:
+    from tui_trainer.audit.packages import RequirementsFile
 
 PROBES: tuple[str, ...] = ("torch", "python", "packages", "gpus", "host", "project")
 PROBE_TITLES = {
@@ -27,13 +29,19 @@ PROBE_TITLES = {
     "project": "Project",
 }
 DEFAULT_TIMEOUT = 15.0
-
-ProgressCallback = Callable[[str, int, int], None]
+# The facts each probe's checks read, when more than its own: torch's compare the build with the GPUs.
+ASSESS_NEEDS: dict[str, tuple[str, ...]] = {"torch": ("torch", "gpus")}
+# What a probe that gave nothing stands for, so the checks of the others still run on its absence.
+MISSING_FACTS: dict[str, dict[str, Any]] = {
+    "packages": {"installed": []},
+    "torch": {"installed": None},
+    "gpus": {"nvml": False, "error": "GPU probe did not answer", "devices": []},
+}
 
 
 @dataclass
 class AuditOptions:
-    requirements: packages.RequirementsFile | None = None
+    requirements: RequirementsFile | None = None
     smoke: bool = True
     timeout: float = DEFAULT_TIMEOUT
     cwd: Path | None = None
@@ -78,7 +86,27 @@ class AuditResult:
         return failed
 
 
+@dataclass(frozen=True)
+class ProbeUpdate:
+    """One probe finished (or timed out), with everything the audit can say so far: a UI shows it at once,
+    while slower probes (the torch child) still run. Each update holds all earlier ones, so only the newest
+    matters."""
+
+    probe: str
+    done: int
+    total: int
+    report: ProbeReport
+    finished: tuple[str, ...]  # the probes done so far, in the order they finished
+    findings: tuple[Finding, ...]  # every finding that can be judged so far, worst first
+
+
+ProgressCallback = Callable[[ProbeUpdate], None]
+
+
 def default_collectors(options: AuditOptions, cancel: threading.Event) -> dict[str, Callable[[], Any]]:
+    # Imported here, not at the top: the app imports this module for its types before its first frame.
+    from tui_trainer.audit import gpus, host, packages, project, python_env, torch_build
+
     return {
         "torch": lambda: torch_build.collect(timeout=options.timeout, smoke=options.smoke, cancel=cancel),
         "python": python_env.collect,
@@ -104,7 +132,8 @@ def run_audit(
     cancel: threading.Event | None = None,
     collectors: dict[str, Callable[[], Any]] | None = None,
 ) -> AuditResult:
-    """Collect every probe concurrently, then assess. `collectors` replaces probes (tests pass fakes)."""
+    """Collect every probe concurrently, judging each as soon as its facts are in; `progress` gets a
+    ProbeUpdate per finished probe. `collectors` replaces probes (tests pass fakes)."""
     options = options or AuditOptions()
     cancel = cancel or threading.Event()
     table = default_collectors(options, cancel)
@@ -119,74 +148,113 @@ def run_audit(
         threading.Thread(
             target=_run_collector, args=(name, table[name], results), daemon=True, name=f"audit-{name}"
         ).start()
-    facts: dict[str, Any] = {}
-    reports: dict[str, ProbeReport] = {}
+    judge = _Judge(options)
     pending = set(PROBES)
+
+    def finish(report: ProbeReport, value: Any = None) -> None:
+        pending.discard(report.name)
+        judge.add(report, value)
+        if progress:
+            progress(
+                ProbeUpdate(
+                    report.name,
+                    len(PROBES) - len(pending),
+                    len(PROBES),
+                    report,
+                    tuple(judge.order),
+                    tuple(sort_findings(judge.findings())),
+                )
+            )
+
     while pending:
         now = time.perf_counter()
         if cancel.is_set():
             for name in sorted(pending):
-                reports[name] = ProbeReport(name, "cancelled", now - started, "cancelled")
+                judge.add(ProbeReport(name, "cancelled", now - started, "cancelled"), None)
             break
         for name in sorted(pending):
             if now > deadlines[name]:
-                pending.discard(name)
-                reports[name] = ProbeReport(
-                    name, "timeout", now - started, f"no answer after {options.timeout:g} s"
-                )
-                if progress:
-                    progress(name, len(PROBES) - len(pending), len(PROBES))
+                finish(ProbeReport(name, "timeout", now - started, f"no answer after {options.timeout:g} s"))
         try:
             name, value, error, seconds = results.get(timeout=0.05)
         except queue.Empty:
             continue
         if name not in pending:
             continue  # it answered after its deadline: too late, already reported
-        pending.discard(name)
         if error is None:
-            facts[name] = value
-            reports[name] = ProbeReport(name, "ok", seconds)
+            finish(ProbeReport(name, "ok", seconds), value)
         else:
-            reports[name] = ProbeReport(name, "error", seconds, error)
-        if progress:
-            progress(name, len(PROBES) - len(pending), len(PROBES))
+            finish(ProbeReport(name, "error", seconds, error))
 
-    result = AuditResult(
-        python=facts.get("python") or {},
-        packages=facts.get("packages") or {"installed": []},
-        torch=facts.get("torch") or {"installed": None},
-        gpus=facts.get("gpus") or {"nvml": False, "error": "GPU probe did not answer", "devices": []},
-        host=facts.get("host") or {},
-        project=facts.get("project") or {},
-        probes=[reports[name] for name in PROBES if name in reports],
-    )
-    result.findings = sort_findings(_assess(result, reports, options))
+    result = judge.result()
+    result.findings = sort_findings(judge.findings())
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _assess(result: AuditResult, reports: dict[str, ProbeReport], options: AuditOptions) -> list[Finding]:
-    findings: list[Finding] = []
-    for name in PROBES:
-        report = reports.get(name)
-        if report is not None and report.status != "ok":
-            findings.append(_probe_failure(report))
-    steps: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("python", lambda: python_env.assess(result.python)),
-        ("packages", lambda: packages.assess(result.packages, options.requirements)),
-        ("torch", lambda: torch_build.assess(result.torch, result.gpus)),
-        ("gpus", lambda: gpus.assess(result.gpus)),
-        ("host", lambda: host.assess(result.host)),
-        ("project", lambda: project.assess(result.project)),
-    ]
-    for name, step in steps:
-        report = reports.get(name)
-        if report is None or report.status != "ok":
-            continue  # its failure finding says enough; judging empty facts would only add noise
+class _Judge:
+    """Facts and reports as probes finish; each probe is judged once the facts its checks read are in."""
+
+    def __init__(self, options: AuditOptions) -> None:
+        self.options = options
+        self.facts: dict[str, Any] = {}
+        self.reports: dict[str, ProbeReport] = {}
+        self.order: list[str] = []
+        self.failures: dict[str, Finding] = {}
+        self.assessed: dict[str, list[Finding]] = {}
+
+    def add(self, report: ProbeReport, value: Any) -> None:
+        self.reports[report.name] = report
+        self.order.append(report.name)
+        if report.status == "ok":
+            self.facts[report.name] = value
+        else:
+            self.failures[report.name] = _probe_failure(report)
+        partial = self.result()
+        for name in PROBES:
+            if name in self.assessed or self.reports.get(name) is None:
+                continue
+            if any(need not in self.reports for need in ASSESS_NEEDS.get(name, (name,))):
+                continue
+            # A failed probe's failure finding says enough; judging empty facts would only add noise.
+            self.assessed[name] = self._assess(name, partial) if self.reports[name].status == "ok" else []
+
+    def result(self) -> AuditResult:
+        def facts(name: str) -> dict[str, Any]:
+            return self.facts.get(name) or dict(MISSING_FACTS.get(name, {}))
+
+        return AuditResult(
+            python=facts("python"),
+            packages=facts("packages"),
+            torch=facts("torch"),
+            gpus=facts("gpus"),
+            host=facts("host"),
+            project=facts("project"),
+            probes=[self.reports[name] for name in PROBES if name in self.reports],
+        )
+
+    def findings(self) -> list[Finding]:
+        """Probe failures first, then each judged probe's findings, in a fixed order (sorting is stable)."""
+        found = [self.failures[name] for name in PROBES if name in self.failures]
+        for name in ASSESS_ORDER:
+            found.extend(self.assessed.get(name, ()))
+        return found
+
+    def _assess(self, name: str, result: AuditResult) -> list[Finding]:
+        from tui_trainer.audit import gpus, host, packages, project, python_env, torch_build
+
+        steps: dict[str, Callable[[], list[Finding]]] = {
+            "python": lambda: python_env.assess(result.python),
+            "packages": lambda: packages.assess(result.packages, self.options.requirements),
+            "torch": lambda: torch_build.assess(result.torch, result.gpus),
+            "gpus": lambda: gpus.assess(result.gpus),
+            "host": lambda: host.assess(result.host),
+            "project": lambda: project.assess(result.project),
+        }
         try:
-            findings.extend(step())
+            return list(steps[name]())
         except Exception as exc:  # a bug in one assessment must not hide every other finding
-            findings.append(
+            return [
                 Finding(
                     f"audit.{name}_assessment_failed",
                     Severity.ERROR,
@@ -195,8 +263,10 @@ def _assess(result: AuditResult, reports: dict[str, ProbeReport], options: Audit
                     "tui-trainer --debug audit --json",
                     {"probe": name},
                 )
-            )
-    return findings
+            ]
+
+
+ASSESS_ORDER: tuple[str, ...] = ("python", "packages", "torch", "gpus", "host", "project")
 
 
 def _probe_failure(report: ProbeReport) -> Finding:

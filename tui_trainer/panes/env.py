@@ -1,7 +1,9 @@
 """The Environment pane: the audit's findings worst first with their fixes, a summary, and r/y/e keys.
 
 The audit runs in a thread worker (its probes concurrently inside it); the worker only posts messages and the
-handlers here own every widget. `AUDIT_FUNCTION` (or the `audit=` argument) lets tests inject a fake audit.
+handlers here own every widget. Each probe's findings show as it finishes (the torch child comes last), and
+the status line names the probes still running. `AUDIT_FUNCTION` (or the `audit=` argument) lets tests inject
+a fake audit; the probes themselves are imported in the worker, off the first frame.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from textual.message import Message
 from textual.widgets import Static, TabbedContent, Tabs
 from textual.worker import Worker, WorkerState
 
-from tui_trainer.audit import report, snapshot
-from tui_trainer.audit.runner import PROBE_TITLES, PROBES, AuditOptions, AuditResult, run_audit
+from tui_trainer.audit.runner import PROBE_TITLES, PROBES, AuditOptions, AuditResult, ProbeUpdate, run_audit
 from tui_trainer.errors import UserError
+from tui_trainer.findings import Finding
 from tui_trainer.panes.base import Pane
 from tui_trainer.widgets.findings_table import FindingsTable, FindingsView
 
 AuditFunction = Callable[..., AuditResult]
-# The audit the pane runs: `fn(options, progress=..., cancel=...) -> AuditResult`. Tests replace it.
+# The audit the pane runs: `fn(options, progress=..., cancel=...) -> AuditResult`, calling `progress` with a
+# ProbeUpdate as each probe finishes. Tests replace it.
 AUDIT_FUNCTION: AuditFunction = run_audit
 DEFAULT_EXPORT_NAME = "env-snapshot.toml"
 
@@ -43,18 +46,13 @@ class EnvPane(Pane):
 
     @dataclass
     class Progress(Message):
-        """One probe finished (coalesced: only the newest matters)."""
+        """One probe finished. Coalesced: each update holds every earlier one (probes done, findings so far)."""
 
-        probe: str
-        done: int
-        total: int
+        update: ProbeUpdate
         run: int
-        finished: tuple[
-            str, ...
-        ] = ()  # every probe done so far, so the newest message alone says what is left
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, EnvPane.Progress)
+            return isinstance(message, EnvPane.Progress) and message.run == self.run
 
     @dataclass
     class Finished(Message):
@@ -137,11 +135,8 @@ class EnvPane(Pane):
     def _audit_worker(self, run: int, cancel: threading.Event) -> None:
         audit = self._audit or AUDIT_FUNCTION
 
-        finished: list[str] = []
-
-        def progress(probe: str, done: int, total: int) -> None:
-            finished.append(probe)
-            self.post_message(self.Progress(probe, done, total, run, tuple(finished)))
+        def progress(update: ProbeUpdate) -> None:
+            self.post_message(self.Progress(update, run))
 
         result = audit(AuditOptions(), progress=progress, cancel=cancel)
         if not cancel.is_set():
@@ -149,18 +144,34 @@ class EnvPane(Pane):
 
     @on(Progress)
     def _on_progress(self, event: Progress) -> None:
-        if event.run == self._run and self._result_run != event.run:
-            waiting = [PROBE_TITLES.get(name, name) for name in PROBES if name not in event.finished]
-            left = f" · waiting for {', '.join(waiting)}" if waiting else ""
-            self._set_status(f"Auditing… {event.done}/{event.total} probes done{left}")
+        if event.run != self._run or self._result_run == event.run:
+            return  # a superseded run, or the final result is already shown
+        update = event.update
+        waiting = [PROBE_TITLES.get(name, name) for name in PROBES if name not in update.finished]
+        left = f" · waiting for {', '.join(waiting)}" if waiting else ""
+        self._set_status(f"Auditing… {update.done}/{update.total} probes done{left}")
+        if update.findings:
+            self._show_findings(list(update.findings))
+
+    def _show_findings(self, findings: list[Finding]) -> None:
+        """Show findings, keeping the row the user is on when it is still there (a streamed update adds rows)."""
+        table = self.query_one(FindingsTable)
+        current = table.current
+        self.query_one(FindingsView).set_findings(findings)
+        ids = [finding.id for finding in table.findings]
+        if current is not None and current.id in ids:
+            table.move_cursor(row=ids.index(current.id))
+        self._focus_findings()
 
     @on(Finished)
     def _on_finished(self, event: Finished) -> None:
         if event.run != self._run:
             return  # a re-run superseded it
+        from tui_trainer.audit import report
+
         self._result_run = event.run
         self.result = event.result
-        self.query_one(FindingsView).set_findings(event.result.findings)
+        self._show_findings(event.result.findings)
         self.query_one("#env-summary", Static).update(self._summary(event.result))
         counts = report.counts(event.result)
         # The keys first: a narrow terminal wraps the counts onto the second line, never the keys out of sight.
@@ -179,6 +190,8 @@ class EnvPane(Pane):
             self.notify(f"Export failed: {event.worker.error}", severity="error", markup=False)
 
     def _summary(self, result: AuditResult) -> Text:
+        from tui_trainer.audit import report
+
         text = Text()
         rows = report.summary_lines(result)
         width = max(len(label) for label, _ in rows)
@@ -237,6 +250,8 @@ class EnvPane(Pane):
         thread=True, exclusive=True, exit_on_error=False, group="export", description="Exporting a snapshot"
     )
     def _export_worker(self, result: AuditResult, path: Path) -> None:
+        from tui_trainer.audit import snapshot
+
         try:
             written = snapshot.export(result, path)
         except UserError as exc:
