@@ -151,8 +151,7 @@ def _frame(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
     if n < 16:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0, False
     c = np.flatnonzero(a[12:] == _WALL_TIME)
-    for k in range(2, 8):
-        c = c[a[c + k] == 0]
+    c = c[(_view(a, "<u8")[c] >> np.uint64(16)) == 0]
     lengths = a[c].astype(np.int64) | (a[c + 1].astype(np.int64) << 8)
     nxt = c + 16 + lengths
     # A position that only looks like a record (bytes inside one) almost never points at another candidate:
@@ -257,12 +256,85 @@ def _decode_simple(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> dict
     value[scalar] = _view(a, "<f4")[q[scalar] + 1]
     return {
         "kind": kind,
+        "step_end": p,
         "step": step.view(np.int64),
         "wall": wall,
         "value": value,
         "tag_at": p4,
         "tag_len": tlen.astype(np.int64),
     }
+
+
+def _decode_by_template(
+    a: np.ndarray, start: np.ndarray, length: np.ndarray, reader: EventFileReader
+) -> dict:
+    """`_decode_simple` for records that repeat a layout, which is nearly all of them.
+
+    A writer's scalar records of one tag and one step width have the same bytes everywhere but the wall
+    time, the step and the value. So the records are grouped by length; the first record of a group is
+    decoded in full and its layout (where the step, the tag and the value are) becomes a template; every
+    record of the group that has the template's bytes between its step and its value (a few 64-bit words
+    compared) is read at those offsets. Records no template fits go through `_decode_simple`.
+    """
+    n = len(start)
+    kind = np.full(n, 2, np.int8)
+    step = np.zeros(n, np.int64)
+    wall = np.full(n, np.nan)
+    value = np.full(n, np.nan)
+    tag = np.zeros(n, np.int32)
+    e = start + 12
+    words = _view(a, "<u8")
+    doubles, floats = _view(a, "<f8"), _view(a, "<f4")
+    left = np.ones(n, bool)
+    order = np.argsort(length, kind="stable")
+    bounds = np.flatnonzero(np.diff(length[order])) + 1
+    for members in np.split(order, bounds):
+        while len(members) >= 64:  # a few layouts of one length (tags of equal length, say); small groups: no
+            r0 = int(members[0])
+            d = _decode_simple(a, start[r0 : r0 + 1], length[r0 : r0 + 1])
+            if d["kind"][0] != 0:
+                break
+            e0 = int(e[r0])
+            has_step = bool(a[e0 + 9] == _STEP)
+            width = int(d["step_end"][0]) - (e0 + 10) if has_step else 0
+            fixed_at = e0 + 9 + (1 + width if has_step else 0)  # summary tag .. the value's field tag
+            fixed_len = int(d["tag_at"][0]) + int(d["tag_len"][0]) + 1 - fixed_at
+            rel = fixed_at - e0
+            em = e[members]
+            ok = a[em] == _WALL_TIME
+            if has_step:
+                x = words[em + 9]  # the step's field tag and varint bytes
+                high = sum(0x80 << (8 * k) for k in range(1, width + 1))
+                cont = sum(0x80 << (8 * k) for k in range(1, width))
+                ok &= ((x & np.uint64(0xFF)) == _STEP) & ((x & np.uint64(high)) == np.uint64(cont))
+            for k in range(0, fixed_len, 8):
+                take = min(8, fixed_len - k)
+                mask = np.uint64((1 << (8 * take)) - 1)
+                ok &= (words[em + (rel + k)] & mask) == (words[fixed_at + k] & mask)
+            hit = members[ok]
+            eh = em[ok]
+            if has_step:
+                xh = x[ok]
+                steps = np.zeros(len(hit), np.uint64)
+                for k in range(width):
+                    steps |= ((xh >> np.uint64(8 * (k + 1))) & np.uint64(0x7F)) << np.uint64(7 * k)
+                step[hit] = steps.view(np.int64)
+            raw = bytes(a[int(d["tag_at"][0]) : int(d["tag_at"][0]) + int(d["tag_len"][0])])
+            tag[hit] = reader._tag_id(raw.decode("utf-8", "replace"))
+            wall[hit] = doubles[eh + 1]
+            value[hit] = floats[eh + (rel + fixed_len)]
+            kind[hit] = 0
+            left[hit] = False
+            members = members[~ok]
+    rest = np.flatnonzero(left)
+    if len(rest):
+        d = _decode_simple(a, start[rest], length[rest])
+        kind[rest], step[rest], wall[rest], value[rest] = d["kind"], d["step"], d["wall"], d["value"]
+        fast = rest[d["kind"] == 0]
+        if len(fast):
+            at, tl = d["tag_at"][d["kind"] == 0], d["tag_len"][d["kind"] == 0]
+            tag[fast] = reader._ids_of(_tag_keys(a, at, tl), a, at, tl)
+    return {"kind": kind, "step": step, "wall": wall, "value": value, "tag": tag}
 
 
 def _tag_keys(a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -339,12 +411,9 @@ class EventFileReader:
         self.records += len(start)
         if not len(start):
             return ScalarColumns.empty(self.tags)
-        d = _decode_simple(a, start, length)
+        d = _decode_by_template(a, start, length, self)
         fast = np.flatnonzero(d["kind"] == 0)
-        tag_ids = np.zeros(len(fast), np.int32)
-        if len(fast):
-            keys = _tag_keys(a, d["tag_at"][fast], d["tag_len"][fast])
-            tag_ids = self._ids_of(keys, data, d["tag_at"][fast], d["tag_len"][fast])
+        tag_ids = d["tag"][fast]
         step, wall, value = d["step"][fast], d["wall"][fast], d["value"][fast]
         slow = np.flatnonzero(d["kind"] == 2)
         if len(slow):
@@ -360,7 +429,7 @@ class EventFileReader:
                 ]
         return ScalarColumns(step.astype(np.int64), tag_ids, value.astype(np.float64), wall, self.tags)
 
-    def _ids_of(self, keys: np.ndarray, data: bytes, at: np.ndarray, length: np.ndarray) -> np.ndarray:
+    def _ids_of(self, keys: np.ndarray, a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Tag ids of the records' tag keys: the few distinct keys are looked up once each."""
         ids = np.empty(len(keys), np.int32)
         todo = np.ones(len(keys), bool)
@@ -369,7 +438,7 @@ class EventFileReader:
             key = int(keys[first])
             tag_id = self._keys.get(key)
             if tag_id is None:
-                raw = data[int(at[first]) : int(at[first]) + int(length[first])]
+                raw = bytes(a[int(at[first]) : int(at[first]) + int(length[first])])
                 tag_id = self._keys[key] = self._tag_id(raw.decode("utf-8", "replace"))
             same = todo & (keys == keys[first])
             ids[same] = tag_id
