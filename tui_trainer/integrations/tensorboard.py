@@ -403,6 +403,10 @@ class EventFileReader:
                     return ScalarColumns.empty(self.tags)
                 fh.seek(self.offset)
                 data = fh.read(self.max_bytes)
+                whole = _HEADER.size + 4 + _HEADER.unpack_from(data)[0] if len(data) >= _HEADER.size else 0
+                if len(data) < whole <= min(_MAX_RECORD, size - self.offset):
+                    fh.seek(self.offset)  # one record larger than a chunk (a big histogram): read it whole
+                    data = fh.read(whole)
         except OSError:
             return ScalarColumns.empty(self.tags)
         a = np.frombuffer(data, np.uint8)
