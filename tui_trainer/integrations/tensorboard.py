@@ -30,7 +30,7 @@ import numpy as np
 TFEVENTS_MARK = "tfevents"
 _HEADER = struct.Struct("<QI")  # record length, masked CRC of the length
 _MAX_RECORD = 256 * 1024 * 1024
-READ_BYTES = 16 * 1024 * 1024  # one chunk: its numpy temporaries stay around ten times this
+READ_BYTES = 4 * 1024 * 1024  # one chunk: its numpy temporaries stay around five times this (cache-sized)
 
 # Field tags (field number << 3 | wire type) of the protobuf messages the fast path reads.
 _WALL_TIME, _STEP, _SUMMARY = 0x09, 0x10, 0x2A  # Event.wall_time (double), .step (varint), .summary
