@@ -142,3 +142,37 @@ def test_a_long_backlog_is_reported_in_windows_with_exact_evals_and_epoch_ends(t
         (type(e).__name__, getattr(e, "step", None)) for e in events if isinstance(e, Step | Eval | EpochEnd)
     ]
     assert order.index(("EpochEnd", 1000)) == order.index(("Eval", 1000)) + 1  # the eval first, then the end
+
+
+def test_a_listing_that_reads_none_of_a_log_shows_its_start_last_step_and_loss(tmp_path):
+    """`runs` over a gigabyte of logs reads 32 MB in all; the others list from their first and last records."""
+    import os
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tui_trainer.integrations.logdirs import list_log_runs
+    from tui_trainer.integrations.tensorboard import PEEK_BYTES
+
+    log = tmp_path / "logs" / "big"
+    with SummaryWriter(str(log)) as writer:
+        for step in range(1, 30_001):  # ~1.5 MB: its last records are far past the tail read
+            wall = 1.7e9 + step
+            writer.add_scalar("train/loss", 1.0 / step, step, walltime=wall)
+            writer.add_scalar("epoch", step // 10_000, step, walltime=wall)
+            if step % 5000 == 0:
+                writer.add_histogram("w", np.arange(20_000.0), step, walltime=wall)  # big records between
+    for f in log.glob("events.*"):
+        assert f.stat().st_size > 4 * PEEK_BYTES
+        os.utime(f, (1.7e9, 1.7e9))
+    [info] = list_log_runs(tmp_path / "logs", budget=0)
+    assert "not read yet" in info.detail and info.status == "finished"
+    assert info.last_step == 30_000 and info.last_loss == float(np.float32(1.0 / 30_000))
+    assert info.epoch == 3 and info.updated == 1.7e9 + 30_000
+    assert abs(info.started - time_of_first_record(log)) < 1e-6
+
+
+def time_of_first_record(log: Path) -> float:
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    [path] = list(log.glob("events.*"))
+    return next(iter(EventFileLoader(str(path)).Load())).wall_time

@@ -420,10 +420,47 @@ def log_run_info(source: Path, tags: dict[str, str] | None = None, max_bytes: in
         info.detail = (
             f"{left / 1e6:.0f} MB of the log not read yet (tui-trainer attach {source} reads it all)"
         )
+        _peek_into(info, source, tags)
         if time.time() - _newest_mtime(_log_files(source)) >= IDLE_S:
             info.status = "finished"  # an old log the listing has not read to its end: not a live run
     info.bytes_read = m.consumed if m is not None else 0  # type: ignore[attr-defined]
     return info
+
+
+def _peek_into(info: Any, source: Path, tags: dict[str, str] | None) -> None:
+    """A log the listing has not read to its end: its start, last step, loss and epoch from the event files'
+    first and last records (`tensorboard.peek`), so it lists as it is without being read whole."""
+    from tui_trainer.integrations.tensorboard import peek
+
+    tag_map = TagMap(dict(tags or {}))
+    starts, last = [], None  # last: (step, wall, loss, epoch)
+    for path in _log_files(source):
+        if path.name == METRICS_CSV:
+            continue
+        first, cols = peek(path)
+        if first:
+            starts.append(first)
+        if not len(cols):
+            continue
+        kinds = [tag_map.classify(t) for t in cols.tags]
+        loss = [i for i in range(len(cols)) if kinds[cols.tag[i]] == ("step", "loss")]
+        epoch = [i for i in range(len(cols)) if kinds[cols.tag[i]][0] == "epoch"]
+        if loss:
+            i = loss[-1]
+            found = (int(cols.step[i]), float(cols.wall[i]), float(cols.value[i]))
+            e = float(cols.value[epoch[-1]]) if epoch else None
+            if last is None or found[0] > last[0]:
+                last = (*found, e)
+    if starts and not info.started:
+        info.started = min(starts)
+    elif starts:
+        info.started = min(min(starts), info.started)
+    if last is not None and (info.last_step is None or last[0] > info.last_step):
+        info.last_step, info.last_loss = last[0], last[2]
+        if math.isfinite(last[1]):
+            info.updated = last[1]
+        if last[3] is not None and math.isfinite(last[3]):
+            info.epoch = int(last[3])
 
 
 # How much of the logs' new bytes one `tui-trainer runs` reads in all, so a folder of 1 GB of logs lists at once.

@@ -138,6 +138,15 @@ def _view(a: np.ndarray, dtype: str) -> np.ndarray:
     return np.ndarray((max(0, len(a) - width + 1),), dtype=dtype, buffer=a, strides=(1,))
 
 
+def _candidates(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte positions that look like the start of a record under 64 KB holding an event with a wall time
+    (the length's six high bytes zero, 0x09 twelve bytes on): (positions, record lengths, next positions)."""
+    c = np.flatnonzero(a[12:] == _WALL_TIME)
+    c = c[(_view(a, "<u8")[c] >> np.uint64(16)) == 0]
+    lengths = a[c].astype(np.int64) | (a[c + 1].astype(np.int64) << 8)
+    return c, lengths, c + 16 + lengths
+
+
 def _frame(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
     """Record starts and lengths of the whole records in chunk `a`, the bytes they cover, and whether a
     record header cannot be right (a damaged file: nothing after it is read).
@@ -150,10 +159,7 @@ def _frame(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, bool]:
     n = len(a)
     if n < 16:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0, False
-    c = np.flatnonzero(a[12:] == _WALL_TIME)
-    c = c[(_view(a, "<u8")[c] >> np.uint64(16)) == 0]
-    lengths = a[c].astype(np.int64) | (a[c + 1].astype(np.int64) << 8)
-    nxt = c + 16 + lengths
+    c, lengths, nxt = _candidates(a)
     # A position that only looks like a record (bytes inside one) almost never points at another candidate:
     # drop those, so the chain below is checked in a few long runs. A record dropped wrongly is framed alone.
     at = np.minimum(np.searchsorted(c, nxt), max(len(c) - 1, 0))
@@ -364,6 +370,71 @@ def _tag_keys(a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
     tail = length > 8
     key[tail] = (key[tail] ^ words[np.minimum(at[tail] + length[tail] - 8, limit)]) * mult
     return key
+
+
+PEEK_BYTES = 256 * 1024
+_CRC32C: np.ndarray | None = None
+
+
+def _masked_crc32c_of_lengths(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC32C of the 8 length bytes at each position `at`, all at once."""
+    global _CRC32C
+    if _CRC32C is None:
+        table = np.zeros(256, np.uint32)
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+            table[i] = c
+        _CRC32C = table
+    crc = np.full(len(at), 0xFFFFFFFF, np.uint32)
+    for k in range(8):
+        crc = _CRC32C[(crc ^ a[at + k]) & 0xFF] ^ (crc >> 8)
+    crc ^= np.uint32(0xFFFFFFFF)
+    return ((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)
+
+
+def peek(path: Path, tail_bytes: int = PEEK_BYTES) -> tuple[float | None, ScalarColumns]:
+    """What a listing needs of a log it does not read: the wall time of the file's first record (its
+    header) and the scalars of its last records, from its first 4 KB and its last `tail_bytes` only.
+
+    The tail is framed backwards from the end of the file: the records are the chain of candidates whose
+    last one ends exactly where the file (or the last whole record) ends.
+    """
+    reader = EventFileReader(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+            size = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, size - tail_bytes))
+            tail = fh.read(tail_bytes)
+    except OSError:
+        return None, ScalarColumns.empty()
+    first = None
+    a = np.frombuffer(head, np.uint8)
+    start, length, _, _ = _frame(a)
+    if len(start):
+        wall = _decode_simple(a, start[:1], length[:1])["wall"][0]
+        first = float(wall) if np.isfinite(wall) else None
+    a = np.frombuffer(tail, np.uint8)
+    if len(a) < 16:
+        return first, ScalarColumns.empty()
+    c, lengths, nxt = _candidates(a)
+    # Backwards there is no known record start to chain from, so each candidate's header must carry the
+    # right CRC of its length: a position inside a record that looks like one fails it (odds 2**-32).
+    keep = (nxt <= len(a)) & (_view(a, "<u4")[c + 8] == _masked_crc32c_of_lengths(a, c))
+    c, lengths, nxt = c[keep], lengths[keep], nxt[keep]
+    ends = nxt
+    if not len(ends):
+        return first, ScalarColumns.empty()
+    by_end = {int(e): i for i, e in enumerate(nxt.tolist()) if e <= len(a)}
+    chain = [by_end[int(ends.max())]]
+    while (prev := by_end.get(int(c[chain[-1]]))) is not None and len(chain) < len(c):
+        chain.append(prev)
+    chain.reverse()
+    d = _decode_by_template(a, c[chain], lengths[chain], reader)
+    ok = d["kind"] == 0
+    return first, ScalarColumns(d["step"][ok], d["tag"][ok], d["value"][ok], d["wall"][ok], reader.tags)
 
 
 class EventFileReader:
