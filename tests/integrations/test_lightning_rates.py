@@ -150,3 +150,18 @@ def test_layer_norms_are_read_only_on_the_steps_that_report(tmp_path):
     assert read_at[:20] == list(range(1, 21)) and set(read_at) <= set(reported)
     assert read_at == [s.step for s in steps if s.layer_grad_norms]
     assert all(set(s.layer_grad_norms) == {"net.0", "net.2"} for s in steps[:20])
+
+
+def test_a_second_fit_with_the_same_callback_starts_afresh(tmp_path):
+    from tui_trainer.integrations.lightning import TuiTrainerCallback
+
+    train, _ = loaders()
+    callback = TuiTrainerCallback(run_dir=tmp_path / "first")
+    fit(callback, train, epochs=1)  # 12 steps
+    callback.run_dir = tmp_path / "second"
+    fit(callback, train, epochs=1)
+    steps = of_type(read_events(tmp_path / "second"), Step)
+    assert [s.step for s in steps] == list(range(1, 13))
+    assert all(s.layer_grad_norms for s in steps)
+    # Its first report has no window behind it yet (the first fit's last report is not one).
+    assert steps[0].samples_per_s is None and all(s.samples_per_s for s in steps[1:])

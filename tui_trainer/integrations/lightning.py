@@ -137,7 +137,10 @@ class _CallbackBody:
         if not self._read_norms_here:
             # This monitor reads per-layer norms itself, in backward, on the steps it samples.
             self.run.watch(pl_module, every=self.report_every)
-        self._next_report = trainer.global_step + 1  # a resumed run reports its first step too
+        # A second fit with the same callback starts its window afresh; a resumed run reports its first step.
+        self._next_report = trainer.global_step + 1
+        self._last_report_step, self._last_report_time = trainer.global_step, None
+        self._window, self._asked_for, self._grad_norms = [], 0, None
         self._arm_norms(trainer.global_step)
 
     @staticmethod
