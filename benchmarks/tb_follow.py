@@ -137,6 +137,24 @@ print(step)
 
 
 # ----- the app ----------------------------------------------------------------------------------------
+async def key_latency(app, pane) -> float:
+    """Seconds from a key reaching the app (as the terminal driver delivers it) to its action having run
+    (`l`, log scale, as benchmarks/ui_follow.py times it)."""
+    from textual import events
+
+    from tui_trainer.widgets.chart import Chart
+
+    chart = pane.query_one("#loss-chart", Chart)
+    before = chart.log_scale
+    key = events.Key("l", "l")
+    key.set_sender(app)
+    t0 = time.monotonic()
+    app._driver.send_message(key)
+    while chart.log_scale == before and time.monotonic() - t0 < 30:
+        await asyncio.sleep(0.001)
+    return time.monotonic() - t0
+
+
 def cpu_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system
@@ -161,9 +179,12 @@ async def open_log(folder: Path, last_step: int, timeout: float = 120) -> dict:
     out: dict = {}
     async with app.run_test(size=(120, 40)) as pilot:
         pane = app.query_one(TrainPane)
+        pane.focus()
         await pilot.pause(0.3)
         t0 = time.monotonic()
         pane.attach(folder)
+        keys: list[float] = []
+        next_key = t0
         while time.monotonic() - t0 < timeout:
             slot = pane.runs.get(pane.primary) if pane.primary else None
             step = slot.history.step if slot is not None else None
@@ -173,7 +194,11 @@ async def open_log(folder: Path, last_step: int, timeout: float = 120) -> dict:
                 out["full_s"] = time.monotonic() - t0
                 out["events"] = slot.history.steps_seen
                 break
+            if time.monotonic() >= next_key:  # a key every 0.25 s while the log opens: does the UI answer?
+                keys.append(await key_latency(app, pane))
+                next_key = time.monotonic() + 0.25
             await asyncio.sleep(0.01)
+        out["worst_key_s"] = max(keys, default=0.0)
         out["follower_cpu_s"] = children_cpu(psutil.Process())  # the reading itself, whatever the load
         app.exit()
     end_followers()
@@ -280,7 +305,7 @@ def main() -> int:
         print(
             f"open {size:.0f} MB log: first curve {got.get('first_s', float('nan')):.2f}s, whole curve "
             f"{full if full is not None else float('nan'):.2f}s ({got.get('events')} step reports), "
-            f"{size / full if full else 0:.0f} MB/s"
+            f"{size / full if full else 0:.0f} MB/s; keys answered within {got['worst_key_s'] * 1000:.0f} ms meanwhile"
         )
         print(f"  the follower process used {got['follower_cpu_s']:.2f}s of CPU for it (start-up included)")
         if size >= 99 and full is not None:
@@ -357,7 +382,9 @@ def main() -> int:
         t = time.perf_counter()
         got = asyncio.run(open_log(many, write_log_steps(args.run_mb)))
         print(
-            f"open the {total:.0f} MB folder in the app: newest run's whole curve in {got.get('full_s', float('nan')):.2f}s"
+            f"open the {total:.0f} MB folder in the app ({min(args.runs, 8)} runs followed live): the main run's "
+            f"whole curve in {got.get('full_s', float('nan')):.2f}s, keys answered within "
+            f"{got['worst_key_s'] * 1000:.0f} ms meanwhile"
         )
     return 0
 
