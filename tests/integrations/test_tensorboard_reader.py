@@ -103,10 +103,10 @@ def test_a_long_backlog_is_reported_in_windows_with_exact_evals_and_epoch_ends(t
     step before an evaluation or an epoch's end, with the log's wall times."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from tui_trainer.integrations import logdirs
+    from tui_trainer.integrations import log_tags
     from tui_trainer.integrations.logdirs import log_run_info, mirror_dir
 
-    monkeypatch.setattr(logdirs, "MAX_STEP_EVENTS", 100)
+    monkeypatch.setattr(log_tags, "MAX_STEP_EVENTS", 100)
     losses = {s: 3.0 * math.exp(-s / 900) for s in range(1, 3001)}
     log = tmp_path / "long"
     with SummaryWriter(str(log)) as writer:

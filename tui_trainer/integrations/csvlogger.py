@@ -14,10 +14,10 @@ import csv
 import io
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from tui_trainer.integrations.tensorboard import Scalar, ScalarColumns
+if TYPE_CHECKING:  # numpy is loaded by reading, not by asking whether a folder holds a metrics.csv
+    from tui_trainer.integrations.tensorboard import Scalar, ScalarColumns
 
 METRICS_CSV = "metrics.csv"
 TIME_COLUMNS = ("wall_time", "walltime", "time", "timestamp")
@@ -40,6 +40,10 @@ class MetricsCsvReader:
 
     def read_columns(self) -> ScalarColumns:
         """The scalars of the rows added since the last read."""
+        import numpy as np
+
+        from tui_trainer.integrations.tensorboard import ScalarColumns
+
         try:
             with open(self.path, "rb") as fh:
                 first = fh.readline()

@@ -25,20 +25,26 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tui_trainer.integrations import close_without_end, start_run
 from tui_trainer.integrations.csvlogger import METRICS_CSV, MetricsCsvReader
-from tui_trainer.integrations.log_tags import (  # noqa: F401 - the tag names are part of this module's interface
-    FIELDS,
-    MAX_STEP_EVENTS,
-    ScalarAssembler,
-    TagMap,
-    parse_map,
-)
-from tui_trainer.integrations.tensorboard import ScalarColumns
+
+if TYPE_CHECKING:
+    from tui_trainer.integrations.tensorboard import ScalarColumns
+
+# The tag rules live in log_tags (numpy-based assembly): imported when used, so the UI process, which asks
+# this module whether a folder is a log (`expand_log_dir`) as a key is pressed, does not load numpy for it.
+_FROM_LOG_TAGS = ("FIELDS", "MAX_STEP_EVENTS", "ScalarAssembler", "TagMap", "parse_map")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_LOG_TAGS:  # part of this module's interface (`from ...logdirs import TagMap, parse_map`)
+        from tui_trainer.integrations import log_tags
+
+        return getattr(log_tags, name)
+    raise AttributeError(name)
+
 
 IDLE_S = 120.0  # a log not written to for this long is a finished run
 FIRST_PASS_BYTES = 8 * 1024 * 1024  # what the app's follower reads before the pane opens on the log
@@ -137,10 +143,14 @@ def _reader_state(reader: Any) -> dict[str, Any]:
 
 def _distinct_steps(cols: ScalarColumns) -> int:
     """How many steps the scalars cover (counted as changes of step: they come in step order)."""
+    import numpy as np
+
     return int(np.count_nonzero(np.diff(cols.step))) + 1 if len(cols) else 0
 
 
 def _read_all(reader: Any) -> ScalarColumns:
+    from tui_trainer.integrations.tensorboard import ScalarColumns
+
     out: list[ScalarColumns] = []
     while True:
         before = reader.offset
@@ -165,6 +175,8 @@ class LogDiscovery:
         self.run_dir = Path(run_dir) if run_dir is not None else None  # the watch's run these logs go into
         self.since = since
         self.max_depth = max_depth
+        from tui_trainer.integrations.log_tags import ScalarAssembler
+
         self.readers: dict[Path, Any] = {}
         self.assembler = ScalarAssembler()
         self._last_scan = 0.0
@@ -205,9 +217,12 @@ class LogDiscovery:
         if final or now - self._last_scan >= self.SCAN_EVERY_S:
             self._last_scan = now
             self._scan()
+        from tui_trainer.integrations import log_tags
+        from tui_trainer.integrations.tensorboard import ScalarColumns
+
         cols = ScalarColumns.concat([_read_all(reader) for reader in self.readers.values()])
         # A writer that flushes rarely (torch's SummaryWriter: every 120 s) hands over a backlog at once.
-        self.assembler.window = max(1, math.ceil(_distinct_steps(cols) / MAX_STEP_EVENTS))
+        self.assembler.window = max(1, math.ceil(_distinct_steps(cols) / log_tags.MAX_STEP_EVENTS))
         self.assembler.add_columns(cols, run)
         if final:
             self.assembler.flush(run)
@@ -250,6 +265,8 @@ class LogMirror:
         self.idle_s = idle_s
         self.run: Any = None
         self.state = self._load_state()
+        from tui_trainer.integrations.log_tags import ScalarAssembler, TagMap
+
         self.assembler = ScalarAssembler(TagMap(self.tags))
         self.assembler.last_step = self.state.get("last_step", 0)
         self.assembler.epoch = self.state.get("epoch", 0)
@@ -319,6 +336,10 @@ class LogMirror:
         The files are read in chunks, so a 100 MB log never sits in memory as a million scalars. Returns the
         number of scalars read.
         """
+        import numpy as np
+
+        from tui_trainer.integrations import log_tags
+
         self.dir.mkdir(parents=True, exist_ok=True)
         backlog = self.backlog()
         files = _log_files(self.source)
@@ -343,7 +364,7 @@ class LogMirror:
                 if not window_set:
                     # Steps in the whole backlog, estimated from this first chunk's density.
                     steps = _distinct_steps(chunk) * max(1.0, backlog / max(step_bytes, 1))
-                    self.assembler.window = max(1, math.ceil(steps / MAX_STEP_EVENTS))
+                    self.assembler.window = max(1, math.ceil(steps / log_tags.MAX_STEP_EVENTS))
                     window_set = True
                 self.assembler.add_columns(chunk, run)
         self.consumed = consumed
@@ -430,6 +451,7 @@ def log_run_info(source: Path, tags: dict[str, str] | None = None, max_bytes: in
 def _peek_into(info: Any, source: Path, tags: dict[str, str] | None) -> None:
     """A log the listing has not read to its end: its start, last step, loss and epoch from the event files'
     first and last records (`tensorboard.peek`), so it lists as it is without being read whole."""
+    from tui_trainer.integrations.log_tags import TagMap
     from tui_trainer.integrations.tensorboard import peek
 
     tag_map = TagMap(dict(tags or {}))
@@ -525,6 +547,8 @@ def open_log_runs(
     imports tensorboard), otherwise mirrored here and held open until `close()`, so a growing log reads as
     running. Paths that are run folders pass through unchanged.
     """
+    from tui_trainer.integrations.log_tags import parse_map
+
     tags = parse_map(map_items)
     out: list[Any] = []
     held: list[Any] = []
@@ -635,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(runs_to_json(list_log_runs(args.list)))
         return 0
+    from tui_trainer.integrations.log_tags import parse_map
+
     follow(args.follow, parse_map(args.map))
     return 0
 
