@@ -305,7 +305,14 @@ class TrainerApp(App[int]):
         return sections
 
     def action_request_quit(self) -> None:
+        train = self._pane_or_slot("train")
+        live = train.live_runs() if isinstance(train, Pane) else []  # type: ignore[attr-defined]
         reasons = [reason for pane in self.query(Pane) if (reason := pane.busy_reason())]
+        if live:
+            self._ask_about_live_runs(
+                train, [r for pane in self.query(Pane) if pane is not train and (r := pane.busy_reason())]
+            )
+            return
         if not reasons:
             self.exit(0)
             return
@@ -315,6 +322,31 @@ class TrainerApp(App[int]):
                 self.exit(0)
 
         self.push_screen(ConfirmScreen(f"{'; '.join(reasons)}. Quit anyway?"), answer)
+
+    def _ask_about_live_runs(self, train, others: list[str]) -> None:
+        """Detach (keeps training, attachable later) or stop (it checkpoints and ends by itself): the app quits
+        at once either way, never waiting on the engine behind a blank screen."""
+        from rich.text import Text
+
+        from tui_trainer.quit_dialog import DETACH, STOP, QuitLiveRunScreen
+
+        run_dirs = [slot.run_dir for slot in train.live_runs() if slot.run_dir is not None]
+
+        def answer(choice: str | None) -> None:
+            if choice not in (DETACH, STOP):
+                return
+            left = train.leave_live_runs(stop=choice == STOP)
+            where = " ".join(str(d) for d in left)
+            if choice == DETACH:
+                note = f"tui-trainer: the run keeps training; follow it with: tui-trainer attach {where}"
+            else:
+                note = (
+                    "tui-trainer: the run is stopping (it writes a checkpoint and ends on its own); "
+                    f"watch it with: tui-trainer attach {where}"
+                )
+            self.exit(0, message=Text(note))
+
+        self.push_screen(QuitLiveRunScreen(run_dirs, others), answer)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

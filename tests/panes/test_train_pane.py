@@ -13,6 +13,7 @@ from tui_trainer.engine.events import Failed, Finished, RunStarted, Step, to_jso
 from tui_trainer.panes import train as train_module
 from tui_trainer.panes.train import TrainPane
 from tui_trainer.panes.train_bridge import RunEvents
+from tui_trainer.quit_dialog import QuitLiveRunScreen
 from tui_trainer.screens import ConfirmScreen
 from tui_trainer.widgets.chart import Chart
 from tui_trainer.widgets.findings_table import FindingsTable
@@ -210,10 +211,33 @@ async def test_quit_asks_while_a_run_is_live(fake_launch):
         await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 5)
         await pilot.press("q")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        assert isinstance(app.screen, QuitLiveRunScreen)  # detach / stop / cancel
+        await pilot.press("c")
         await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+        assert not isinstance(app.screen, QuitLiveRunScreen) and app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitLiveRunScreen) and app.is_running
+        assert fake_launch["engine"].calls == []  # cancelling neither stops nor detaches the run
+
+
+@pytest.mark.parametrize(("key", "calls"), [("s", ["stop"]), ("d", [])])
+async def test_quitting_with_a_live_run_stops_or_leaves_it_and_exits_at_once(fake_launch, key, calls):
+    fake_launch["engine"] = FakeEngine(scripted_run(5))
+    app = make_app(initial_pane="train")
+    async with app.run_test(size=(120, 40)) as pilot:
+        p = pane(app)
+        p.start_run(Path("cfg.toml"))
+        await wait_until(pilot, lambda: p.primary and p.runs[p.primary].history.step == 5)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press(key)
+        await pilot.pause()
+        assert fake_launch["engine"].calls == calls  # sent before the app goes; nothing waited on
+    assert app.return_code == 0
+    assert fake_launch["engine"].calls == calls  # unmounting did not stop a detached run after all
 
 
 def write_events(path: Path, events) -> None:

@@ -61,14 +61,24 @@ def _child_main(
     commands,
 ) -> None:
     import logging
+    import os
     import traceback
 
+    try:
+        # Its own session: closing the terminal (SIGHUP to that session) does not end a run the user chose to
+        # detach when quitting the app (`tui-trainer attach RUN` follows it later).
+        os.setsid()
+    except OSError:
+        pass
     _redirect_output(Path(run_dir) / ENGINE_LOG)
+    parent = os.getppid()
 
     from tui_trainer.engine.config import config_from_dict
     from tui_trainer.engine.loop import run_training
 
     def emit(event: Event) -> None:
+        if os.getppid() != parent:
+            return  # the app quit and left this run detached: nobody reads the queue (events.jsonl has all)
         try:
             events.put_nowait(event)
         except queue.Full:
@@ -91,7 +101,6 @@ def _child_main(
     # Let the queue's feeder thread push the last events into the pipe, but not forever: if the UI stopped
     # reading, the pipe stays full; everything is in events.jsonl anyway, so leave after a grace period.
     events.close()
-    import os
     import threading
 
     flusher = threading.Thread(target=events.join_thread, daemon=True)
@@ -171,6 +180,7 @@ class EngineHandle:
         self._commands = commands
         self._ended = False  # a `finished` or `failed` event has been seen
         self._synthesised = False
+        self.detached = False  # left running when the app quit (see detach)
 
     @property
     def pid(self) -> int | None:
@@ -256,6 +266,29 @@ class EngineHandle:
     def join(self, timeout: float | None = None) -> int | None:
         self.process.join(timeout)
         return self.process.exitcode
+
+    def detach(self) -> None:
+        """Let the child outlive this process (the app quits, the run goes on; `tui-trainer attach` follows it).
+
+        The child is in its own session already (a closed terminal does not end it). multiprocessing's exit
+        handler terminates daemonic children and joins the others; taking it off that list leaves it alone.
+        Commands sent so far (a Stop) are flushed into the pipe first; events stop being read here (the child
+        notices its parent is gone and only writes events.jsonl).
+        """
+        from multiprocessing import process as mp_process
+
+        self.detached = True
+        mp_process._children.discard(self.process)  # noqa: SLF001 - the only way to opt out of the exit handler
+        for q in (self._commands, self._events):
+            try:
+                q.close()
+            except (OSError, ValueError):
+                pass
+        try:
+            self._commands.join_thread()
+        except (AssertionError, OSError, ValueError):  # no feeder thread: nothing was ever sent
+            pass
+        self._events.cancel_join_thread()
 
 
 def start_engine(config: Any, run_dir: Path, resume: bool = False) -> EngineHandle:

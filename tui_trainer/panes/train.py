@@ -44,7 +44,6 @@ from tui_trainer.widgets.gpu_view import GpuView
 REDRAW_INTERVAL_S = 0.25
 CHART_INTERVAL_S = 0.5
 NO_RUN_TEXT = "no run yet: n starts one, a attaches to a run folder"
-STOP_WAIT_S = 15.0  # how long quitting waits for a live run to checkpoint and end
 log = logging.getLogger(__name__)
 
 
@@ -74,6 +73,7 @@ class TrainPane(Pane):
         super().__init__(**kwargs)
         self.runs: dict[str, RunSlot] = {}
         self.primary: str | None = None
+        self._left_at_quit: set[str] = set()  # runs detached or stopped by the quit dialog
         self._dirty = False
         self._log_owner: str | None = None
         self._findings_shown: list = []
@@ -145,26 +145,41 @@ class TrainPane(Pane):
         self.call_after_refresh(self.screen.refresh_bindings)
 
     def busy_reason(self) -> str | None:
-        for slot in self.runs.values():
-            if slot.live and slot.bridge.is_alive() and not slot.history.is_over:
-                return "a training run is live (quitting stops it with a checkpoint)"
+        if self.live_runs():
+            return "a training run is live"
         for lab in self.query(CollapseView):
             if reason := lab.busy_reason():
                 return reason
         return None
 
+    def live_runs(self) -> list[RunSlot]:
+        """Runs started here whose engine is still training and not detached (quitting asks about them)."""
+        return [
+            s
+            for s in self.runs.values()
+            if s.live and s.bridge.is_alive() and not s.history.is_over and s.key not in self._left_at_quit
+        ]
+
+    def leave_live_runs(self, stop: bool) -> list[Path]:
+        """Quitting: leave every live run's engine running (detach) or ask it to stop (it finishes the step,
+        writes its checkpoint and ends on its own); never waits. Returns their run folders."""
+        left = []
+        for slot in self.live_runs():
+            self._left_at_quit.add(slot.key)
+            try:
+                if stop:
+                    slot.bridge.stop()
+                getattr(slot.bridge.handle, "detach", lambda: None)()  # a test's fake engine has none
+            except Exception:  # the process may be gone already; nothing to leave then
+                log.debug("leaving the run on quit failed", exc_info=True)
+            if slot.run_dir is not None:
+                left.append(slot.run_dir)
+        return left
+
     def on_unmount(self) -> None:
-        # Quitting with a live run (the user confirmed): stop it cleanly (the step finishes, a checkpoint is
-        # written, `finished` says stopped) so it can be resumed, and wait for that before the app goes.
-        for slot in self.runs.values():
-            if slot.live and slot.bridge.is_alive():
-                try:
-                    if not slot.bridge.stop_and_wait(STOP_WAIT_S):
-                        log.warning(
-                            "the training process did not stop within %ss; it ends with the app", STOP_WAIT_S
-                        )
-                except Exception:  # the process may already be gone; nothing to save then
-                    log.debug("stopping the run on quit failed", exc_info=True)
+        # The app quit without asking (the quit dialog detaches or stops live runs first): stop what is still
+        # live, without waiting behind a blank screen; the engine checkpoints and ends on its own.
+        self.leave_live_runs(stop=True)
 
     # ----- starting and following runs ----------------------------------------------------
     def _new_key(self, stem: str) -> str:
@@ -292,10 +307,7 @@ class TrainPane(Pane):
         self._mark_dirty()
 
     def live_slot(self) -> RunSlot | None:
-        for slot in self.runs.values():
-            if slot.live and slot.bridge.is_alive() and not slot.history.is_over:
-                return slot
-        return None
+        return next(iter(self.live_runs()), None)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
