@@ -15,6 +15,9 @@ The flood phase writes 100,000 lines/s (issue 13) and measures key latency while
 0.25 s a key (`l`, log scale) is delivered as the terminal driver delivers one and timed until its action has
 run. Target: the worst key within 0.3 s, and the pane caught up soon after the writer stops. It prints the
 ratio of the flood's worst key latency to the idle one.
+
+TensorBoard logs (time to a 100 MB log's whole curve, the UI's CPU while a real SummaryWriter grows a log,
+TensorBoard's EventAccumulator as the baseline): `python benchmarks/tb_follow.py`.
 """
 
 from __future__ import annotations
