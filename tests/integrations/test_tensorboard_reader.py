@@ -66,9 +66,12 @@ def test_a_mixed_log_reads_as_tensorboard_reads_it_in_any_chunking(tmp_path, see
             if rng.random() < 0.02:
                 writer.add_image("img", np.zeros((3, 8, 8)), step)
                 writer.add_text("note", "hello", step)
+        for i in range(70):  # steps whose varints are 8 and 10 bytes long (past 2**49, negative)
+            writer.add_scalar("huge", float(i), 2**50 + i, walltime=1.8e9)
+            writer.add_scalar("negative", float(i), -1 - i, walltime=1.8e9)
     [path] = list(tmp_path.glob("events.out.tfevents.*"))
     expected = tensorboard_scalars(path)
-    assert len(expected) == 600
+    assert len(expected) == 600 + 140
     for max_bytes in (None, 1000, 7919):
         got = ours(path, max_bytes)
         assert [g[:2] for g in got] == [e[:2] for e in expected]

@@ -303,6 +303,8 @@ def _decode_by_template(
             e0 = int(e[r0])
             has_step = bool(a[e0 + 9] == _STEP)
             width = int(d["step_end"][0]) - (e0 + 10) if has_step else 0
+            if width > 7:
+                break  # a step past 2**49 or negative: one 64-bit word does not hold its varint
             fixed_at = e0 + 9 + (1 + width if has_step else 0)  # summary tag .. the value's field tag
             fixed_len = int(d["tag_at"][0]) + int(d["tag_len"][0]) + 1 - fixed_at
             rel = fixed_at - e0
