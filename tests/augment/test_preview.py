@@ -188,3 +188,69 @@ def test_large_images_are_previewed_on_a_smaller_copy(tmp_path: Path, monkeypatc
     assert big.image.shape == (8, 16, 3) and "40×20, previewed at 16×8" in big.describe()
     small = load_source(tmp_path / "small.png")
     assert small.image.shape == (10, 12, 3) and small.full_size is None
+
+
+@pytest.mark.parametrize("name", ["persuasion_ch01-03.txt", "pride_and_prejudice_ch01-06.txt"])
+def test_hard_wrapped_prose_is_previewed_a_paragraph_per_example_like_the_cli(
+    tmp_path: Path, name: str
+) -> None:
+    """A novel wrapped at 70 columns: each example is a whole paragraph (its line breaks kept), not a line cut
+    mid-sentence; the pane's variants are the paragraphs `tui-trainer augment` writes."""
+    from tests.conftest import SAMPLE_DATA
+    from tui_trainer.augment.preview import augment_text_file, paragraphs, reads_as_prose
+    from tui_trainer.augment.text import document_text
+
+    text = (SAMPLE_DATA / "text" / name).read_text(encoding="utf-8")
+    assert reads_as_prose(text) and "".join(paragraphs(text)) == text
+    source = load_source(SAMPLE_DATA / "text" / name)
+    shown = [source.lines[i] for i in source.shown]
+    whole = [run for run in paragraphs(text) if run.strip()]
+    assert all(example in whole for example in shown)  # whole paragraphs, not lines cut mid-sentence
+    assert any("\n" in example for example in shown)
+    p = default_pipeline()
+    preview = render_preview(source, p, seed=3, n=2)
+    assert preview is not None
+    for k, variant in enumerate(preview.variants):
+        cli = document_text(augment_text_file(text, p.text_spec(), np.random.default_rng([3, k])))
+        cli_paragraphs = [run for run in paragraphs(cli) if run.strip()]
+        shown_indices = source.shown
+        assert [result.text for _, result in variant] == [cli_paragraphs[i] for i in shown_indices]
+
+
+def test_one_sentence_per_line_stays_one_example_per_line(tmp_path: Path) -> None:
+    from tui_trainer.augment.preview import reads_as_prose, text_examples
+
+    text = (
+        "The cat sat on the mat all day.\nA dog barked at the mailman twice.\nrain fell on the quiet town.\n"
+    )
+    assert not reads_as_prose(text)
+    assert text_examples(text) == text.splitlines()
+    labelled = "pos\tgreat film, would watch\nagain and again\n"  # a tab: records, whatever the breaks
+    assert not reads_as_prose(labelled)
+
+
+def test_cli_writes_hard_wrapped_prose_a_paragraph_at_a_time(tmp_path: Path, subprocess_env) -> None:
+    """`tui-trainer augment` on prose: no edit moves a word across a paragraph break, every blank line stays."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, SAMPLE_DATA
+    from tui_trainer.augment.preview import paragraphs
+
+    src = tmp_path / "novel.txt"
+    original = (SAMPLE_DATA / "text" / "persuasion_ch01-03.txt").read_text(encoding="utf-8")[:6000]
+    src.write_text(original, encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui_trainer", "augment", str(src), "--out", str(out), "--n", "1"],
+        cwd=REPO_ROOT,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = next(out.rglob("*.txt")).read_text(encoding="utf-8")
+    separators = [run for run in paragraphs(original) if not run.strip()]
+    assert [run for run in paragraphs(written) if not run.strip()] == separators
+    assert written != original

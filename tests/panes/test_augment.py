@@ -211,6 +211,25 @@ async def test_text_preview_highlights_edits(samples: Path) -> None:
         )
 
 
+async def test_hard_wrapped_prose_is_previewed_a_paragraph_per_example(samples: Path) -> None:
+    """A novel wrapped at 70 columns: the first example shown is its first real paragraph, whole (it spans
+    the file's line breaks), not the first line cut mid-sentence."""
+    from tests.conftest import SAMPLE_DATA
+
+    novel = samples / "text" / "persuasion.txt"
+    novel.write_text((SAMPLE_DATA / "text" / "persuasion_ch01-03.txt").read_text(encoding="utf-8"))
+    app = make_app(initial_pane="augment")
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(app, pilot)
+        pane = app.query_one(AugmentPane)
+        pane.open_path(novel)
+        await _settle(app, pilot)
+        original = str(app.query_one("#aug-cell-0").query_one(".text-body", Static).content)
+        assert original.startswith("Sir Walter Elliot, of Kellynch Hall")
+        assert "for his own amusement" in original  # the next line of the file is the same example
+        assert "was the page at which the favourite volume always opened:" in original
+
+
 async def test_audio_preview_shows_waveform_and_spectrogram(samples: Path) -> None:
     app = make_app(initial_pane="augment")
     async with app.run_test(size=SIZE) as pilot:

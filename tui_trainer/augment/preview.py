@@ -6,6 +6,7 @@ Variant k of seed S is drawn from `np.random.default_rng([S, k])`, exactly as `t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tui_trainer.augment.pipeline import Pipeline
-from tui_trainer.augment.text import TextResult, augment_text
+from tui_trainer.augment.text import TextResult, TextSpec, augment_document, augment_text
 from tui_trainer.data.suffixes import media_kind
 from tui_trainer.errors import UserError
 
@@ -108,8 +109,73 @@ def _shrink(image: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
 
 
+# ----- what one text example is ------------------------------------------------------------------
+_SENTENCE_END = re.compile(r"""[.!?]["')\]]*\s*$""")
+
+
+def reads_as_prose(text: str) -> bool:
+    """Whether a plain-text file is hard-wrapped prose, whose examples are its paragraphs.
+
+    The rule: no line holds a tab (LABEL<TAB>TEXT files are records, one per line), and at least half of the
+    line breaks between two non-blank lines fall mid-sentence -- the line does not end a sentence (. ! ?,
+    maybe followed by a closing quote or bracket) and the next line starts with a lower-case letter -- with
+    at least one such break. A file of one sentence per line breaks at sentence ends, so it is read a line
+    per example; a novel wrapped at 70 columns breaks mid-sentence almost every time.
+    """
+    if "\t" in text:
+        return False
+    inside = mid_sentence = 0
+    previous = ""
+    for line in text.splitlines():
+        if previous.strip() and line.strip():
+            inside += 1
+            if not _SENTENCE_END.search(previous) and line.lstrip()[:1].islower():
+                mid_sentence += 1
+        previous = line
+    return mid_sentence > 0 and 2 * mid_sentence >= inside
+
+
+def paragraphs(text: str) -> list[str]:
+    """The text split into alternating runs: blank-line separators (str) and paragraphs (the non-blank
+    lines of a block, their inner line breaks kept, without the block's last line ending)."""
+    runs: list[str] = []
+    block = ""
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            block += line
+            continue
+        if block:
+            body = block.rstrip("\r\n")
+            runs += [body, block[len(body) :]]
+            block = ""
+        runs.append(line)
+    if block:
+        body = block.rstrip("\r\n")
+        runs += [body, block[len(body) :]] if len(body) < len(block) else [body]
+    return runs
+
+
+def text_examples(text: str) -> list[str]:
+    """The examples of a plain-text file, as `tui-trainer augment` and the Augment pane both see them: its
+    paragraphs when it reads as prose (`reads_as_prose`), else its non-blank lines."""
+    if reads_as_prose(text):
+        return [run for run in paragraphs(text) if run.strip()]
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def augment_text_file(
+    text: str, spec: TextSpec, rng: np.random.Generator, *, labelled: bool = False
+) -> list[TextResult | str]:
+    """Augment a plain-text file example by example (see `text_examples`); everything between the examples
+    (line endings, blank lines) is kept. What `tui-trainer augment` writes for a .txt file. Prose has no
+    tab, so no LABEL<TAB> prefix: `labelled` only matters a line per example."""
+    if not reads_as_prose(text):
+        return augment_document(text, spec, rng, labelled=labelled)
+    return [augment_text(run, spec, rng) if run.strip() else run for run in paragraphs(text)]
+
+
 def _preview_lines(path: Path, text: str) -> tuple[list[str], list[int]]:
-    """The examples (CSV text cells, or non-empty lines) up to the PREVIEW_TEXT_LINES-th with at least
+    """The examples (CSV text cells, or `text_examples`) up to the PREVIEW_TEXT_LINES-th with at least
     PREVIEW_MIN_WORDS words, and the indices of those worth showing (a title line says little)."""
     if path.suffix.lower() == ".csv":
         import csv
@@ -121,7 +187,7 @@ def _preview_lines(path: Path, text: str) -> tuple[list[str], list[int]]:
         col = rows[0].index("text") if "text" in rows[0] else 0
         examples = (r[col] for r in rows[1:] if col < len(r) and r[col].strip())
     else:
-        examples = (line for line in text.splitlines() if line.strip())
+        examples = iter(text_examples(text))
     lines: list[str] = []
     shown: list[int] = []
     for line in examples:

@@ -6,8 +6,8 @@ import argparse
 
 HELP = "Write augmented variants of an image, text or WAV file."
 DESCRIPTION = """Write N augmented variants of INPUT as DIR/<stem>-<k>.<ext> (k = 0..N-1): PNG for
-images, .txt for text (each line one example; a .csv stays .csv with one column augmented and the
-label column kept), .wav for audio. Variant k depends only on (--seed, k), so --n 4 gives the first
+images, .txt for text (each line one example, each paragraph in hard-wrapped prose; a .csv stays .csv
+with one column augmented and the label column kept), .wav for audio. Variant k depends only on (--seed, k), so --n 4 gives the first
 four files of --n 8. The pipeline comes from --config (TOML, sections [image] [text] [audio]); flags
 override its keys. Without --config and without op flags the default pipeline is used.
 
@@ -279,7 +279,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 atomic_write_bytes(target, media.png_bytes(apply_params_numpy(image, params)))
     elif kind == "text":
-        from tui_trainer.augment.text import augment_csv, augment_document, document_text
+        from tui_trainer.augment.preview import augment_text_file
+        from tui_trainer.augment.text import augment_csv, document_text
 
         text = media.read_text(src)
         if not text.strip():
@@ -296,7 +297,8 @@ def run(args: argparse.Namespace) -> int:
                 except UserError as exc:
                     raise UserError(f"{src}: {exc}") from None
             else:
-                body = document_text(augment_document(text, spec, rng, labelled=labelled))
+                # Hard-wrapped prose: a paragraph per example, as the Augment pane previews it.
+                body = document_text(augment_text_file(text, spec, rng, labelled=labelled))
             atomic_write_bytes(target, body.encode("utf-8"))
     else:
         from tui_trainer.augment.audio import read_wav, wav_bytes
