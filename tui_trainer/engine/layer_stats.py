@@ -75,9 +75,11 @@ class GradNorms:
             return {}
         with torch.no_grad():
             # One fused norm per parameter and one device read; modules combine theirs in Python (few numbers).
-            per_param = torch.stack(
-                [n.float() for n in torch._foreach_norm([g.detach() for g in grads])]
-            ).tolist()
+            norms = torch._foreach_norm(grads)
+            if all(n.dtype == norms[0].dtype for n in norms):
+                per_param = torch.stack(norms).float().tolist()
+            else:  # mixed precisions (a float32 head on a bf16 body): each to float32 first
+                per_param = torch.stack([n.float() for n in norms]).tolist()
         values = []
         i = 0
         for size in sizes:
@@ -120,7 +122,7 @@ class DeadUnitProbe:
             for name, m in self._model.named_modules()
             if isinstance(m, nn.ReLU | nn.ReLU6)
         ]
-        self._alive: dict[str, Any] = {}
+        self._alive: dict[str, tuple[Any, int]] = {}  # layer -> (units alive, as a device scalar; units)
         self._calls: dict[str, int] = {}
         self._handles: list[Any] = []
         self.seconds = 0.0  # time spent in the hooks so far (the reading budget counts it)
@@ -151,12 +153,13 @@ class DeadUnitProbe:
             count = self._calls.get(name, 0) + 1
             self._calls[name] = count
             key = name if count == 1 else f"{name}#{count}"
+            import torch
+
             out = output.detach()
-            if out.dim() == 2:
-                alive = (out != 0).any(dim=0)
-            else:
-                alive = (out != 0).transpose(0, 1).reshape(out.shape[1], -1).any(dim=1)
-            self._alive[key] = alive
+            # ReLU outputs are >= 0, so a unit is alive when its largest output over the batch (and the
+            # positions of a channel) is not 0 (a NaN counts as alive, as `!= 0` would): two ops a layer.
+            dims = [0, *range(2, out.dim())]
+            self._alive[key] = (torch.count_nonzero(out.amax(dim=dims)), int(out.shape[1]))
             self.seconds += time.perf_counter() - started
 
         return hook
@@ -169,9 +172,10 @@ class DeadUnitProbe:
 
         keys = list(self._alive)
         with torch.no_grad():
-            shares = torch.stack([1.0 - self._alive[k].float().mean() for k in keys]).tolist()
+            alive = torch.stack([self._alive[k][0] for k in keys]).tolist()
+        units = [self._alive[k][1] for k in keys]
         self._alive = {}
-        return {k: round(float(v), 6) for k, v in zip(keys, shares, strict=True)}
+        return {k: round(1.0 - a / n, 6) if n else 0.0 for k, a, n in zip(keys, alive, units, strict=True)}
 
     def close(self) -> None:
         for handle in self._handles:
