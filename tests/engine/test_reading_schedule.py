@@ -152,3 +152,12 @@ def test_overfitting_running_state_matches_the_scan(vals, drop):
             if diag.code == "overfitting":
                 raised = (diag.step, diag.evidence["first_step"])
     assert raised == scanned_overfitting(evals, t, math.log(2), trains[0])
+
+
+def test_docs_state_the_reading_rule_with_its_numbers():
+    from tests.conftest import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    assert "`ReadingSchedule`" in doc and "`READINGS_SHARE`" in doc and "`READINGS_FREE`" in doc
+    assert f"first {READINGS_FREE}" in doc and f"{READINGS_SHARE * 100:g} %" in doc
+    assert f"{ADAPTIVE_INTERVAL_S:g} s" in doc

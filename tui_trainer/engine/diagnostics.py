@@ -397,6 +397,8 @@ class Diagnostics(EvalRules):
         return out
 
     def _layer_gradients(self, ev: Step, loss: float) -> list[Diagnostic]:
+        if "vanishing_gradients" in self.raised:
+            return []
         norms = {k: float(v) for k, v in ev.layer_grad_norms.items() if _finite(v)}
         if not norms:
             return []
@@ -440,6 +442,8 @@ class Diagnostics(EvalRules):
         )
 
     def _dead_units(self, ev: Step, loss: float) -> list[Diagnostic]:
+        if "dead_units" in self.raised:
+            return []
         dead = {k: float(v) for k, v in ev.dead_units.items() if _finite(v)}
         bad = sorted((k for k, v in dead.items() if v >= self.t.dead_unit_share), key=lambda k: -dead[k])
         n, first = self._streak("dead", bool(bad) and self._far_from_done(loss), ev.step)
@@ -461,7 +465,7 @@ class Diagnostics(EvalRules):
         )
 
     def _data_wait(self, ev: Step, covered: int) -> list[Diagnostic]:
-        if ev.step <= self.t.data_wait_warmup_steps:
+        if ev.step <= self.t.data_wait_warmup_steps or "dataloader_bottleneck" in self.raised:
             return []  # first batches: lazy init, caches and page faults, not the steady state
         acc = self._wait
         acc[0] += max(0.0, float(ev.data_wait_s))  # type: ignore[arg-type]
@@ -513,9 +517,15 @@ class Diagnostics(EvalRules):
         window = max(2, self.t.plateau_steps)
         half = window // 2
         self.series.prune(step - 2 * window)
+        if (
+            step - window < 0
+            or self.initial_loss is None
+            or ("underfitting" in self.raised and "plateau" in self.raised)
+        ):
+            return []  # (each code is raised once: nothing left to decide)
         recent = self.series.mean_over(step - half, step)
         before = self.series.mean_over(step - window, step - half)
-        if recent is None or before is None or step - window < 0 or self.initial_loss is None:
+        if recent is None or before is None:
             return []
         improvement = (before - recent) / max(abs(before), 1e-12)
         if improvement >= self.t.plateau_min_improvement or self._warming_up(step - window):

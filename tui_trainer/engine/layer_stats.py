@@ -147,8 +147,8 @@ class DeadUnitProbe:
 
     def _hook(self, name: str) -> Callable[..., None]:
         def hook(module: Any, inputs: Any, output: Any) -> None:
-            if not hasattr(output, "dim") or output.dim() < 2:
-                return
+            if not hasattr(output, "dim") or output.dim() < 2 or output.numel() == 0:
+                return  # (an empty batch says nothing about its units)
             started = time.perf_counter()
             count = self._calls.get(name, 0) + 1
             self._calls[name] = count
