@@ -161,3 +161,27 @@ def test_docs_state_the_reading_rule_with_its_numbers():
     assert "`ReadingSchedule`" in doc and "`READINGS_SHARE`" in doc and "`READINGS_FREE`" in doc
     assert f"first {READINGS_FREE}" in doc and f"{READINGS_SHARE * 100:g} %" in doc
     assert f"{ADAPTIVE_INTERVAL_S:g} s" in doc
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    k=st.integers(1, 6),
+    pairs=st.lists(st.tuples(st.integers(-2, 8), st.integers(-2, 8)), max_size=60),
+)
+def test_split_counts_match_counting_by_hand_in_or_out_of_range(k, pairs):
+    """The one-bincount path (ids in range) and the general one (ids out of range) give the same answer as
+    counting by hand: negative ids count as class 0, lists grow to fit ids >= K, right = prediction == label."""
+    from tui_trainer.engine.layer_stats import class_counts, split_counts
+
+    preds = [p for p, _ in pairs]
+    labels = [t for _, t in pairs]
+    size = max([k] + [max(v, 0) + 1 for v in preds + labels])
+    want_pred = [sum(1 for v in preds if max(v, 0) == c) for c in range(size)]
+    want_true = [sum(1 for v in labels if max(v, 0) == c) for c in range(size)]
+    right = sum(p == t for p, t in pairs)
+    got = split_counts(torch.tensor(preds, dtype=torch.long), torch.tensor(labels, dtype=torch.long), k)
+    assert got == (want_pred, want_true, right)
+    assert class_counts(torch.tensor(preds, dtype=torch.long), torch.tensor(labels, dtype=torch.long), k) == (
+        want_pred,
+        want_true,
+    )

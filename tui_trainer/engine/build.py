@@ -127,7 +127,7 @@ def evaluate_split(
     """
     import torch
 
-    from tui_trainer.engine.layer_stats import class_counts
+    from tui_trainer.engine.layer_stats import split_counts
 
     total = 0.0
     abs_err = 0.0
@@ -146,6 +146,7 @@ def evaluate_split(
                 abs_err += float((out - yb).abs().sum())
     if task != "classification":
         return total / n, {"mae": abs_err / n}, None, None
-    predicted = torch.cat(preds)
-    pred_counts, label_counts = class_counts(predicted, y, num_classes)
-    return total / n, {"accuracy": int((predicted == y).sum()) / n}, pred_counts, label_counts
+    predicted = preds[0] if len(preds) == 1 else torch.cat(preds)
+    # Class histograms and right answers from one bincount (an eval every few steps on a small split).
+    pred_counts, label_counts, right = split_counts(predicted, y, num_classes)
+    return total / n, {"accuracy": right / n}, pred_counts, label_counts

@@ -286,23 +286,54 @@ class StepReadings:
         self.active = False
 
 
+# Up to this many classes, the counts come from one bincount of (label, prediction) pairs (K * K bins).
+PAIR_COUNTS_MAX_CLASSES = 64
+
+
 def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int]]:
     """(predicted-class counts, true-label counts), index = class id, over one batch or a whole split.
 
     `logits_or_preds` is (batch, classes) scores (argmax taken) or (batch,) class ids. Both lists have
-    `num_classes` entries (longer if an id is out of range, so such ids are never silently dropped).
+    `num_classes` entries (longer if an id is out of range, so such ids are never silently dropped; a
+    negative id counts as class 0).
+    """
+    pred, true, _ = split_counts(logits_or_preds, labels, num_classes)
+    return pred, true
+
+
+def split_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int], int]:
+    """`class_counts` and the number of right answers (prediction == label), in one pass and one device read.
+
+    With up to PAIR_COUNTS_MAX_CLASSES classes that is one bincount of label * (K + 1) + prediction (a
+    prediction >= K lands in a spare column): five tensor ops whatever the split's size, which matters at an
+    eval every few steps. Ids out of range (>= K or negative) take the general path below, which sizes the
+    lists to fit them.
     """
     import torch
 
     scores = torch.as_tensor(logits_or_preds).detach()
-    preds = (scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)).long().clamp(min=0)
-    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device).clamp(min=0)
+    preds = (scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)).long()
+    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device)
+    k = int(num_classes)
+    if 0 < k <= PAIR_COUNTS_MAX_CLASSES and preds.numel() == truth.numel() > 0:
+        w = k + 1
+        try:
+            # A negative prediction lands in the previous row's spare column (or below 0): general path too.
+            pairs = torch.bincount(truth * w + preds.clamp(max=k), minlength=k * w).tolist()
+        except RuntimeError:  # a negative index: a negative label, or a negative prediction of label 0
+            pairs = []
+        rows = [pairs[i * w : i * w + w] for i in range(k)] if len(pairs) == k * w else []
+        if rows and not any(r[k] for r in rows):
+            pred = [sum(r[j] for r in rows) for j in range(k)]
+            return pred, [sum(r) for r in rows], sum(rows[i][i] for i in range(k))
+    right = int((preds == truth).sum()) if preds.numel() == truth.numel() else 0
+    preds, truth = preds.clamp(min=0), truth.clamp(min=0)
     if preds.numel() == 0 and truth.numel() == 0:
-        return [0] * num_classes, [0] * num_classes
+        return [0] * num_classes, [0] * num_classes, 0
     # One bincount and one device read: predictions in [0, size), labels shifted to [size, 2 * size).
     size = max(num_classes, int(torch.cat([preds, truth]).max()) + 1)
     both = torch.bincount(torch.cat([preds, truth + size]), minlength=2 * size).tolist()
-    return both[:size], both[size:]
+    return both[:size], both[size:], right
 
 
 def _all_finite(value: Any) -> bool:
