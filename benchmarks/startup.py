@@ -60,6 +60,7 @@ Bare().run()
 @dataclass
 class Session:
     first_frame: float  # spawn → the marker text on screen
+    first_frame_cpu: float  # CPU seconds the process had used by then (what load hardly changes)
     restored: float  # quit key → the alt screen left
     exited: float  # quit key → the process gone
 
@@ -92,6 +93,7 @@ def in_terminal(cmd: list[str], marker: bytes, settle: float, env: dict[str, str
 
     try:
         first_frame = read_until(lambda: marker in seen, start + 30) - start
+        first_frame_cpu = cpu_seconds(proc.pid)
         settled = start + first_frame + settle
         read_until(
             lambda: time.perf_counter() >= settled, settled + 1
@@ -108,7 +110,16 @@ def in_terminal(cmd: list[str], marker: bytes, settle: float, env: dict[str, str
         os.close(master)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
-    return Session(first_frame, restored, exited)
+    return Session(first_frame, first_frame_cpu, restored, exited)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc), or NaN where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def wall(cmd: list[str], env: dict[str, str]) -> float:
@@ -150,12 +161,16 @@ def main() -> None:
     row("tui-trainer --version", version, 0.3)
     row("bare Textual app: first frame", [s.first_frame for s in bare])
     row("tui-trainer: first frame", [s.first_frame for s in app], 0.6)
+    row("bare Textual app: CPU time to first frame", [s.first_frame_cpu for s in bare])
+    row("tui-trainer: CPU time to first frame", [s.first_frame_cpu for s in app])
     row("bare Textual app: q to restored terminal", [s.restored for s in bare])
     row("bare Textual app: q to process exit", [s.exited for s in bare])
     row("tui-trainer: q to restored terminal", [s.restored for s in app], 0.3)
     row("tui-trainer: q to process exit", [s.exited for s in app], 0.3)
     ratios = [a.first_frame / b.first_frame for a, b in zip(app, bare, strict=True)]
     print(f"first frame / bare Textual app's first frame: median x{statistics.median(ratios):.2f}")
+    cpu = statistics.median(a.first_frame_cpu / b.first_frame_cpu for a, b in zip(app, bare, strict=True))
+    print(f"CPU time to the first frame / bare Textual app's: median x{cpu:.2f} (load hardly moves this one)")
 
 
 if __name__ == "__main__":
