@@ -368,11 +368,11 @@ class LogMirror:
                     window_set = True
                 self.assembler.add_columns(chunk, run)
         self.consumed = consumed
-        if not self.state.get("finished"):
+        old = time.time() - _newest_mtime(files) >= self.idle_s
+        untouched = old and consumed == 0 and backlog > 0  # a listing out of budget: nothing to write
+        if not self.state.get("finished") and not untouched:
             self._open_run()  # held open while the log may grow: the writer's lock is what says "running"
-        idle = time.time() - _newest_mtime(files) >= self.idle_s and (
-            max_bytes is None or consumed < max_bytes
-        )
+        idle = old and (max_bytes is None or consumed < max_bytes)
         if self.run is not None and not self.run.closed:
             # The newest step is complete as far as the file tells: a tag of it written later joins the next.
             self.assembler.flush(self.run)
