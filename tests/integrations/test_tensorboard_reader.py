@@ -153,7 +153,7 @@ def test_a_listing_that_reads_none_of_a_log_shows_its_start_last_step_and_loss(t
 
     from torch.utils.tensorboard import SummaryWriter
 
-    from tui_trainer.integrations.logdirs import list_log_runs
+    from tui_trainer.integrations.logdirs import list_log_runs, mirror_dir
     from tui_trainer.integrations.tensorboard import PEEK_BYTES
 
     log = tmp_path / "logs" / "big"
@@ -168,6 +168,8 @@ def test_a_listing_that_reads_none_of_a_log_shows_its_start_last_step_and_loss(t
         assert f.stat().st_size > 4 * PEEK_BYTES
         os.utime(f, (1.7e9, 1.7e9))
     [info] = list_log_runs(tmp_path / "logs", budget=0)
+    [again] = list_log_runs(tmp_path / "logs", budget=0)
+    assert again == info and not (mirror_dir(log) / "events.jsonl").exists()  # nothing written for it
     assert "not read yet" in info.detail and info.status == "finished"
     assert info.last_step == 30_000 and info.last_loss == float(np.float32(1.0 / 30_000))
     assert info.epoch == 3 and info.updated == 1.7e9 + 30_000
