@@ -66,6 +66,21 @@ async def test_a_pane_built_on_its_first_visit_shows_and_takes_its_keys(monkeypa
         assert app.active_pane_id == "env" and not pane.display
 
 
+async def test_clicking_the_tab_of_a_pane_not_built_yet_shows_it():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.click("#--content-tab-augment")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        pane = app.query_one("#augment", Pane)
+        assert (
+            app.active_pane_id == "augment"
+            and pane.display
+            and not list(app.query(PaneSlot).filter("#augment"))
+        )
+
+
 def test_importing_the_app_leaves_the_heavy_libraries_for_later():
     """The first frame pays for Textual and the Environment pane only: no polars, numpy, PIL, textual-image,
     nor the audit's probes (imported by the audit's worker)."""
