@@ -1,7 +1,7 @@
 # ruff: noqa: E402
 """Per-step cost of the training diagnostics (per-layer grad norms and dead units included) against a bare loop.
 
-    python benchmarks/diagnostics.py [--epochs 100] [--rounds 7] [--hidden 32 32] [--batch 16]
+    python benchmarks/diagnostics.py [--epochs 100] [--rounds 7] [--hidden 32 32] [--batch 16] [--no-events]
 
 The model is the sample MLP (sample_data/configs/tabular.toml: penguins, hidden [32, 32], batch 16, one
 evaluation per epoch, i.e. every 17 steps); the data are the penguins table as the engine encodes it. Each loop
@@ -68,12 +68,23 @@ from tui_trainer.engine.step_window import StepWindow
 CONFIG = Path(__file__).resolve().parent.parent / "sample_data" / "configs" / "tabular.toml"
 MODES = ("bare", "logging", "engine", "every")
 START_EPOCHS = 2  # the start of a run, timed apart from the steady state the ratios are measured on
+WRITE_EVENTS = True
 NAMES = {
     "bare": "bare loop",
     "logging": "loss curve only (StepWindow)",
     "engine": "diagnostics as the engine runs them",
     "every": "readings and a report on every step",
 }
+
+
+class NoEvents:
+    """--no-events: the events are made but not written."""
+
+    def write(self, event: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class LoopClock:
@@ -121,7 +132,8 @@ def loop(mode: str, data, hidden: list[int], batch: int, folder: Path, clock: Lo
     readings = StepReadings(
         model, share=math.inf if every else READINGS_SHARE, clock=clock, every=1 if every else 0
     )
-    writer = EventLog(folder / mode) if logging else None  # the engine writes each event to events.jsonl
+    # The engine writes each event to events.jsonl (--no-events: not, to compare with a loop that keeps them).
+    writer = (EventLog(folder / mode) if WRITE_EVENTS else NoEvents()) if logging else None
     step = epoch = 0
     gen = torch.Generator().manual_seed(0)
     try:
@@ -266,7 +278,10 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=None, help="default: the sample config's")
     parser.add_argument("--batch", type=int, default=None, help="default: the sample config's")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-events", action="store_true", help="make the events but do not write them")
     args = parser.parse_args()
+    global WRITE_EVENTS
+    WRITE_EVENTS = not args.no_events
     torch.set_num_threads(args.threads)
     config = load_config(CONFIG)
     hidden = args.hidden or list(config.model.hidden)
@@ -274,7 +289,8 @@ def main() -> None:
     data = load_training_data(config)
     print(f"sample MLP {list(data.input_shape)} -> {hidden} -> {data.num_classes}, batch {batch}, "
           f"{int(data.x_train.shape[0])} rows, {args.epochs} epochs, {args.rounds} interleaved rounds, "
-          f"{args.threads} thread(s), load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+          f"{args.threads} thread(s), events {'written' if WRITE_EVENTS else 'not written'}, "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     starts: dict[str, list[float]] = {mode: [] for mode in MODES}
     outs: dict[str, dict] = {}
