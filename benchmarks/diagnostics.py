@@ -20,13 +20,16 @@ own code, imported from the engine (not a copy of it):
   `Eval`;
 - every step: the per-layer readings and a report on every step (for scale: the most a user can ask for).
 
-No clipping or LR schedule in any loop (the sample config clips; the engine then has the global norm for
-free), so the grad norms are all charged to the diagnostics. Rounds are
-interleaved (bare, logging, engine, every, bare, ...) so load from other processes hits each loop alike, and
-the ratios printed are medians of the per-round ratios. Rates are steps per CPU-second of this thread
-(`time.thread_time`); the engine's ten-a-second cadence still follows the wall clock. Also prints the cost of
-one reading in microseconds (CPU time), so a bigger model's overhead can be estimated, and how many reports
-read per-layer. Target (issue 10): engine ratio >= 0.97. Small sizes by default (about 30 s).
+Not in any loop: what the engine does whatever the diagnostics (reading the command queue at each report,
+`epoch_end` events, checkpoints). No clipping or LR schedule in any loop (the sample config clips, and the
+engine then has the global norm for free), so every grad norm is charged to the diagnostics.
+
+The loops run side by side, one epoch each in turn (the order rotating every epoch), so load from other
+processes hits them alike; each has its own clock (`LoopClock`: its own running time, which its ten-a-second
+cadence and reading budget follow as in a process on its own) and is timed in CPU time of this thread. Rates
+are taken after the first 2 epochs (the start of a run, whose first 20 steps all report and read, is printed
+apart); the ratios are medians of the per-round ratios. Also prints the cost of one reading in microseconds,
+so a bigger model's overhead can be estimated. Target (issue 10): engine ratio >= 0.97. About 30 s.
 """
 
 from __future__ import annotations
@@ -164,7 +167,12 @@ def loop(mode: str, data, hidden: list[int], batch: int, folder: Path, clock: Lo
                 if due:
                     first_bad = window.first_nonfinite()  # the engine's NaN check on each report
                     event = window.flush(
-                        step, epoch, grad_norm=grad_norm, layer_grad_norms=layers or {}, dead_units=dead
+                        step,
+                        epoch,
+                        lr=opt.param_groups[0]["lr"],
+                        grad_norm=grad_norm,
+                        layer_grad_norms=layers or {},
+                        dead_units=dead,
                     )
                     writer.write(event)  # type: ignore[union-attr]
                     if diagnose and first_bad is None:
