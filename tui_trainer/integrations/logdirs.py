@@ -36,13 +36,20 @@ if TYPE_CHECKING:
 # The tag rules live in log_tags (numpy-based assembly): imported when used, so the UI process, which asks
 # this module whether a folder is a log (`expand_log_dir`) as a key is pressed, does not load numpy for it.
 _FROM_LOG_TAGS = ("FIELDS", "MAX_STEP_EVENTS", "ScalarAssembler", "TagMap", "parse_map")
+# Listing log folders as runs (`tui-trainer runs`, the run picker) lives in log_listing, built on this module.
+_FROM_LOG_LISTING = ("LIST_BUDGET_BYTES", "list_log_runs", "list_log_runs_apart", "log_run_info")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_LOG_TAGS:  # part of this module's interface (`from ...logdirs import TagMap, parse_map`)
+    # Part of this module's interface (`from ...logdirs import TagMap, list_log_runs`), loaded when asked for.
+    if name in _FROM_LOG_TAGS:
         from tui_trainer.integrations import log_tags
 
         return getattr(log_tags, name)
+    if name in _FROM_LOG_LISTING:
+        from tui_trainer.integrations import log_listing
+
+        return getattr(log_listing, name)
     raise AttributeError(name)
 
 
@@ -54,7 +61,7 @@ MIRROR_SUBDIR = ".tui-trainer"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".mypy_cache"}
 
 
-def _log_files(folder: Path) -> list[Path]:
+def log_files(folder: Path) -> list[Path]:
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -78,7 +85,7 @@ def _is_regular_file(entry: os.DirEntry) -> bool:
 def is_log_run(folder: Path) -> bool:
     """A folder holding TensorBoard event files or a metrics.csv, and no events.jsonl of ours."""
     folder = Path(folder)
-    return folder.is_dir() and not (folder / "events.jsonl").exists() and bool(_log_files(folder))
+    return folder.is_dir() and not (folder / "events.jsonl").exists() and bool(log_files(folder))
 
 
 WATCHED_FILE = "watched-by"
@@ -245,7 +252,7 @@ def mirror_dir(source: Path) -> Path:
     return cache_dir() / "logruns" / key / name
 
 
-def _newest_mtime(files: list[Path]) -> float:
+def newest_mtime(files: list[Path]) -> float:
     times = []
     for f in files:
         try:
@@ -313,7 +320,7 @@ class LogMirror:
         return self.run
 
     def _open_readers(self) -> list[Path]:
-        files = _log_files(self.source)
+        files = log_files(self.source)
         saved = self.state.get("files", {})
         for path in files:
             if path.name not in self.readers:
@@ -342,7 +349,7 @@ class LogMirror:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         backlog = self.backlog()
-        files = _log_files(self.source)
+        files = log_files(self.source)
         consumed = count = 0
         window_set = False
         for reader in list(self.readers.values()):
@@ -368,7 +375,7 @@ class LogMirror:
                     window_set = True
                 self.assembler.add_columns(chunk, run)
         self.consumed = consumed
-        old = time.time() - _newest_mtime(files) >= self.idle_s
+        old = time.time() - newest_mtime(files) >= self.idle_s
         untouched = old and consumed == 0 and backlog > 0  # a listing out of budget: nothing to write
         if not self.state.get("finished") and not untouched:
             self._open_run()  # held open while the log may grow: the writer's lock is what says "running"
@@ -411,133 +418,6 @@ def mirror(source: Path, tags: dict[str, str] | None = None) -> Path:
     return m.dir
 
 
-def log_run_info(source: Path, tags: dict[str, str] | None = None, max_bytes: int | None = None) -> Any:
-    """`engine.runs.RunInfo` of a log folder: its mirror's (read while it is held open, so a log that is still
-    growing is running, one idle for IDLE_S finished), named after the folder and dated by the log.
-
-    `max_bytes`: read at most this much of what the log gained (a listing must not stall on a huge log); what
-    is left is read next time, and the detail says so.
-    """
-    from tui_trainer.engine.eventlog import is_being_written
-    from tui_trainer.engine.runs import read_run
-
-    source = Path(source)
-    m = None
-    left = 0
-    if not is_being_written(mirror_dir(source)):
-        m = LogMirror(source, tags)
-        m.update(max_bytes)
-        left = m.backlog()
-    try:
-        info = read_run(mirror_dir(source))
-    finally:
-        if m is not None:
-            m.close()
-    state = m.state if m is not None else {}
-    info.run_dir, info.run_id = source, source.name
-    info.started = state.get("first_time") or info.started
-    info.updated = state.get("last_time") or info.updated
-    if left:
-        info.detail = (
-            f"{left / 1e6:.0f} MB of the log not read yet (tui-trainer attach {source} reads it all)"
-        )
-        _peek_into(info, source, tags)
-        if time.time() - _newest_mtime(_log_files(source)) >= IDLE_S:
-            info.status = "finished"  # an old log the listing has not read to its end: not a live run
-    info.bytes_read = m.consumed if m is not None else 0  # type: ignore[attr-defined]
-    return info
-
-
-def _peek_into(info: Any, source: Path, tags: dict[str, str] | None) -> None:
-    """A log the listing has not read to its end: its start, last step, loss and epoch from the event files'
-    first and last records (`tensorboard.peek`), so it lists as it is without being read whole."""
-    from tui_trainer.integrations.log_tags import TagMap
-    from tui_trainer.integrations.tensorboard import peek
-
-    tag_map = TagMap(dict(tags or {}))
-    starts, last = [], None  # last: (step, wall, loss, epoch)
-    for path in _log_files(source):
-        if path.name == METRICS_CSV:
-            continue
-        first, cols = peek(path)
-        if first:
-            starts.append(first)
-        if not len(cols):
-            continue
-        kinds = [tag_map.classify(t) for t in cols.tags]
-        loss = [i for i in range(len(cols)) if kinds[cols.tag[i]] == ("step", "loss")]
-        epoch = [i for i in range(len(cols)) if kinds[cols.tag[i]][0] == "epoch"]
-        if loss:
-            i = loss[-1]
-            found = (int(cols.step[i]), float(cols.wall[i]), float(cols.value[i]))
-            e = float(cols.value[epoch[-1]]) if epoch else None
-            if last is None or found[0] > last[0]:
-                last = (*found, e)
-    if starts and not info.started:
-        info.started = min(starts)
-    elif starts:
-        info.started = min(min(starts), info.started)
-    if last is not None and (info.last_step is None or last[0] > info.last_step):
-        info.last_step, info.last_loss = last[0], last[2]
-        if math.isfinite(last[1]):
-            info.updated = last[1]
-        if last[3] is not None and math.isfinite(last[3]):
-            info.epoch = int(last[3])
-
-
-# How much of the logs' new bytes one `tui-trainer runs` reads in all, so a folder of 1 GB of logs lists at once.
-LIST_BUDGET_BYTES = 32 * 1024 * 1024
-
-
-def list_log_runs(root: Path, skip: Iterable[Path] = (), budget: int = LIST_BUDGET_BYTES) -> list[Any]:
-    """RunInfo of each log folder under `root` (for `tui-trainer runs`); logs that cannot be read are left out."""
-    skipped = {Path(p).resolve() for p in skip}
-    out = []
-    for folder in find_log_runs(root):
-        if folder.resolve() in skipped or watched_by(folder) is not None:
-            continue  # a watch run holds these scalars already, and is listed itself
-        try:
-            info = log_run_info(folder, max_bytes=max(budget, 0))
-        except Exception:  # noqa: BLE001 - one unreadable log must not hide the others
-            continue
-        out.append(info)
-        budget -= info.bytes_read
-    return out
-
-
-def list_log_runs_apart(root: Path, timeout_s: float = 120.0) -> tuple[list[Any], str | None]:
-    """`list_log_runs(root)` in a child process (`python -m tui_trainer.integrations.logdirs --list ROOT`), for
-    the app: the listing reads the logs (tensorboard's protobuf for some), which the UI process never imports.
-
-    Returns (RunInfo of each log folder, an error sentence or None).
-    """
-    import subprocess
-
-    from tui_trainer.engine.runs import RunInfo
-
-    root = Path(root)
-    if not root.is_dir():
-        return [], None
-    args = [sys.executable, "-m", "tui_trainer.integrations.logdirs", "--list", str(root)]
-    try:
-        done = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL
-        )
-        rows = json.loads(done.stdout) if done.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-        return [], f"{root}: cannot list its log folders ({exc})"
-    if rows is None:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return [], f"{root}: cannot list its log folders ({last})"
-    out = []
-    for row in rows:
-        row["run_dir"] = Path(row["run_dir"])
-        row["config_path"] = Path(row["config_path"]) if row.get("config_path") else None
-        known = {k: v for k, v in row.items() if k in RunInfo.__dataclass_fields__}
-        out.append(RunInfo(**known))
-    return out, None
-
-
 def open_log_runs(
     paths: Iterable[Path], map_items: Iterable[str] = (), live: bool = False
 ) -> tuple[list[Path], Any]:
@@ -559,7 +439,7 @@ def open_log_runs(
             continue
         if live and len(logs) > MAX_LIVE_LOGS:
             # One follower process per run: a folder of hundreds of runs opens on its newest few.
-            logs = sorted(logs, key=lambda f: _newest_mtime(_log_files(f)), reverse=True)[:MAX_LIVE_LOGS]
+            logs = sorted(logs, key=lambda f: newest_mtime(log_files(f)), reverse=True)[:MAX_LIVE_LOGS]
         for log in logs:
             if live:
                 process = MirrorProcess(log, tags)  # all start at once; their first passes run side by side
@@ -656,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list is not None:
         from tui_trainer.engine.runs import runs_to_json
+        from tui_trainer.integrations.log_listing import list_log_runs
 
         print(runs_to_json(list_log_runs(args.list)))
         return 0

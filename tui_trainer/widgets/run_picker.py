@@ -93,7 +93,7 @@ class RunPicker(TypeAhead, ModalScreen[Path | None]):
         from textual.worker import get_current_worker
 
         from tui_trainer.engine.runs import list_runs
-        from tui_trainer.integrations.logdirs import list_log_runs_apart
+        from tui_trainer.integrations.log_listing import list_log_runs_apart
 
         try:
             runs = list_runs(root)
