@@ -297,8 +297,6 @@ class ScalarAssembler:
         epoch = np.where(idx >= 0, np.nan_to_num(ep_values[np.maximum(idx, 0)]), self.epoch).astype(np.int64)
         before = np.concatenate([[self.epoch], epoch[:-1]])
         rises = np.flatnonzero(epoch > before)
-        new_epoch = np.zeros(n_steps, bool)
-        new_epoch[rises] = True
 
         # Breaks close the open window before loss index p: an epoch rise at a step (before its loss), an
         # evaluation at a step (after its loss). Each keeps its place in the stream as a key.
