@@ -6,6 +6,7 @@ import asyncio
 import gc
 import importlib
 import logging
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -145,13 +146,17 @@ class TrainerApp(App[int]):
         self._persist_theme = True
         self._notify_handler = _NotifyHandler(self)
         self._pane_lock: asyncio.Lock | None = None
+        self.farewell = ""  # printed once the terminal is restored (where a detached run can be followed)
 
     def run(self, *args, **kwargs):
         if kwargs.get("headless"):
             return super().run(*args, **kwargs)
         terminal_images.detect()  # asks the terminal about images; must come before Textual reads stdin
         try:
-            return super().run(*args, **kwargs)
+            result = super().run(*args, **kwargs)
+            if self.farewell:  # after the terminal is restored, unwrapped: a path to copy stays whole
+                print(self.farewell, file=sys.stderr)
+            return result
         finally:
             # The terminal is restored and the process is about to end: everything allocated so far is
             # garbage, and the collector's last pass over it (the widget tree, polars...) took 0.4 s after
@@ -326,8 +331,6 @@ class TrainerApp(App[int]):
     def _ask_about_live_runs(self, train, others: list[str]) -> None:
         """Detach (keeps training, attachable later) or stop (it checkpoints and ends by itself): the app quits
         at once either way, never waiting on the engine behind a blank screen."""
-        from rich.text import Text
-
         from tui_trainer.quit_dialog import DETACH, STOP, QuitLiveRunScreen
 
         run_dirs = [slot.run_dir for slot in train.live_runs() if slot.run_dir is not None]
@@ -344,7 +347,8 @@ class TrainerApp(App[int]):
                     "tui-trainer: the run is stopping (it writes a checkpoint and ends on its own); "
                     f"watch it with: tui-trainer attach {where}"
                 )
-            self.exit(0, message=Text(note))
+            self.farewell = note
+            self.exit(0)
 
         self.push_screen(QuitLiveRunScreen(run_dirs, others), answer)
 

@@ -50,7 +50,10 @@ async def main():
             if not app.is_running:
                 break
             await pilot.pause(0.01)
-    print(json.dumps({"quit_s": time.monotonic() - pressed, "question": question, "code": app.return_code}))
+    print(json.dumps({
+        "quit_s": time.monotonic() - pressed, "question": question, "code": app.return_code,
+        "farewell": app.farewell,
+    }))
 
 asyncio.run(main())
 """
@@ -113,6 +116,7 @@ def test_detach_leaves_the_engine_training_and_attach_sees_it_live(run_dir, subp
     answer = quit_with("d", run_dir, subprocess_env)
     assert "[d]etach" in answer["question"] and f"tui-trainer attach {run_dir}" in answer["question"]
     assert answer["code"] == 0 and answer["quit_s"] < 2.0  # no wait on the engine
+    assert f"tui-trainer attach {run_dir}" in answer["farewell"]  # printed once the terminal is back
     pid = engine_pid(run_dir)
     assert alive(pid), "the detached engine ended with the app"
     # Its own session: a terminal closing (SIGHUP to the app's session) does not reach it.
