@@ -326,11 +326,13 @@ def main() -> None:
         )
         ours = child(CHILD_INSPECT, path, None, "stream" if args.stream else "auto")
         assert ours is not None
+        ours["load"] = load()
         print(
-            f"inspect (profile + all findings, --label label, {ours['engine']} path): {ours['seconds']:.2f} s, "
+            f"inspect (profile + all findings, --label label, {ours['engine']} path): {ours['seconds']:.2f} s "
+            f"({ours['cpu_seconds']:.0f} s CPU), "
             f"peak RSS {ours['peak_rss'] / 2**30:.2f} GiB, {ours['findings']} findings, "
             f"{ours['duplicates']:,} duplicate rows{check_duplicates(args.rows, ours)} "
-            f"(target: 12 s / 4 GB at 10M rows; {load()})",
+            f"(target: 12 s / 4 GB at 10M rows; {ours['load']})",
             flush=True,
         )
         runs: dict[int, dict] = {args.rows: ours} if ours["engine"] == "streaming" else {}
