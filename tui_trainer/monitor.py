@@ -333,8 +333,10 @@ class MonitorRun:
         """Record per-layer gradient norms and dead-unit shares of `model` on sampled steps (as wandb.watch).
 
         The norms are taken in backward (so zero_grad before `log()` does not hide them) on the steps after a
-        sampled `log()`: every `every` steps, or with 0 the first 20 steps and then about ten a second. No
-        hook stays on the model between samples. With a GradScaler the norms include the loss scale.
+        sampled `log()`: every `every` steps, or with 0 the first 20 steps and then about ten a second, and
+        after the first 20 samples only while they take at most 1 % of the time (the engine's rule,
+        layer_stats.ReadingSchedule). No hook stays on the model between samples. With a GradScaler the
+        norms include the loss scale.
         """
         if self._watch is not None:
             self._watch.close()
