@@ -4,9 +4,9 @@ Used by the engine (`epochs.py`), by `monitor` (`run.watch(model)`) and by the i
 gets the same per-layer evidence as `tui-trainer train`. torch is imported inside the functions: this module is
 imported by code the UI process loads. Every function reads the device once (one stacked copy).
 
-When the readings are taken is one rule, `ReadingSchedule`, for the engine and `run.watch(model)`: on the
-reports the cadence asks for (every one of the first 20 steps, then about ten a second; or every N), and after
-the first READINGS_FREE readings only while they have taken at most READINGS_SHARE of the wall time.
+When the readings are taken is one rule, `ReadingSchedule`, for the engine and `run.watch(model)`: on reports,
+every one of the first 20, then one about every 0.1 s (or every N-th), and after the first READINGS_FREE
+readings only while they have taken at most READINGS_SHARE of the wall time.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ The step itself is nanoGPT's: one autocast context (a no-op in fp32), one GradSc
 forward, backward, step. What makes it cheap to watch lives beside it:
 - `StepWindow` (step_window.py) holds each step's loss on the device until a `step` event is due, then reads
   the window back with one sync, so a NaN is still pinned to its exact step and batch;
-- the global and per-layer gradient norms and the dead-unit shares are read only on reported steps (or the
-  global norm every step when clipping);
+- the per-layer gradient norms and dead-unit shares (and the global norm with them) are read only on the
+  reported steps `layer_stats.ReadingSchedule` picks (the global norm every step when clipping);
 - `BatchFeed` (batches.py) feeds a DataLoader whose batch (epoch, b) is fixed by the seed, which makes
   "position in the data" just (epoch, batch) for checkpoints and exact resume.
 """

@@ -26,7 +26,7 @@ MAX_WINDOW = 4096
 
 def adaptive_due(n: int, now: float, last: float) -> bool:
     """The adaptive cadence: the `n`-th step (1-based) reports if it is one of the first ADAPTIVE_EVERY_STEP,
-    or ADAPTIVE_INTERVAL_S has passed since `last`. Also `ReadingSchedule`'s (layer_stats) for run.watch."""
+    or ADAPTIVE_INTERVAL_S has passed since `last`. Also the per-layer readings' own cadence (layer_stats)."""
     return n <= ADAPTIVE_EVERY_STEP or now - last >= ADAPTIVE_INTERVAL_S
 
 
@@ -45,7 +45,7 @@ class StepWindow:
         fixed: bool = False,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self.clock = clock  # the loop's `now` must come from the same clock (a benchmark gives each loop its own)
+        self.clock = clock  # the loop's `now` comes from it too (a benchmark gives each loop its own)
         self.log_every = log_every or (DIST_LOG_EVERY if fixed else 0)
         self.fixed = fixed
         self.start_step = start_step
