@@ -1,6 +1,7 @@
 """Augmentation speed: the preview's re-render and a training batch on the CPU, against a baseline in-process.
 
     python benchmarks/augment.py [--repeats 5] [--batch 256] [--size 224] [--threads N] [--device cuda]
+                                 [--interpolation bilinear|nearest]
 
 1. Re-rendering 8 variants of a 256×256 RGB image with the Keras parameter set (numpy path, what the
    Augment pane does on each key press). Target: < 100 ms.
@@ -74,11 +75,20 @@ def bench_preview(repeats: int) -> None:
     )
 
 
-def albumentations_transform(threads: int):
-    """The same op set in albumentations (the `bench` extra), or None with the reason printed."""
+def albumentations_transform(threads: int, interpolation: str = "bilinear", fill_mode: str = "nearest"):
+    """The same op set in albumentations (the `bench` extra), with the pipeline's interpolation and fill,
+    or None with the reason printed."""
     try:
         import albumentations as A
         import cv2
+
+        flags = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
+        border = {
+            "nearest": cv2.BORDER_REPLICATE,
+            "reflect": cv2.BORDER_REFLECT,
+            "wrap": cv2.BORDER_WRAP,
+            "constant": cv2.BORDER_CONSTANT,
+        }[fill_mode]
 
         cv2.setNumThreads(threads)  # as many threads as torch has: a like-for-like comparison
         return A.Compose(
@@ -88,8 +98,8 @@ def albumentations_transform(threads: int):
                     translate_percent=(-0.2, 0.2),
                     shear=(-10, 10),
                     scale=(0.8, 1.2),
-                    interpolation=cv2.INTER_LINEAR,
-                    border_mode=cv2.BORDER_REPLICATE,
+                    interpolation=flags,
+                    border_mode=border,
                     p=1.0,
                 ),
                 A.HorizontalFlip(p=0.5),
@@ -103,7 +113,7 @@ def albumentations_transform(threads: int):
         return None
 
 
-def geometry_pipeline():
+def geometry_pipeline(interpolation: str = "bilinear"):
     from tui_trainer.augment.pipeline import Pipeline
 
     return Pipeline.from_dict(
@@ -116,6 +126,7 @@ def geometry_pipeline():
                 "zoom_range": 0.2,
                 "horizontal_flip": True,
                 "fill_mode": "nearest",
+                "interpolation": interpolation,
             }
         }
     )
@@ -132,7 +143,9 @@ def interleaved(fns: dict, rounds: int) -> dict[str, list[float]]:
     return times
 
 
-def bench_batch(repeats: int, batch: int, size: int, device: str = "cpu") -> None:
+def bench_batch(
+    repeats: int, batch: int, size: int, device: str = "cpu", interpolation: str = "bilinear"
+) -> None:
     """Issue 16's op set (rotate, shift, shear, zoom, hflip) on a uint8 batch, against albumentations."""
     import torch
     import torch.nn.functional as F
@@ -140,7 +153,7 @@ def bench_batch(repeats: int, batch: int, size: int, device: str = "cpu") -> Non
     from tui_trainer.augment.image import sample_params
     from tui_trainer.augment.image_torch import normalised_theta
 
-    pipeline = geometry_pipeline()
+    pipeline = geometry_pipeline(interpolation)
     images = torch.from_numpy(
         np.random.default_rng(0).integers(0, 256, (batch, 3, size, size), dtype=np.uint8)
     )
@@ -155,7 +168,8 @@ def bench_batch(repeats: int, batch: int, size: int, device: str = "cpu") -> Non
             torch.cuda.synchronize()
 
     fns = {"tui-trainer apply_batch_torch": ours}
-    transform = albumentations_transform(torch.get_num_threads())
+    spec = pipeline.image_spec()
+    transform = albumentations_transform(torch.get_num_threads(), spec.interpolation, spec.fill_mode)
     if transform is not None:
         import albumentations
 
@@ -176,7 +190,7 @@ def bench_batch(repeats: int, batch: int, size: int, device: str = "cpu") -> Non
             for i in range(batch):
                 x = images[i : i + 1].float()
                 grid = F.affine_grid(thetas[i], [1, 3, size, size], align_corners=False)
-                x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+                x = F.grid_sample(x, grid, mode=interpolation, padding_mode="border", align_corners=False)
                 out[i] = x.clamp(0, 255).add(0.5).to(torch.uint8)[0]
 
         baseline = "plain-torch baseline (per-image affine_grid + grid_sample, same ops)"
@@ -216,13 +230,19 @@ def main() -> None:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where apply_batch_torch runs (default cpu)"
     )
+    parser.add_argument(
+        "--interpolation",
+        choices=("bilinear", "nearest"),
+        default="bilinear",
+        help="the batch pipeline's interpolation; the baseline uses the same (default bilinear)",
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     bench_preview(args.repeats)
-    bench_batch(args.repeats, args.batch, args.size, args.device)
+    bench_batch(args.repeats, args.batch, args.size, args.device, args.interpolation)
 
 
 if __name__ == "__main__":

@@ -91,3 +91,21 @@ def test_batched_result_equals_the_per_image_path(interpolation: str) -> None:
     got_f = apply_params_torch(floats, params)
     alone_f = torch.cat([apply_params_torch(floats[i : i + 1], [p]) for i, p in enumerate(params)])
     assert got_f.dtype == torch.float32 and torch.allclose(got_f, alone_f, atol=1e-5)
+
+
+def test_nearest_batches_round_half_pixel_shifts_as_numpy_does() -> None:
+    """A half-pixel shift with a hair of rotation puts every source position next to a rounding tie."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    for shift in (0.5, 1.5, -0.5):
+        spec = ImageSpec(
+            shift_x=(shift, shift),
+            shift_y=(shift, shift),
+            rotation=(1e-4, 1e-4),
+            fill_mode="nearest",
+            interpolation="nearest",
+        )
+        params = [sample_params(spec, rng, 32, 32) for _ in range(3)]
+        got = apply_params_torch(_batch_of([img] * 3), params).permute(0, 2, 3, 1).numpy()
+        for out, p in zip(got, params, strict=True):
+            assert np.array_equal(out, apply_params_numpy(img, p))

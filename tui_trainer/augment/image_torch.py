@@ -274,7 +274,11 @@ GEOMETRY_CHUNK = 2
 
 def _bilinear_lane(images: torch.Tensor, params: list[ImageParams]) -> bool:
     """Geometry alone, bilinear, on uint8 with a padding grid_sample has, and not every map an index
-    mapping (those stay exact uint8 gathers): the common training case, `_bilinear_uint8`'s."""
+    mapping (those stay exact uint8 gathers): the common training case, `_bilinear_uint8`'s.
+
+    Nearest sampling keeps the gather path: its pixel-space float32 positions round exactly as the numpy
+    path's floor(x + 0.5) near half-pixel ties, where grid_sample's normalised ones (and its
+    round-half-even) pick the other pixel for a visible share of a near-half-pixel shift."""
     import torch
 
     p0 = params[0]
@@ -289,7 +293,7 @@ def _bilinear_lane(images: torch.Tensor, params: list[ImageParams]) -> bool:
 
 
 def _bilinear_uint8(images: torch.Tensor, inverses: np.ndarray, fill_mode: str, cval: float) -> torch.Tensor:
-    """`warp_torch`'s bilinear grid_sample over a uint8 batch, with one float pass each way per image.
+    """`warp_torch`'s bilinear grid_sample over a uint8 batch, chunk by chunk, one float pass each way.
 
     The +0.5 that makes truncation round is added to the float copy (a convex mix of x + 0.5 is the mix
     of x, plus 0.5; zero padding samples x − cval and adds cval + 0.5 back), and the result is truncated
