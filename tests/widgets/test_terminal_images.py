@@ -40,7 +40,11 @@ def ask_in_a_terminal(answer: bytes | None) -> tuple[str, float]:
                 if b"\x1b[c" in chunk and answer is not None:
                     os.write(master, answer)
     finally:
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # never leave the child behind
+            proc.kill()
+            proc.wait()
         os.close(master)
     line = seen.split(b"RESULT", 1)[1].split(b"\r\n")[0].decode().split()
     return " ".join(line[:-1]), float(line[-1])
