@@ -23,7 +23,7 @@ def _fill_index_torch(idx: torch.Tensor, n: int, mode: str):
     import torch
 
     if mode == "nearest":
-        return idx.clamp(0, n - 1), None
+        return idx.clamp_(0, n - 1) if idx.is_floating_point() else idx.clamp(0, n - 1), None
     if mode == "wrap":
         return torch.remainder(idx, n), None
     if mode == "reflect":
@@ -104,6 +104,16 @@ def warp_torch(
     sx = inv[:, 0, 0].view(n, 1, 1) * xs + inv[:, 0, 1].view(n, 1, 1) * ys + inv[:, 0, 2].view(n, 1, 1)
     sy = inv[:, 1, 0].view(n, 1, 1) * xs + inv[:, 1, 1].view(n, 1, 1) * ys + inv[:, 1, 2].view(n, 1, 1)
     cv = torch.tensor(cval, dtype=torch.float32, device=x.device)
+    if interpolation == "nearest" and h * w <= 2**24:
+        # Indices stay float32 until the one flat index (whole numbers below 2**24 are exact there): the
+        # same floor(x + 0.5) as the numpy path, in place, with one int64 conversion instead of four.
+        ix, vx = _fill_index_torch(sx.add_(0.5).floor_(), w, fill_mode)
+        iy, vy = _fill_index_torch(sy.add_(0.5).floor_(), h, fill_mode)
+        flat = iy.mul_(w).add_(ix).long().view(n, 1, h * w).expand(n, x.shape[1], h * w)
+        out = torch.gather(x.reshape(n, x.shape[1], h * w), 2, flat).view(x.shape)
+        if vx is not None:
+            out = torch.where((vx & vy).unsqueeze(1), out, cv)
+        return out
     if interpolation == "nearest":
         ix = torch.floor(sx + 0.5).long()
         iy = torch.floor(sy + 0.5).long()
