@@ -144,7 +144,13 @@ def scripted_run(
     """A healthy-looking run with fixed times: falling loss, evals, a system sample and an overfitting warning."""
     events: list[Event] = [
         RunStarted(
-            run_id=run_id, run_dir=f"/runs/{run_id}", device="cpu", total_steps=total_steps, pid=4242, time=T0
+            run_id=run_id,
+            run_dir=f"/runs/{run_id}",
+            device="cpu",
+            total_steps=total_steps,
+            pid=4242,
+            time=T0,
+            config={"train": {"batch_size": 32}},  # 10 steps/s x 32 = the 320 samples/s the steps report
         )
     ]
     for i in range(1, steps + 1):
@@ -156,7 +162,7 @@ def scripted_run(
                 loss=loss,
                 lr=1e-3,
                 grad_norm=1.5 - i / steps,
-                samples_per_s=2048.0,
+                samples_per_s=320.0,
                 metrics={"accuracy": min(0.99, 0.3 + i / (steps * 1.2))},
                 time=T0 + i * 0.1,
             )
