@@ -166,3 +166,34 @@ def test_batches_of_a_plan_with_whole_column_expressions_are_not_computed_per_sl
     streamed = pl.concat(stream_profile.batches(plan))
     assert streamed.equals(plan.collect())
     assert streamed.height == 20_000
+
+
+def test_streamed_first_rows_equal_in_memory_ones_batch_by_batch(tmp_path, monkeypatch) -> None:
+    """Example rows found batch by batch (no whole-file row index) are the in-memory path's, whole-column
+    conditions (a repeat of an earlier timestamp) included."""
+    monkeypatch.setattr(stream_profile, "BATCH_ROWS", 997)
+    rng = np.random.default_rng(4)
+    frame = pl.DataFrame(
+        {
+            "x": rng.normal(0, 1, 20_000),
+            "t": np.concatenate(
+                [np.arange(10_000), rng.integers(0, 10_000, 10_000)]
+            ),  # repeats from row 10,000
+            "s": rng.choice(["a", "b"], 20_000),
+        }
+    ).with_columns(pl.col("s").replace("b", None))
+    frame.write_parquet(tmp_path / "f.parquet")
+    lf = pl.scan_parquet(tmp_path / "f.parquet")
+    conditions = [
+        pl.col("x") > 3.2,  # rare: hits spread over many batches
+        pl.col("s").is_null(),  # common: found in the first batch
+        pl.col("t").is_not_null() & ~pl.col("t").is_first_distinct(),
+        pl.col("x") > 99,  # never
+    ]
+    for condition in conditions:
+        memory = profile.first_rows(frame.lazy(), condition, "auto")
+        assert profile.first_rows(lf, condition, "streaming") == memory
+        assert profile.first_rows(lf, condition, "streaming", limit=40) == profile.first_rows(
+            frame.lazy(), condition, "auto", limit=40
+        )
+    assert len(profile.first_rows(lf, pl.col("x") > 3.2, "streaming", limit=40)) > 5

@@ -290,6 +290,20 @@ def first_rows(
     lf: pl.LazyFrame, condition: pl.Expr, engine: str = "streaming", limit: int = EXAMPLES
 ) -> list[int]:
     """The first `limit` 0-based row indices where `condition` holds (the scan stops once it has them)."""
+    if engine == "streaming":
+        # Batch by batch, stopping at the last one needed: `int_range(len())` over the whole plan makes the
+        # streaming engine hold every value it reads (100M rows: +1.2 GB for one column's examples).
+        from tui_trainer.data.stream_profile import batches
+
+        rows: list[int] = []
+        offset = 0
+        for batch in batches(lf.select(condition.alias("__hit"))):
+            hits = np.flatnonzero(batch["__hit"].fill_null(False).to_numpy())
+            rows += (hits[: limit - len(rows)] + offset).tolist()
+            offset += batch.height
+            if len(rows) >= limit:
+                break
+        return rows
     found = lf.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"), condition.alias("__hit"))
     found = found.filter(pl.col("__hit")).select("__row").head(limit).collect(engine=engine)
     return found["__row"].to_list()

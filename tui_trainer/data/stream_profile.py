@@ -138,6 +138,19 @@ _NOT_SLICEABLE = (
     "n_unique",
     ".first()",
     ".last()",
+    "is_first_distinct",
+    "is_last_distinct",
+    "is_duplicated",
+    "is_unique",
+    "rolling",
+    "ewm_",
+    "forward",
+    "backward",
+    "interpolate",
+    "pct_change",
+    ".sort(",
+    ".reverse(",
+    ".gather(",
 )
 
 
