@@ -30,6 +30,7 @@ from tui_trainer.engine.events import (
     System,
     parse_event,
     parse_line,
+    to_dict,
     to_json,
 )
 
@@ -135,6 +136,8 @@ def test_every_event_round_trips_with_nan_and_inf_anywhere(event):
     for f in fields(event):
         assert _same(getattr(event, f.name), getattr(back, f.name)), f.name
     assert to_json(back) == line
+    # The typed events' fast path writes the very line the json_safe walk gives.
+    assert line == json.dumps(to_dict(event), separators=(",", ":"), allow_nan=False)
 
 
 def test_nonfinite_values_in_metrics_and_timings_come_back_as_floats():
