@@ -82,7 +82,7 @@ def test_step_readings_record_one_armed_step_and_charge_its_time():
 def test_engine_reads_per_layer_on_its_own_clock_and_not_on_every_report(tmp_path):
     """A fast epoch (6 steps) reports before every eval; the readings stay at the first 20 and ~10 a second."""
     cfg = write_config(tmp_path)
-    overrides = ["train.log_every=0", "train.epochs=150", "train.checkpoint_every=0"]
+    overrides = ["train.log_every=0", "train.epochs=250", "train.checkpoint_every=0"]
     events = []
     result = run_training(load_config(cfg, overrides), tmp_path / "run", emit=events.append)
     assert result.status == "completed"
@@ -169,8 +169,12 @@ def test_docs_state_the_reading_rule_with_its_numbers():
     pairs=st.lists(st.tuples(st.integers(-2, 8), st.integers(-2, 8)), max_size=60),
 )
 def test_split_counts_match_counting_by_hand_in_or_out_of_range(k, pairs):
-    """The one-bincount path (ids in range) and the general one (ids out of range) give the same answer as
-    counting by hand: negative ids count as class 0, lists grow to fit ids >= K, right = prediction == label."""
+    """The Python count (a small CPU split), the one-bincount path (ids in range) and the general one (ids out
+    of range) give the same answer as counting by hand: negative ids count as class 0, lists grow to fit ids
+    >= K, right = prediction == label."""
+    from unittest import mock
+
+    from tui_trainer.engine import layer_stats
     from tui_trainer.engine.layer_stats import class_counts, split_counts
 
     preds = [p for p, _ in pairs]
@@ -180,6 +184,9 @@ def test_split_counts_match_counting_by_hand_in_or_out_of_range(k, pairs):
     want_true = [sum(1 for v in labels if max(v, 0) == c) for c in range(size)]
     right = sum(p == t for p, t in pairs)
     got = split_counts(torch.tensor(preds, dtype=torch.long), torch.tensor(labels, dtype=torch.long), k)
+    assert got == (want_pred, want_true, right)
+    with mock.patch.object(layer_stats, "PYTHON_COUNT_MAX_ROWS", 0):  # the bincount paths
+        got = split_counts(torch.tensor(preds, dtype=torch.long), torch.tensor(labels, dtype=torch.long), k)
     assert got == (want_pred, want_true, right)
     assert class_counts(torch.tensor(preds, dtype=torch.long), torch.tensor(labels, dtype=torch.long), k) == (
         want_pred,

@@ -129,24 +129,37 @@ def evaluate_split(
 
     from tui_trainer.engine.layer_stats import split_counts
 
-    total = 0.0
-    abs_err = 0.0
-    preds = []
     n = int(x.shape[0])
+    classify = task == "classification"
     with torch.no_grad():
-        for start in range(0, n, batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        if 0 < n <= batch_size:  # the usual small split: one pass, no slicing, no sums of batch losses
             with ctx:
-                out = model(xb)
-            out = out.float()
-            total += float(loss_fn(out, yb)) * int(xb.shape[0])
-            if task == "classification":
-                preds.append(out.argmax(dim=1))
-            else:
-                abs_err += float((out - yb).abs().sum())
-    if task != "classification":
-        return total / n, {"mae": abs_err / n}, None, None
-    predicted = preds[0] if len(preds) == 1 else torch.cat(preds)
+                out = model(x)
+            # Autocast's half precision to float32 (`.float()` of a float32 tensor still costs an op call).
+            if out.dtype != torch.float32:
+                out = out.float()
+            loss = float(loss_fn(out, y))
+            if not classify:
+                return loss, {"mae": float((out - y).abs().sum()) / n}, None, None
+            predicted = out.argmax(dim=1)
+        else:
+            total = 0.0
+            abs_err = 0.0
+            preds = []
+            for start in range(0, n, batch_size):
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+                with ctx:
+                    out = model(xb)
+                out = out.float()
+                total += float(loss_fn(out, yb)) * int(xb.shape[0])
+                if classify:
+                    preds.append(out.argmax(dim=1))
+                else:
+                    abs_err += float((out - yb).abs().sum())
+            loss = total / n
+            if not classify:
+                return loss, {"mae": abs_err / n}, None, None
+            predicted = torch.cat(preds)
     # Class histograms and right answers from one bincount (an eval every few steps on a small split).
     pred_counts, label_counts, right = split_counts(predicted, y, num_classes)
-    return total / n, {"accuracy": right / n}, pred_counts, label_counts
+    return loss, {"accuracy": right / n}, pred_counts, label_counts

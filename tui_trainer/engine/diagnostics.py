@@ -39,6 +39,7 @@ CODES: tuple[str, ...] = (
 
 # Smoothing for the divergence rule, in steps (a per-step EMA whatever the reporting cadence).
 EMA_STEPS = 10
+_KEEP = 1.0 - 1.0 / EMA_STEPS  # the EMA's weight on the past, per step
 # Named layers listed in a message (all of them stay in the evidence).
 MAX_NAMED = 5
 
@@ -109,19 +110,21 @@ class Diagnostics(EvalRules):
         self._wait: list[float] = [0.0, 0.0, 0.0]  # data wait, compute, steps in the open window
         self._wait_windows: list[tuple[int, float]] = []  # (end step, share) while the share is high
         self._wait_on = False
-        self._evals: list[dict[str, Any]] = []
+        self._evals: list[
+            tuple[int, float, float | None]
+        ] = []  # (step, val loss, train loss) from the best window on
         self._nonfinite: dict[str, Any] | None = None
         self._leaky: list[dict[str, Any]] = []
         self._last_eval_step = 0
         self._collapsed_vals: list[float] = []  # val losses of the last collapsed evals
         # Overfitting's running state: the window (mean val/train over the last overfit_patience evals) with
         # the lowest val loss, windows since it, the first of them where the rule held, the lowest single val.
-        self._best_window: dict[str, Any] | None = None
+        self._best_window: tuple[int, float, float | None] | None = None  # (step, mean val, mean train)
         self._since_best = 0
         self._overfit_first: int | None = None
         self._min_val = math.inf
-        self._chance_key: Any = None
         self._chance: float | None = None
+        self._chance_stale = True  # set_task and new validation label counts make it stale
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -139,16 +142,16 @@ class Diagnostics(EvalRules):
         self.train_label_counts = list(label_counts) if label_counts else None
         self.target_variance = target_variance
         self.class_names = list(class_names or [])
+        self._chance_stale = True
 
     @property
     def chance(self) -> float | None:
         """Chance-level loss of this task (nats for cross-entropy, target variance for MSE), if known."""
-        counts = self.train_label_counts or self.val_label_counts
-        key = (self.task, self.num_classes, tuple(counts) if counts else None, self.target_variance)
-        if key != self._chance_key:  # computed once per task / label counts, not per report
+        if self._chance_stale:  # computed once per task / label counts, not per report
+            counts = self.train_label_counts or self.val_label_counts
             task = self.task or ("classification" if counts else None)
-            self._chance_key = key
             self._chance = chance_loss(task, self.num_classes, counts, self.target_variance)
+            self._chance_stale = False
         return self._chance
 
     def note_nonfinite(self, trace: dict[str, Any] | None) -> None:
@@ -239,42 +242,54 @@ class Diagnostics(EvalRules):
     # -- steps -------------------------------------------------------------------------------------------
 
     def _on_step(self, ev: Step) -> list[Diagnostic]:
-        loss, gn = ev.loss, ev.grad_norm
+        # Called at every report: plain floats and early-outs (rules already raised, rules that cannot hold
+        # yet), since the step rules cost a share of every monitored run.
+        loss, gn, step = ev.loss, ev.grad_norm, ev.step
         if not _finite(loss) or (gn is not None and not _finite(gn)):
             return self._nan(ev)
         loss = float(loss)
         out: list[Diagnostic] = []
-        covered = max(1, ev.step - self.series.last_step) if self.series.last_step < ev.step else 1
-        self.series.add(ev.step, loss)
-        if _finite(ev.lr):
-            self._lrs.append((ev.step, float(ev.lr)))  # type: ignore[arg-type]
-            while len(self._lrs) > 2 and self._lrs[1][0] <= ev.step - 2 * self.t.plateau_steps:
-                self._lrs.popleft()
-        self._recent.append((ev.step, loss))
+        series = self.series
+        covered = step - series.last_step if series.last_step < step else 1
+        series.add(step, loss)
+        lr = ev.lr
+        if _finite(lr):
+            lrs = self._lrs
+            lrs.append((step, float(lr)))  # type: ignore[arg-type]
+            horizon = step - 2 * self.t.plateau_steps
+            while len(lrs) > 2 and lrs[1][0] <= horizon:
+                lrs.popleft()
+        self._recent.append((step, loss))
         if self.initial_loss is None:
             self.initial_loss = loss
-        keep = 1.0 - 1.0 / EMA_STEPS
-        self.ema = loss if self.ema is None else self.ema * keep**covered + loss * (1 - keep**covered)
-        self.best_ema = self.ema if self.best_ema is None else min(self.best_ema, self.ema)
+        if self.ema is None:
+            ema = loss
+        else:
+            past = _KEEP**covered
+            ema = self.ema * past + loss * (1 - past)
+        self.ema = ema
+        if self.best_ema is None or ema < self.best_ema:
+            self.best_ema = ema
 
         if (
-            len(self._recent) >= 3
-            and self.ema > self.t.diverge_factor * max(self.best_ema, 1e-12)
-            and self.ema > self.initial_loss
+            ema > self.initial_loss
+            and len(self._recent) >= 3
+            and ema > self.t.diverge_factor * max(self.best_ema, 1e-12)
         ):
-            out += self._diverged(ev.step, self.ema)
-        if ev.layer_grad_norms:
+            out += self._diverged(step, ema)
+        layered = ev.layer_grad_norms
+        if layered:
             self._layered = True
         if gn is not None:
             self._last_grad_norm = float(gn)
             out += self._gradients(ev, float(gn), loss)
-        if ev.layer_grad_norms:
+        if layered:
             out += self._layer_gradients(ev, loss)
         if ev.dead_units:
             out += self._dead_units(ev, loss)
         if ev.data_wait_s is not None and ev.compute_s is not None:
             out += self._data_wait(ev, covered)
-        out += self._check_plateau(ev.step)
+        out += self._check_plateau(step)
         return out
 
     def _nan(self, ev: Step) -> list[Diagnostic]:
@@ -514,38 +529,51 @@ class Diagnostics(EvalRules):
         return self._lrs[-1][1] > 1.2 * then
 
     def _check_plateau(self, step: int) -> list[Diagnostic]:
-        window = max(2, self.t.plateau_steps)
+        t = self.t
+        window = max(2, t.plateau_steps)
         half = window // 2
-        self.series.prune(step - 2 * window)
-        if (
-            step - window < 0
-            or self.initial_loss is None
-            or ("underfitting" in self.raised and "plateau" in self.raised)
-        ):
-            return []  # (each code is raised once: nothing left to decide)
-        recent = self.series.mean_over(step - half, step)
-        before = self.series.mean_over(step - window, step - half)
-        if recent is None or before is None:
+        series = self.series
+        series.prune(step - 2 * window)
+        initial = self.initial_loss
+        if step - window < 0 or initial is None:
             return []
-        improvement = (before - recent) / max(abs(before), 1e-12)
-        if improvement >= self.t.plateau_min_improvement or self._warming_up(step - window):
+        # The recent level decides which code a stall would be (at chance: underfitting; above the floor:
+        # plateau; below it: none), so the older half and the LR history are read only when one can be raised.
+        recent = series.mean_over(step - half, step)
+        if recent is None:
             return []
         chance = self.chance
-        scale = self._scale() or 0.0
+        if chance is not None:
+            at_chance = recent >= t.underfit_chance_ratio * chance
+        else:
+            at_chance = initial > 0 and recent / initial > t.underfit_ratio
+        scale = (chance if chance is not None else initial) or 0.0
+        if at_chance:
+            code = "underfitting"
+        elif scale > 0 and recent > t.plateau_floor * scale:
+            code = "plateau"
+        else:
+            return []
+        if code in self.raised:
+            return []  # (each code is raised once: nothing left to decide)
+        before = series.mean_over(step - window, step - half)
+        if before is None:
+            return []
+        improvement = (before - recent) / max(abs(before), 1e-12)
+        if improvement >= t.plateau_min_improvement or self._warming_up(step - window):
+            return []
         evidence: dict[str, Any] = dict(
             window_steps=window,
             mean_loss_before=before,
             mean_loss_recent=recent,
             relative_improvement=round(improvement, 5),
-            initial_loss=self.initial_loss,
+            initial_loss=initial,
             chance_loss=chance,
         )
         if chance is not None:
-            at_chance = recent >= self.t.underfit_chance_ratio * chance
             evidence["share_of_chance"] = round(recent / chance, 4)
         else:
-            at_chance = self.initial_loss > 0 and recent / self.initial_loss > self.t.underfit_ratio
-            evidence["share_of_initial"] = round(recent / self.initial_loss, 4) if self.initial_loss else None
+            evidence["share_of_initial"] = round(recent / initial, 4) if initial else None
         if at_chance:
             level = (
                 f"{recent / chance:.0%} of the chance-level loss {chance:.4g}"
@@ -565,16 +593,14 @@ class Diagnostics(EvalRules):
                 "features carry signal about the label.",
                 **evidence,
             )
-        if scale > 0 and recent > self.t.plateau_floor * scale:
-            return self._raise(
-                "plateau",
-                "info",
-                step,
-                step,
-                f"the training loss improved only {improvement:.2%} over the last {window} steps (mean "
-                f"{recent:.4g})",
-                'Try an LR schedule (optim.schedule = "plateau" or "cosine"), a higher learning rate, '
-                'or another optimiser (optim.name = "adam").',
-                **evidence,
-            )
-        return []
+        return self._raise(
+            "plateau",
+            "info",
+            step,
+            step,
+            f"the training loss improved only {improvement:.2%} over the last {window} steps (mean "
+            f"{recent:.4g})",
+            'Try an LR schedule (optim.schedule = "plateau" or "cosine"), a higher learning rate, '
+            'or another optimiser (optim.name = "adam").',
+            **evidence,
+        )

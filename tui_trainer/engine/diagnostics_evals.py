@@ -22,11 +22,12 @@ class EvalRules:
     task: str | None
     initial_loss: float | None
     val_label_counts: list[int] | None
-    _evals: list[dict[str, Any]]
+    _chance_stale: bool
+    _evals: list[tuple[int, float, float | None]]
     _leaky: list[dict[str, Any]]
     _recent: Any
     _last_eval_step: int
-    _best_window: dict[str, Any] | None
+    _best_window: tuple[int, float, float | None] | None
     _since_best: int
     _overfit_first: int | None
     _min_val: float
@@ -38,22 +39,29 @@ class EvalRules:
     # -- evals -------------------------------------------------------------------------------------------
 
     def _on_eval(self, ev: Eval) -> list[Diagnostic]:
+        # Constant work per eval, and none for a code already raised (each is raised once).
         out: list[Diagnostic] = []
-        if ev.label_counts:
-            self.val_label_counts = list(ev.label_counts)
-        train = (
-            self.series.mean_over(self._last_eval_step, ev.step) if ev.step > self._last_eval_step else None
-        )
+        step, labels, raised = ev.step, ev.label_counts, self.raised
+        if labels and labels != self.val_label_counts:
+            self.val_label_counts = list(labels)
+            self._chance_stale = True
+        last = self._last_eval_step
+        train = self.series.mean_over(last, step) if step > last else None
         if train is None and self._recent:
             train = self._recent[-1][1]
         first_eval = not self._evals
-        self._last_eval_step = max(self._last_eval_step, ev.step)
+        if step > last:
+            self._last_eval_step = step
         if _finite(ev.val_loss):
-            self._evals.append({"step": ev.step, "val": float(ev.val_loss), "train": train})
-            self._min_val = min(self._min_val, float(ev.val_loss))
-            out += self._overfitting(ev)
-        out += self._majority(ev)
-        if first_eval or ev.epoch == 0:
+            val = float(ev.val_loss)
+            self._evals.append((step, val, train))
+            if val < self._min_val:
+                self._min_val = val
+            if "overfitting" not in raised:
+                out += self._overfitting(ev)
+        if "majority_class" not in raised:
+            out += self._majority(ev)
+        if (first_eval or ev.epoch == 0) and "leakage" not in raised:
             out += self._leakage(ev)
         return out
 
@@ -67,16 +75,16 @@ class EvalRules:
         if len(evals) < k:
             return []
         tail = evals[-k:]
-        trains = [e["train"] for e in tail]
-        now = {
-            "step": ev.step,
-            "val": sum(e["val"] for e in tail) / k,
-            "train": None if None in trains else sum(trains) / k,
-        }
+        now_val = sum(e[1] for e in tail) / k
+        trains = [e[2] for e in tail]
+        now_train = None if None in trains else sum(trains) / k
         best = self._best_window
-        if best is None or now["val"] < best["val"]:
-            self._best_window, self._since_best, self._overfit_first = now, 0, None
+        if best is None or now_val < best[1]:
+            self._best_window, self._since_best, self._overfit_first = (ev.step, now_val, now_train), 0, None
+            if len(evals) > 4 * k + 64:  # only the evals from the best window on are evidence: drop the rest
+                del evals[:-k]
             return []
+        best_step, best_val, best_train = best
         self._since_best += 1
         since = self._since_best  # evals since the best window; from k on, the windows do not overlap
         scale = self._scale()
@@ -84,12 +92,10 @@ class EvalRules:
             return []
         # The rise is measured against the larger of the best val loss and chance, so a 5 % wobble of a val
         # loss far below chance (a healthy model with its usual generalisation gap) is not a rise.
-        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * max(abs(best["val"]), scale))
+        rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * max(abs(best_val), scale))
         gap_needed = self.t.overfit_min_gap * scale
         held = (
-            now["val"] - best["val"] > rise_needed
-            and now["train"] is not None
-            and now["val"] - now["train"] >= gap_needed
+            now_val - best_val > rise_needed and now_train is not None and now_val - now_train >= gap_needed
         )
         if held and self._overfit_first is None:
             self._overfit_first = ev.step  # the first eval after the best window where rise and gap held
@@ -98,33 +104,33 @@ class EvalRules:
             return []
         first = self._overfit_first if self._overfit_first is not None else ev.step
         falling = (
-            best["train"] is not None
-            and now["train"] is not None
-            and now["train"] < best["train"]
+            best_train is not None
+            and now_train is not None
+            and now_train < best_train
             and self.initial_loss is not None
-            and now["train"] < self.initial_loss
+            and now_train < self.initial_loss
         )
         if not (falling and held):
             return []
-        gap = now["val"] - now["train"]
+        gap = now_val - now_train  # type: ignore[operator]
         return self._raise(
             "overfitting",
             "warning",
             ev.step,
             first,
-            f"validation loss (mean of {k} evals) rose from {best['val']:.4g} (step {best['step']}) to "
-            f"{now['val']:.4g} while the training loss fell ({best['train']:.4g} → {now['train']:.4g}); "
+            f"validation loss (mean of {k} evals) rose from {best_val:.4g} (step {best_step}) to "
+            f"{now_val:.4g} while the training loss fell ({best_train:.4g} → {now_train:.4g}); "
             f"validation is {gap:.3g} above training",
             "Stop earlier (train.early_stopping_patience = 3), add regularisation (model.dropout, "
             "optim.weight_decay), augment the data, or get more of it. The best validation loss was "
-            f"{self._min_val:.4g}, around step {best['step']}.",
-            val_losses=[e["val"] for e in evals[-(since + k) :]],
-            train_losses=[e["train"] for e in evals[-(since + k) :]],
+            f"{self._min_val:.4g}, around step {best_step}.",
+            val_losses=[e[1] for e in evals[-(since + k) :]],
+            train_losses=[e[2] for e in evals[-(since + k) :]],
             mean_window_evals=k,
-            best_val_loss=best["val"],
-            best_step=best["step"],
-            val_loss=now["val"],
-            train_loss=now["train"],
+            best_val_loss=best_val,
+            best_step=best_step,
+            val_loss=now_val,
+            train_loss=now_train,
             gap=gap,
             gap_threshold=gap_needed,
             evals_since_best=since,
@@ -132,11 +138,14 @@ class EvalRules:
 
     def _majority(self, ev: Eval) -> list[Diagnostic]:
         pred, labels = ev.pred_counts, ev.label_counts
-        if not pred or not labels or sum(pred) <= 0 or sum(labels) <= 0 or len(labels) < 2:
+        if not pred or not labels or len(labels) < 2:
             return []
         n, m = sum(pred), sum(labels)
-        c = max(range(len(pred)), key=pred.__getitem__)
-        pred_share = pred[c] / n
+        if n <= 0 or m <= 0:
+            return []
+        top = max(pred)
+        c = pred.index(top)  # the first most predicted class
+        pred_share = top / n
         label_share = labels[c] / m if c < len(labels) else 0.0
         other_true = 1.0 - label_share
         other_pred = 1.0 - pred_share
@@ -146,8 +155,12 @@ class EvalRules:
             other_true >= self.t.majority_min_other and other_pred <= self.t.majority_other_ratio * other_true
         )
         count, first = self._streak("majority", holds, ev.step)
-        self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :] if holds else []
-        if holds and _finite(ev.val_loss):
+        if not holds:
+            if self._collapsed_vals:
+                self._collapsed_vals = []
+            return []
+        self._collapsed_vals = self._collapsed_vals[-(self.t.majority_patience - 1) :]
+        if _finite(ev.val_loss):
             self._collapsed_vals.append(float(ev.val_loss))
         if count < self.t.majority_patience or ev.step - first < self.t.majority_min_steps:
             return []

@@ -288,6 +288,10 @@ class StepReadings:
 
 # Up to this many classes, the counts come from one bincount of (label, prediction) pairs (K * K bins).
 PAIR_COUNTS_MAX_CLASSES = 64
+# A CPU split up to this many rows is counted in Python (two `tolist()` and a Counter of the pairs): an eval
+# runs once every few steps, when the tensor and numpy op paths are cold in the CPU's caches, and there the
+# Counter costs about what a plain accuracy does (~30 us against ~80 for numpy's bincount, in the benchmark).
+PYTHON_COUNT_MAX_ROWS = 1024
 
 
 def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int]]:
@@ -304,28 +308,36 @@ def class_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[l
 def split_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[list[int], list[int], int]:
     """`class_counts` and the number of right answers (prediction == label), in one pass and one device read.
 
-    With up to PAIR_COUNTS_MAX_CLASSES classes that is one bincount of label * (K + 1) + prediction (a
-    prediction >= K lands in a spare column): five tensor ops whatever the split's size, which matters at an
-    eval every few steps. Ids out of range (>= K or negative) take the general path below, which sizes the
-    lists to fit them.
+    A small CPU split is counted in Python (PYTHON_COUNT_MAX_ROWS); otherwise, with up to
+    PAIR_COUNTS_MAX_CLASSES classes, one bincount of label * (K + 1) + prediction (a prediction >= K lands
+    in a spare column), whatever the split's size. Ids out of range (>= K or negative) take the general path
+    below, which sizes the lists to fit them.
     """
     import torch
 
-    scores = torch.as_tensor(logits_or_preds).detach()
-    preds = (scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)).long()
-    truth = torch.as_tensor(labels).detach().reshape(-1).long().to(preds.device)
+    # (Each tensor op skipped when it would not change anything: an op call costs ~0.5 us on a tiny split.)
+    scores = _plain_tensor(logits_or_preds)
+    preds = scores if scores.dim() == 1 else scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)
+    if preds.dtype != torch.int64:
+        preds = preds.long()
+    truth = _plain_tensor(labels)
+    if truth.dim() != 1:
+        truth = truth.reshape(-1)
+    if truth.dtype != torch.int64:
+        truth = truth.long()
+    if truth.device != preds.device:
+        truth = truth.to(preds.device)
     k = int(num_classes)
-    if 0 < k <= PAIR_COUNTS_MAX_CLASSES and preds.numel() == truth.numel() > 0:
-        w = k + 1
-        try:
-            # A negative prediction lands in the previous row's spare column (or below 0): general path too.
-            pairs = torch.bincount(truth * w + preds.clamp(max=k), minlength=k * w).tolist()
-        except RuntimeError:  # a negative index: a negative label, or a negative prediction of label 0
-            pairs = []
-        rows = [pairs[i * w : i * w + w] for i in range(k)] if len(pairs) == k * w else []
-        if rows and not any(r[k] for r in rows):
-            pred = [sum(r[j] for r in rows) for j in range(k)]
-            return pred, [sum(r) for r in rows], sum(rows[i][i] for i in range(k))
+    n = preds.numel()
+    if k > 0 and n == truth.numel() > 0:
+        if n <= PYTHON_COUNT_MAX_ROWS and preds.device.type == "cpu":
+            found = _count_in_python(preds, truth, k)
+        elif k <= PAIR_COUNTS_MAX_CLASSES:
+            found = _count_pairs(preds, truth, k)
+        else:
+            found = None
+        if found is not None:
+            return found
     right = int((preds == truth).sum()) if preds.numel() == truth.numel() else 0
     preds, truth = preds.clamp(min=0), truth.clamp(min=0)
     if preds.numel() == 0 and truth.numel() == 0:
@@ -334,6 +346,48 @@ def split_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[l
     size = max(num_classes, int(torch.cat([preds, truth]).max()) + 1)
     both = torch.bincount(torch.cat([preds, truth + size]), minlength=2 * size).tolist()
     return both[:size], both[size:], right
+
+
+def _plain_tensor(value: Any) -> Any:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return torch.as_tensor(value)
+    return value.detach() if value.requires_grad else value
+
+
+def _count_in_python(preds: Any, truth: Any, k: int) -> tuple[list[int], list[int], int] | None:
+    """split_counts' answer from a Counter of (label, prediction) pairs; None when an id is out of range."""
+    from collections import Counter
+
+    pred, true, right = [0] * k, [0] * k, 0
+    for (label, guess), count in Counter(zip(truth.tolist(), preds.tolist(), strict=True)).items():
+        if not (0 <= label < k and 0 <= guess < k):
+            return None
+        pred[guess] += count
+        true[label] += count
+        if label == guess:
+            right += count
+    return pred, true, right
+
+
+def _count_pairs(preds: Any, truth: Any, k: int) -> tuple[list[int], list[int], int] | None:
+    """split_counts' answer from one bincount of label * (k + 1) + prediction clamped to [-1, k]; None when
+    an id is out of range (a spare column used, or a negative index)."""
+    import torch
+
+    w = k + 1
+    try:
+        # A negative prediction, as -1, lands in the previous row's spare column (or below 0): general path
+        # too (unclamped, -2 would land on a real pair of the previous row).
+        pairs = torch.bincount(truth * w + preds.clamp(min=-1, max=k), minlength=k * w).tolist()
+    except RuntimeError:  # a negative index: a negative label, or a negative prediction of label 0
+        return None
+    if len(pairs) != k * w or any(pairs[k::w]):
+        return None
+    rows = [pairs[i * w : i * w + k] for i in range(k)]
+    # Predictions: the column sums; labels: the row sums; right answers: the diagonal.
+    return [sum(col) for col in zip(*rows, strict=True)], [sum(row) for row in rows], sum(pairs[:: w + 1])
 
 
 def _all_finite(value: Any) -> bool:
