@@ -245,9 +245,12 @@ class Diagnostics(EvalRules):
         # Called at every report: plain floats and early-outs (rules already raised, rules that cannot hold
         # yet), since the step rules cost a share of every monitored run.
         loss, gn, step = ev.loss, ev.grad_norm, ev.step
-        if not _finite(loss) or (gn is not None and not _finite(gn)):
+        if not (type(loss) is float and math.isfinite(loss)):  # (the engine's case first: a finite float)
+            if not _finite(loss):
+                return self._nan(ev)
+            loss = float(loss)
+        if gn is not None and not _finite(gn):
             return self._nan(ev)
-        loss = float(loss)
         out: list[Diagnostic] = []
         series = self.series
         covered = step - series.last_step if series.last_step < step else 1
@@ -287,7 +290,11 @@ class Diagnostics(EvalRules):
             out += self._layer_gradients(ev, loss)
         if ev.dead_units:
             out += self._dead_units(ev, loss)
-        if ev.data_wait_s is not None and ev.compute_s is not None:
+        if (
+            ev.data_wait_s is not None
+            and ev.compute_s is not None
+            and step > self.t.data_wait_warmup_steps  # first batches: lazy init, caches, page faults
+        ):
             out += self._data_wait(ev, covered)
         out += self._check_plateau(step)
         return out
@@ -480,8 +487,8 @@ class Diagnostics(EvalRules):
         )
 
     def _data_wait(self, ev: Step, covered: int) -> list[Diagnostic]:
-        if ev.step <= self.t.data_wait_warmup_steps or "dataloader_bottleneck" in self.raised:
-            return []  # first batches: lazy init, caches and page faults, not the steady state
+        if "dataloader_bottleneck" in self.raised:
+            return []
         acc = self._wait
         acc[0] += max(0.0, float(ev.data_wait_s))  # type: ignore[arg-type]
         acc[1] += max(0.0, float(ev.compute_s))  # type: ignore[arg-type]

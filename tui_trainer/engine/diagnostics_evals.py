@@ -6,10 +6,14 @@ in diagnostics.py; each rule is written out in docs/diagnostics.md.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from tui_trainer.engine.events import Diagnostic, Eval
 from tui_trainer.engine.loss_levels import finite_number as _finite
+
+# The val and train losses of an `_evals` entry (step, val, train); C-level reads, no comprehension per eval.
+_VAL, _TRAIN = itemgetter(1), itemgetter(2)
 
 
 class EvalRules:
@@ -75,8 +79,8 @@ class EvalRules:
         if len(evals) < k:
             return []
         tail = evals[-k:]
-        now_val = sum(e[1] for e in tail) / k
-        trains = [e[2] for e in tail]
+        now_val = sum(map(_VAL, tail)) / k
+        trains = list(map(_TRAIN, tail))
         now_train = None if None in trains else sum(trains) / k
         best = self._best_window
         if best is None or now_val < best[1]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -315,6 +316,19 @@ def split_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[l
     """
     import torch
 
+    preds, truth = logits_or_preds, labels
+    if (  # an eval's own case (class ids from argmax, 1-D int64 labels, on CPU): no tensor op at all
+        type(preds) is torch.Tensor
+        and type(truth) is torch.Tensor
+        and preds.dtype is torch.int64 is truth.dtype
+        and preds.is_cpu
+        and preds.dim() == 1 == truth.dim()
+        and 0 < len(preds) == len(truth) <= PYTHON_COUNT_MAX_ROWS
+        and num_classes > 0
+    ):
+        found = _count_in_python(preds.tolist(), truth.tolist(), int(num_classes))
+        if found is not None:
+            return found
     # (Each tensor op skipped when it would not change anything: an op call costs ~0.5 us on a tiny split.)
     scores = _plain_tensor(logits_or_preds)
     preds = scores if scores.dim() == 1 else scores.argmax(dim=1) if scores.dim() == 2 else scores.reshape(-1)
@@ -330,8 +344,8 @@ def split_counts(logits_or_preds: Any, labels: Any, num_classes: int) -> tuple[l
     k = int(num_classes)
     n = preds.numel()
     if k > 0 and n == truth.numel() > 0:
-        if n <= PYTHON_COUNT_MAX_ROWS and preds.device.type == "cpu":
-            found = _count_in_python(preds, truth, k)
+        if n <= PYTHON_COUNT_MAX_ROWS and preds.is_cpu:
+            found = _count_in_python(preds.tolist(), truth.tolist(), k)
         elif k <= PAIR_COUNTS_MAX_CLASSES:
             found = _count_pairs(preds, truth, k)
         else:
@@ -356,12 +370,10 @@ def _plain_tensor(value: Any) -> Any:
     return value.detach() if value.requires_grad else value
 
 
-def _count_in_python(preds: Any, truth: Any, k: int) -> tuple[list[int], list[int], int] | None:
+def _count_in_python(preds: list[int], truth: list[int], k: int) -> tuple[list[int], list[int], int] | None:
     """split_counts' answer from a Counter of (label, prediction) pairs; None when an id is out of range."""
-    from collections import Counter
-
     pred, true, right = [0] * k, [0] * k, 0
-    for (label, guess), count in Counter(zip(truth.tolist(), preds.tolist(), strict=True)).items():
+    for (label, guess), count in Counter(zip(truth, preds, strict=True)).items():
         if not (0 <= label < k and 0 <= guess < k):
             return None
         pred[guess] += count
