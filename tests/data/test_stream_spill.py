@@ -1,4 +1,4 @@
-"""A text file too big for memory is parsed once into a temp IPC spill that every streamed pass reads.
+"""A text file too big for memory is parsed once into a temp Parquet spill that every streamed pass reads.
 
 The spill must not change what `inspect` says: the same numbers, the same error naming the line for a bad value
 far down the file, the same late missing-value marker retry, and no spill folder left behind by a failed parse.
@@ -42,7 +42,7 @@ def test_streamed_csv_is_profiled_from_a_spill_with_the_in_memory_numbers(monkey
     inspection = inspect_dataset(path, label="species")
     streamed = to_json(inspection)
     assert spills == [1] and inspection.engine == "streaming"
-    assert "Ipc SCAN" in inspection.lf.explain() and str(tmp_path) in inspection.lf.explain()
+    assert "Parquet SCAN" in inspection.lf.explain() and str(tmp_path) in inspection.lf.explain()
     assert streamed["rows"] == memory["rows"] and streamed["duplicates"] == memory["duplicates"]
     assert [c["missing"] for c in streamed["columns"]] == [c["missing"] for c in memory["columns"]]
     assert [c["q75"] for c in streamed["columns"]] == [c["q75"] for c in memory["columns"]]

@@ -182,7 +182,7 @@ def in_memory(dataset: Dataset, na_values: list[str] | None = None) -> tuple[pl.
     if dataset.format in ("parquet", "ipc"):
         rows = int(dataset.lazy.select(pl.len()).collect().item())  # from the file's metadata
     elif dataset.format in ("csv", "tsv", "ndjson"):
-        # Parsed once into a temp IPC file that every later pass reads slice by slice (bounded memory).
+        # Parsed once into a temp Parquet file that every later pass reads slice by slice (bounded memory).
         from tui_trainer.data.stream_profile import spill_text
 
         source, rows = spill_text(source)

@@ -40,7 +40,7 @@ WINDOW_SIGMAS = 2.0  # half-width of a quartile's window, in the sketch's (4-sig
 MAX_WINDOW = 4_000_000  # values kept per quartile at most (32 MB)
 DISTINCT_CAP = 2_000_000  # exact distinct hashes kept per column (16 MB); above it, the 1/64 sample counts
 _SPILL = np.dtype([("h", "<u8"), ("row", "<i8")])
-SPILL_BATCH_ROWS = 50_000  # record batches of a text file's IPC spill: a slice reads only the ones it covers
+SPILL_BATCH_ROWS = 50_000  # row groups of a text file's Parquet spill: a slice reads only the ones it covers
 
 Progress = Callable[[str, float], None]
 
@@ -72,7 +72,7 @@ def batches(lf: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]
     sliced), so Parquet/IPC plans of row-wise steps are read one slice at a time (the slice reaches the
     reader: only its row groups are read). A CSV or NDJSON slice would re-scan the text before it, so
     those stream through `collect_batches`, as does any plan a slice would not reach (`inspect` turns a
-    big text file into an IPC spill first, `spill_text`, so its passes are sliced too).
+    big text file into a Parquet spill first, `spill_text`, so its passes are sliced too).
     """
     rows = rows or min(BATCH_ROWS, max(1_000, BATCH_VALUES // max(1, len(lf.collect_schema()))))
     plan = lf.explain()
@@ -85,27 +85,30 @@ def batches(lf: pl.LazyFrame, rows: int | None = None) -> Iterator[pl.DataFrame]
 
 
 def spill_text(lf: pl.LazyFrame, folder: str | Path | None = None) -> tuple[pl.LazyFrame, int]:
-    """A CSV/NDJSON scan written once, in bounded memory, to an Arrow IPC file in a temp folder; its scan
-    (read slice by slice like any IPC file) and its row count.
+    """A CSV/NDJSON scan written once, in bounded memory, to a Parquet file in a temp folder; its scan
+    (read slice by slice like any Parquet file) and its row count.
 
     Every streamed pass over a text file would parse it again, and Polars' text reader behind
     `collect_batches` reads ahead of its consumer, so peak memory grew with the file (CSV profile: 500 MB
-    at 2M rows, 690 MB at 6M); the sink is flat (~375 MB at both) and parsing happens once. IPC keeps
-    every Polars dtype as it was read (Null, Categorical, Decimal...). The folder is removed when the
-    process exits (`atexit`), not sooner: the returned scan outlives this call (the Data pane pages it).
+    at 2M rows, 690 MB at 6M); the sink is flat (~390 MB at 2M and 12M) and parsing happens once.
+    Parquet, not Arrow IPC: the streaming engine's whole-file aggregate read an IPC file far ahead of
+    itself (12M-row CSV: whole inspect 963 MB from an IPC spill, 377 MB from Parquet). Polars keeps its
+    dtypes through Parquet (Null, Categorical included: tests/data/test_stream_spill.py). The folder is
+    removed when the process exits (`atexit`), not sooner: the returned scan outlives this call (the
+    Data pane pages it).
     """
     import atexit
     import shutil
 
     tmp = Path(tempfile.mkdtemp(prefix="tui-trainer-spill-", dir=folder))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    path = tmp / "rows.arrow"
+    path = tmp / "rows.parquet"
     try:
-        lf.sink_ipc(path, compression="lz4", record_batch_size=SPILL_BATCH_ROWS, maintain_order=True)
+        lf.sink_parquet(path, compression="lz4", row_group_size=SPILL_BATCH_ROWS, maintain_order=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    spilled = pl.scan_ipc(path)
+    spilled = pl.scan_parquet(path)
     return spilled, int(spilled.select(pl.len()).collect().item())
 
 
