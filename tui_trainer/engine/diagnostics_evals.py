@@ -97,10 +97,10 @@ class EvalRules:
         # The rise is measured against the larger of the best val loss and chance, so a 5 % wobble of a val
         # loss far below chance (a healthy model with its usual generalisation gap) is not a rise.
         rise_needed = max(self.t.overfit_min_delta, self.t.overfit_min_rise * max(abs(best_val), scale))
+        if now_val - best_val <= rise_needed:
+            return []  # no rise (the usual eval of a healthy run): the rule does not hold, nothing to note
         gap_needed = self.t.overfit_min_gap * scale
-        held = (
-            now_val - best_val > rise_needed and now_train is not None and now_val - now_train >= gap_needed
-        )
+        held = now_train is not None and now_val - now_train >= gap_needed
         if held and self._overfit_first is None:
             self._overfit_first = ev.step  # the first eval after the best window where rise and gap held
         # A diverged run's validation loss rises for another reason (lr_too_high says which).
