@@ -101,7 +101,7 @@ class Diagnostics(EvalRules):
         self.best_ema: float | None = None
         self.series = LossSeries()
         self._recent: deque[tuple[int, float]] = deque(maxlen=8)
-        self._lrs: deque[tuple[int, float]] = deque()  # (step, lr) of reports within two plateau windows
+        self._lrs: deque[tuple[int, float]] = deque()  # (step, lr) where the lr changed, two plateau windows
         self._last_grad_norm: float | None = None
         self._layered = False  # a report has carried per-layer norms: they decide vanishing from then on
         self._explode_from = math.inf  # the loss when the current run of large gradient norms began
@@ -255,9 +255,10 @@ class Diagnostics(EvalRules):
         series = self.series
         covered = step - series.last_step if series.last_step < step else 1
         series.add(step, loss)
-        lr = ev.lr
-        if _finite(lr):
-            lrs = self._lrs
+        lr, lrs = ev.lr, self._lrs
+        # The lr as change points (step, lr from that report on): all the warm-up check needs, and a
+        # constant lr (the usual case) appends nothing.
+        if lr is not None and (not lrs or lr != lrs[-1][1]) and _finite(lr):
             lrs.append((step, float(lr)))  # type: ignore[arg-type]
             horizon = step - 2 * self.t.plateau_steps
             while len(lrs) > 2 and lrs[1][0] <= horizon:
@@ -290,12 +291,18 @@ class Diagnostics(EvalRules):
             out += self._layer_gradients(ev, loss)
         if ev.dead_units:
             out += self._dead_units(ev, loss)
+        wait, compute = ev.data_wait_s, ev.compute_s
         if (
-            ev.data_wait_s is not None
-            and ev.compute_s is not None
+            wait is not None
+            and compute is not None
             and step > self.t.data_wait_warmup_steps  # first batches: lazy init, caches, page faults
         ):
-            out += self._data_wait(ev, covered)
+            acc = self._wait  # the open window's data wait, compute and steps; decided once it is full
+            acc[0] += max(0.0, float(wait))
+            acc[1] += max(0.0, float(compute))
+            acc[2] += covered
+            if acc[2] >= self.t.data_wait_window and "dataloader_bottleneck" not in self.raised:
+                out += self._data_wait(ev)
         out += self._check_plateau(step)
         return out
 
@@ -486,15 +493,9 @@ class Diagnostics(EvalRules):
             loss=loss,
         )
 
-    def _data_wait(self, ev: Step, covered: int) -> list[Diagnostic]:
-        if "dataloader_bottleneck" in self.raised:
-            return []
+    def _data_wait(self, ev: Step) -> list[Diagnostic]:
+        """A full window of data wait (summed in _on_step): the share, the hysteresis state, the rule."""
         acc = self._wait
-        acc[0] += max(0.0, float(ev.data_wait_s))  # type: ignore[arg-type]
-        acc[1] += max(0.0, float(ev.compute_s))  # type: ignore[arg-type]
-        acc[2] += covered
-        if acc[2] < self.t.data_wait_window:
-            return []
         total = acc[0] + acc[1]
         share = acc[0] / total if total > 0 else 0.0
         self._wait = [0.0, 0.0, 0.0]
