@@ -153,3 +153,15 @@ def test_a_renamed_copy_of_the_label_is_named_before_training(tmp_path):
     (diag,) = [d for d in diags if d.code == "leakage"]
     assert diag.severity == "warning" and diag.step == 0 and "`kind`" in diag.message
     assert [f["feature"] for f in diag.evidence["features"]] == ["kind"]
+
+
+def test_a_training_split_of_one_class_has_no_chance_level_and_trains(tmp_path):
+    """One label value only: the label entropy is 0, so there is no chance-level loss to judge a stall by
+    (a ratio to it divided by zero); the run completes and underfitting is not called on a loss near 0."""
+    rng = random.Random(0)
+    lines = ["a,b,label"] + [f"{rng.gauss(0, 1):.4f},{rng.gauss(0, 1):.4f},yes" for _ in range(300)]
+    (tmp_path / "one.csv").write_text("\n".join(lines) + "\n")
+    body = xor_config(0, "[8]", 0).replace("xor.csv", "one.csv").replace("epochs = 40", "epochs = 30")
+    result, diags = run(tmp_path, body, "one")
+    assert result.status == "completed", result
+    assert [d.code for d in diags] == []  # no stall at a loss of 0, no leak in answering the only class

@@ -208,6 +208,8 @@ class EvalRules:
         acc = ev.metrics.get("accuracy")
         n_val = sum(ev.label_counts) if ev.label_counts else None
         if _finite(acc):
+            if n_val and max(ev.label_counts) / n_val >= self.t.leak_score:
+                return []  # one class is (nearly) every label: always answering it scores that high
             score, metric = float(acc), "accuracy"  # type: ignore[arg-type]
             perfect = score >= self.t.leak_score and (n_val is None or n_val >= self.t.leak_min_samples)
         elif self.task == "regression" and self.chance and _finite(ev.val_loss):

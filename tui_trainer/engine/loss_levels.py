@@ -37,7 +37,9 @@ def chance_loss(
     if task == "classification":
         entropy = label_entropy(label_counts)
         if entropy is not None:
-            return entropy
+            # One class only: predicting it costs nothing, so there is no chance level to judge a loss by
+            # (and a ratio to it would divide by zero).
+            return entropy if entropy > 0 else None
         return math.log(num_classes) if num_classes and num_classes >= 2 else None
     if task == "regression" and finite_number(target_variance) and target_variance > 0:  # type: ignore[operator]
         return float(target_variance)  # type: ignore[arg-type]
