@@ -43,33 +43,13 @@ import psutil  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tui_trainer.integrations.event_records import masked_crc32c_rows  # noqa: E402
+
 STEP_S = 0.05  # wall time between the log's steps
 TAGS = ("train/loss", "train/lr", "train/grad_norm")
 
 
 # ----- writing a log as TensorBoard does, fast ----------------------------------------------------------
-def _crc_table() -> np.ndarray:
-    table = np.zeros(256, np.uint32)
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table[i] = c
-    return table
-
-
-CRC_TABLE = _crc_table()
-
-
-def masked_crc32c(rows: np.ndarray) -> np.ndarray:
-    """TFRecord's masked CRC32C of each row of a (records, length) byte matrix, all rows at once."""
-    crc = np.full(len(rows), 0xFFFFFFFF, np.uint32)
-    for k in range(rows.shape[1]):
-        crc = CRC_TABLE[(crc ^ rows[:, k]) & 0xFF] ^ (crc >> 8)
-    crc ^= 0xFFFFFFFF
-    return (((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)).astype(np.uint32)
-
-
 def frame(events: list[bytes]) -> bytes:
     """Records as TensorBoard's RecordWriter writes them: length, CRC of the length, event, CRC of the event."""
     out = [b""] * len(events)
@@ -79,8 +59,8 @@ def frame(events: list[bytes]) -> bytes:
     for length, idx in by_len.items():
         body = np.frombuffer(b"".join(events[i] for i in idx), np.uint8).reshape(len(idx), length)
         head = struct.pack("<Q", length)
-        head_crc = struct.pack("<I", int(masked_crc32c(np.frombuffer(head, np.uint8)[None, :])[0]))
-        crcs = masked_crc32c(body)
+        head_crc = struct.pack("<I", int(masked_crc32c_rows(np.frombuffer(head, np.uint8)[None, :])[0]))
+        crcs = masked_crc32c_rows(body)
         for i, crc in zip(idx, crcs.tolist(), strict=True):
             out[i] = head + head_crc + events[i] + struct.pack("<I", crc)
     return b"".join(out)

@@ -268,8 +268,8 @@ def tag_keys(a: np.ndarray, at: np.ndarray, length: np.ndarray) -> np.ndarray:
 _CRC32C: np.ndarray | None = None
 
 
-def masked_crc32c_of_lengths(a: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """TFRecord's masked CRC32C of the 8 length bytes at each position `at`, all at once."""
+def crc32c_table() -> np.ndarray:
+    """The CRC32C (Castagnoli) byte table TFRecord framing uses, built on first use."""
     global _CRC32C
     if _CRC32C is None:
         table = np.zeros(256, np.uint32)
@@ -279,8 +279,19 @@ def masked_crc32c_of_lengths(a: np.ndarray, at: np.ndarray) -> np.ndarray:
                 c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
             table[i] = c
         _CRC32C = table
-    crc = np.full(len(at), 0xFFFFFFFF, np.uint32)
-    for k in range(8):
-        crc = _CRC32C[(crc ^ a[at + k]) & 0xFF] ^ (crc >> 8)
+    return _CRC32C
+
+
+def masked_crc32c_rows(rows: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC32C of each row of a (records, length) uint8 matrix, all rows at once."""
+    table = crc32c_table()
+    crc = np.full(len(rows), 0xFFFFFFFF, np.uint32)
+    for k in range(rows.shape[1]):
+        crc = table[(crc ^ rows[:, k]) & 0xFF] ^ (crc >> 8)
     crc ^= np.uint32(0xFFFFFFFF)
     return ((crc >> 15) | (crc << 17)) + np.uint32(0xA282EAD8)
+
+
+def masked_crc32c_of_lengths(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """TFRecord's masked CRC32C of the 8 length bytes at each position `at`, all at once."""
+    return masked_crc32c_rows(a[at[:, None] + np.arange(8)])
