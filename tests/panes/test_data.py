@@ -267,7 +267,10 @@ async def test_k_measures_the_synthetic_share_and_opens_the_collapse_lab(tmp_pat
         options = app.screen.query_one(OptionList)
         # Issue 14 item 7: a provenance column must be chosen (no "(no label)" first option), and the
         # picker's prompt is shown whole, not cut at the dialog's edge.
-        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == ["x", "source"]
+        assert [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)] == [
+            "x",
+            "source",
+        ]
         prompt = app.screen.query_one("#picker-prompt")
         assert prompt.size.height * prompt.size.width >= len(str(prompt.render()))
         options.highlighted = options.get_option_index("source")
