@@ -45,6 +45,21 @@ sys.path.insert(0, str(ROOT))
 
 from tui_trainer.integrations.event_records import masked_crc32c_rows  # noqa: E402
 
+
+def _ui_follow():
+    # The sibling benchmark's key-latency and CPU helpers, loaded by path: this folder is off sys.path
+    # (benchmarks/inspect.py would shadow the standard library's inspect).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ui_follow", Path(__file__).with_name("ui_follow.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_UI_FOLLOW = _ui_follow()
+key_latency, cpu_seconds = _UI_FOLLOW.key_latency, _UI_FOLLOW.cpu_seconds
+
 STEP_S = 0.05  # wall time between the log's steps
 TAGS = ("train/loss", "train/lr", "train/grad_norm")
 
@@ -117,29 +132,6 @@ print(step)
 
 
 # ----- the app ----------------------------------------------------------------------------------------
-async def key_latency(app, pane) -> float:
-    """Seconds from a key reaching the app (as the terminal driver delivers it) to its action having run
-    (`l`, log scale, as benchmarks/ui_follow.py times it)."""
-    from textual import events
-
-    from tui_trainer.widgets.chart import Chart
-
-    chart = pane.query_one("#loss-chart", Chart)
-    before = chart.log_scale
-    key = events.Key("l", "l")
-    key.set_sender(app)
-    t0 = time.monotonic()
-    app._driver.send_message(key)
-    while chart.log_scale == before and time.monotonic() - t0 < 30:
-        await asyncio.sleep(0.001)
-    return time.monotonic() - t0
-
-
-def cpu_seconds(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
-    return t.user + t.system
-
-
 def children_cpu(proc: psutil.Process) -> float:
     total = 0.0
     for child in proc.children(recursive=True):

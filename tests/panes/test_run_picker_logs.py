@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import os
@@ -11,20 +10,12 @@ import time
 import pytest
 
 from tests.panes.fakes_engine import scripted_run
+from tests.panes.test_train_pane import wait_until
 from tui_trainer.app import make_app
 from tui_trainer.engine.events import to_json
 from tui_trainer.panes.train import TrainPane
 
 pytest.importorskip("tensorboard")
-
-
-async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 def write_tensorboard_log(folder, steps: int, walltime0: float) -> None:
@@ -65,7 +56,7 @@ async def test_the_picker_lists_log_folders_with_engine_runs_and_attaches_the_on
         await pilot.pause()
         picker = app.screen
         assert isinstance(picker, RunPicker)
-        await wait_until(pilot, lambda: len(picker.runs) == 3)
+        await wait_until(pilot, lambda: len(picker.runs) == 3, timeout=30)
         options = picker.query_one(OptionList)
         lines = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert [line.split()[0] for line in lines] == ["Dec01_tb-exp", "engine-run", "older_tb"]
@@ -80,7 +71,7 @@ async def test_the_picker_lists_log_folders_with_engine_runs_and_attaches_the_on
         assert [r.run_id for r in picker.shown] == ["Dec01_tb-exp"]
         await pilot.press("enter")
         p = app.query_one(TrainPane)
-        await wait_until(pilot, lambda: p.primary is not None and p.runs[p.primary].history.step == 120)
+        await wait_until(pilot, lambda: p.primary is not None and p.runs[p.primary].history.step == 120, timeout=30)
         history = p.runs[p.primary].history
         assert history.latest("train_loss") == pytest.approx(loss, rel=1e-6)
         assert history.steps_per_s() == pytest.approx(1.0)  # one step a second, as logged
