@@ -554,8 +554,9 @@ async def test_header_states_through_a_run_life(fake_launch):
         await pilot.pause()
         assert "No run" in header() and "[waiting]" not in header()
         p.start_run(Path("cfg.toml"))
-        await wait_until(pilot, lambda: p.primary is not None)
-        assert "[starting]" in header() and "[waiting]" not in header()
+        # The header is redrawn on the pane's timer: wait for the state, not for one timer period.
+        await wait_until(pilot, lambda: p.primary is not None and "[starting]" in header())
+        assert "[waiting]" not in header()
         assert "no run yet" not in p.query_one("#loss-chart", Chart).empty_text
         engine.release()
         await wait_until(pilot, lambda: p.runs[p.primary].history.step == 60)
