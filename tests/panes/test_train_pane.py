@@ -27,6 +27,10 @@ async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.02)
+    # The pane repaints on its timer: wait until it has repainted what made the condition true (a fixed
+    # pause was one timer period, which a loaded machine can miss).
+    while any(p._dirty for p in pilot.app.query(TrainPane)) and loop.time() < deadline:
+        await pilot.pause(0.02)
     await pilot.pause(train_module.REDRAW_INTERVAL_S + 0.05)  # let the redraw timer run once more
 
 
